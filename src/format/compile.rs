@@ -1,0 +1,669 @@
+//! Compiles an Envoy format string (`%OPERATOR%` syntax, reference §7) into a line matcher.
+//!
+//! A format is a leading literal and a list of steps; each step is one operator and the literal
+//! that ends it. Matching walks the line left to right: a field ends at the next occurrence of
+//! its terminating literal. Fields that can hold spaces or quotes (headers such as the user
+//! agent) remember where they ended, and if the rest of the line does not fit, the match resumes
+//! with the next occurrence (bounded backtracking), so a `" "` inside a User-Agent does not shift
+//! later fields. Fields that cannot (codes, flags, addresses, cluster names) are validated, which
+//! is also what lets auto-detection tell the built-in layouts apart. The built-in formats in
+//! [`super::builtin`] are instances of this machinery. No allocation happens while matching.
+
+use nom::{
+    IResult, Parser,
+    bytes::complete::{tag, take_while1},
+    character::complete::digit1,
+    combinator::opt,
+    sequence::preceded,
+};
+
+use super::error::{ErrorKind, ParseError};
+use crate::flags::ResponseFlags;
+use crate::record::{FormatKind, Record};
+
+/// Which [`Record`] slot an operator fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldId {
+    StartTime,
+    Method,
+    Path,
+    Protocol,
+    ResponseCode,
+    ResponseFlags,
+    Details,
+    TerminationDetails,
+    TransportFailure,
+    BytesReceived,
+    BytesSent,
+    Duration,
+    UpstreamServiceTime,
+    XForwardedFor,
+    UserAgent,
+    RequestId,
+    Authority,
+    UpstreamHost,
+    UpstreamCluster,
+    UpstreamLocalAddress,
+    DownstreamLocalAddress,
+    DownstreamRemoteAddress,
+    RequestedServerName,
+    RouteName,
+    PolicyStatus,
+    /// An operator envoy-triage does not use: matched and dropped.
+    Ignored,
+}
+
+/// What bytes a field's value may contain; drives validation and backtracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Digits, `-`, or empty.
+    Int,
+    /// A response code: up to five digits, `-`, or empty.
+    Status,
+    /// A response-flags list.
+    Flags,
+    /// No spaces and no double quotes.
+    Token,
+    /// Spaces allowed, double quotes not (transport failure reasons, `x-forwarded-for` lists).
+    Spaced,
+    /// Anything: the match may backtrack over later occurrences of the terminator.
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Term {
+    /// The field ends where this literal starts.
+    Lit(Box<[u8]>),
+    /// The field runs to the end of the line.
+    End,
+    /// The next operator follows without a literal in between.
+    Adjacent,
+}
+
+#[derive(Debug, Clone)]
+struct Step {
+    field: FieldId,
+    class: Class,
+    term: Term,
+}
+
+/// A compiled format string.
+#[derive(Debug, Clone)]
+pub struct CompiledFormat {
+    kind: FormatKind,
+    lead: Box<[u8]>,
+    steps: Box<[Step]>,
+    source: String,
+}
+
+/// Why a format string could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("the format string is empty")]
+    Empty,
+    #[error("a `%` at byte {offset} does not start a valid %OPERATOR% (write %% for a literal %)")]
+    BadOperator { offset: usize },
+    #[error("the format string has no operators; it cannot describe a record")]
+    NoOperators,
+    #[error(
+        "the format spans several lines (a newline at byte {offset}); envoy-triage reads one record per line"
+    )]
+    MultiLine { offset: usize },
+}
+
+/// One token of a format string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Token<'f> {
+    Literal(&'f str),
+    Percent,
+    Operator { command: &'f str, arg: Option<&'f str>, max_len: Option<usize> },
+}
+
+/// Splits a format string into literals and operators (Envoy ≥1.31 tokenizer: the argument is
+/// lazy, so `)` may appear inside it as long as the closing `)` is followed by `%` or `:N%`).
+pub fn tokenize(format: &str) -> Result<Vec<Token<'_>>, FormatError> {
+    let mut out = Vec::new();
+    let mut rest = format;
+    while !rest.is_empty() {
+        let offset = format.len() - rest.len();
+        match memchr::memchr(b'%', rest.as_bytes()) {
+            Some(0) => {
+                if let Some(after) = rest.strip_prefix("%%") {
+                    out.push(Token::Percent);
+                    rest = after;
+                    continue;
+                }
+                let (after, token) = operator(rest).map_err(|_| FormatError::BadOperator { offset })?;
+                out.push(token);
+                rest = after;
+            }
+            Some(n) => {
+                out.push(Token::Literal(&rest[..n]));
+                rest = &rest[n..];
+            }
+            None => {
+                out.push(Token::Literal(rest));
+                rest = "";
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn command_name(i: &str) -> IResult<&str, &str> {
+    take_while1(|c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')(i)
+}
+
+fn max_len(i: &str) -> IResult<&str, usize> {
+    preceded(tag(":"), digit1).map_res(|d: &str| d.parse::<usize>()).parse(i)
+}
+
+/// `(ARG)` with the lazy rule: the first `)` that is followed by `%` or `:digits%`.
+fn lazy_arg(i: &str) -> IResult<&str, &str> {
+    let (body, _) = tag("(")(i)?;
+    let mut from = 0;
+    while let Some(rel) = body[from..].find(')') {
+        let close = from + rel;
+        let after = &body[close + 1..];
+        let closes =
+            after.starts_with('%') || (max_len(after).map(|(r, _)| r.starts_with('%')).unwrap_or(false));
+        if closes {
+            return Ok((after, &body[..close]));
+        }
+        from = close + 1;
+    }
+    Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Char)))
+}
+
+fn operator(i: &str) -> IResult<&str, Token<'_>> {
+    let (i, _) = tag("%")(i)?;
+    let (i, command) = command_name(i)?;
+    let (i, arg) = opt(lazy_arg).parse(i)?;
+    let (i, max_len) = opt(max_len).parse(i)?;
+    let (i, _) = tag("%")(i)?;
+    Ok((i, Token::Operator { command, arg, max_len }))
+}
+
+/// Maps an operator to the record slot it fills and the class of its values (reference §7.2–7.3).
+pub fn classify_operator(command: &str, arg: Option<&str>) -> (FieldId, Class) {
+    let header = |a: Option<&str>| a.map(|s| s.to_ascii_uppercase()).unwrap_or_default();
+    match command {
+        "START_TIME" | "START_TIME_LOCAL" => {
+            (FieldId::StartTime, if arg.is_some() { Class::Spaced } else { Class::Token })
+        }
+        "PROTOCOL" => (FieldId::Protocol, Class::Token),
+        "RESPONSE_CODE" => (FieldId::ResponseCode, Class::Status),
+        "RESPONSE_FLAGS" | "RESPONSE_FLAGS_LONG" => (FieldId::ResponseFlags, Class::Flags),
+        "RESPONSE_CODE_DETAILS" => {
+            (FieldId::Details, if arg == Some("ALLOW_WHITESPACES") { Class::Text } else { Class::Token })
+        }
+        "CONNECTION_TERMINATION_DETAILS" => (FieldId::TerminationDetails, Class::Spaced),
+        "UPSTREAM_TRANSPORT_FAILURE_REASON" => (FieldId::TransportFailure, Class::Spaced),
+        "BYTES_RECEIVED" => (FieldId::BytesReceived, Class::Int),
+        "BYTES_SENT" => (FieldId::BytesSent, Class::Int),
+        "DURATION" => (FieldId::Duration, Class::Int),
+        "UPSTREAM_HOST" => (FieldId::UpstreamHost, Class::Token),
+        "UPSTREAM_CLUSTER" | "UPSTREAM_CLUSTER_RAW" => (FieldId::UpstreamCluster, Class::Token),
+        "UPSTREAM_LOCAL_ADDRESS" => (FieldId::UpstreamLocalAddress, Class::Token),
+        "DOWNSTREAM_LOCAL_ADDRESS" => (FieldId::DownstreamLocalAddress, Class::Token),
+        "DOWNSTREAM_REMOTE_ADDRESS" => (FieldId::DownstreamRemoteAddress, Class::Token),
+        "REQUESTED_SERVER_NAME" => (FieldId::RequestedServerName, Class::Token),
+        "ROUTE_NAME" => (FieldId::RouteName, Class::Spaced),
+        "REQ_WITHOUT_QUERY" | "PATH" => (FieldId::Path, Class::Text),
+        "DYNAMIC_METADATA" if arg.is_some_and(|a| a.starts_with("istio.mixer:status")) => {
+            (FieldId::PolicyStatus, Class::Text)
+        }
+        "REQ" | "REQUEST_HEADER" => {
+            let h = header(arg);
+            let first = h.split('?').next().unwrap_or("");
+            let field = match first {
+                ":METHOD" => FieldId::Method,
+                ":PATH" | "X-ENVOY-ORIGINAL-PATH" => FieldId::Path,
+                "X-FORWARDED-FOR" => FieldId::XForwardedFor,
+                "USER-AGENT" => FieldId::UserAgent,
+                "X-REQUEST-ID" => FieldId::RequestId,
+                ":AUTHORITY" | "HOST" => FieldId::Authority,
+                _ => FieldId::Ignored,
+            };
+            // Only free-form headers may hold quotes; ids and hosts cannot hold spaces either.
+            let class = match field {
+                FieldId::Method | FieldId::RequestId | FieldId::Authority => Class::Token,
+                FieldId::XForwardedFor => Class::Spaced,
+                _ => Class::Text,
+            };
+            (field, class)
+        }
+        "RESP" | "RESPONSE_HEADER" if header(arg) == "X-ENVOY-UPSTREAM-SERVICE-TIME" => {
+            (FieldId::UpstreamServiceTime, Class::Token)
+        }
+        c if c.ends_with("_BYTES_RECEIVED")
+            || c.ends_with("_BYTES_SENT")
+            || c == "UPSTREAM_REQUEST_ATTEMPT_COUNT" =>
+        {
+            (FieldId::Ignored, Class::Int)
+        }
+        _ => (FieldId::Ignored, Class::Text),
+    }
+}
+
+impl CompiledFormat {
+    /// Compiles a format string. One trailing newline (Envoy and Istio formats end with `\n`)
+    /// is dropped because lines are matched without their terminator.
+    pub fn compile(format: &str, kind: FormatKind) -> Result<CompiledFormat, FormatError> {
+        let body = format.strip_suffix('\n').unwrap_or(format);
+        let body = body.strip_suffix('\r').unwrap_or(body);
+        if body.is_empty() {
+            return Err(FormatError::Empty);
+        }
+        if let Some(offset) = body.find('\n') {
+            return Err(FormatError::MultiLine { offset });
+        }
+        let tokens = tokenize(body)?;
+        let mut lead: Vec<u8> = Vec::new();
+        let mut steps: Vec<Step> = Vec::new();
+        let mut pending_lit: Vec<u8> = Vec::new();
+        for token in tokens {
+            match token {
+                Token::Literal(s) => pending_lit.extend_from_slice(s.as_bytes()),
+                Token::Percent => pending_lit.push(b'%'),
+                Token::Operator { command, arg, .. } => {
+                    match steps.last_mut() {
+                        None => lead = std::mem::take(&mut pending_lit),
+                        Some(prev) => {
+                            prev.term = if pending_lit.is_empty() {
+                                Term::Adjacent
+                            } else {
+                                Term::Lit(std::mem::take(&mut pending_lit).into_boxed_slice())
+                            };
+                        }
+                    }
+                    let (field, class) = classify_operator(command, arg);
+                    steps.push(Step { field, class, term: Term::End });
+                }
+            }
+        }
+        let Some(last) = steps.last_mut() else {
+            return Err(FormatError::NoOperators);
+        };
+        if !pending_lit.is_empty() {
+            last.term = Term::Lit(pending_lit.into_boxed_slice());
+        }
+        Ok(CompiledFormat {
+            kind,
+            lead: lead.into_boxed_slice(),
+            steps: steps.into_boxed_slice(),
+            source: format.to_string(),
+        })
+    }
+
+    pub fn kind(&self) -> FormatKind {
+        self.kind
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The literal every matching line starts with (used by auto-detection).
+    pub fn lead(&self) -> &[u8] {
+        &self.lead
+    }
+
+    /// Matches one line (without its newline) and returns the record it holds.
+    pub fn parse<'a>(&self, line: &'a [u8]) -> Result<Record<'a>, ParseError> {
+        self.parse_counting(line).map(|(r, _)| r)
+    }
+
+    /// Like [`parse`](Self::parse), also returning how many times the match backtracked: a
+    /// match that needed none is a more certain reading than one that did.
+    pub fn parse_counting<'a>(&self, line: &'a [u8]) -> Result<(Record<'a>, u32), ParseError> {
+        let mut spans = [(0u32, 0u32); MAX_STEPS];
+        let n = self.steps.len().min(MAX_STEPS);
+        let backtracks = self.match_spans(line, &mut spans[..n])?;
+        let mut rec = Record { format: self.kind, ..Record::default() };
+        for (step, &(s, e)) in self.steps.iter().zip(spans[..n].iter()) {
+            let v = &line[s as usize..e as usize];
+            fill(&mut rec, step.field, v).map_err(|k| ParseError::at(k, s as usize))?;
+        }
+        Ok((rec, backtracks))
+    }
+
+    /// Returns how many times the match had to backtrack.
+    fn match_spans(&self, line: &[u8], spans: &mut [(u32, u32)]) -> Result<u32, ParseError> {
+        if line.len() > u32::MAX as usize {
+            return Err(ParseError::at(ErrorKind::TrailingData, u32::MAX as usize));
+        }
+        if !line.starts_with(&self.lead) {
+            let at = self.lead.iter().zip(line).take_while(|(a, b)| a == b).count();
+            let kind = if at == line.len() { ErrorKind::Truncated } else { ErrorKind::ExpectedLiteral };
+            return Err(ParseError::at(kind, at));
+        }
+        let steps = &self.steps[..spans.len()];
+        // Backtrack points: (step, field start, where to search next).
+        let mut stack = [(0u16, 0u32, 0u32); MAX_BACKTRACK_POINTS];
+        let mut depth = 0usize;
+        let mut budget = BACKTRACK_BUDGET;
+        let mut first_error: Option<ParseError> = None;
+
+        let mut i = 0usize;
+        let mut pos = self.lead.len();
+        let mut resume: Option<usize> = None;
+        loop {
+            let outcome: Result<usize, ParseError> = if i == steps.len() {
+                if pos == line.len() {
+                    return Ok(BACKTRACK_BUDGET - budget);
+                }
+                Err(ParseError::at(ErrorKind::TrailingData, pos))
+            } else {
+                let step = &steps[i];
+                match &step.term {
+                    Term::End => {
+                        let v = &line[pos..];
+                        validate(step.class, v).map_err(|k| ParseError::at(k, pos)).map(|()| {
+                            spans[i] = (pos as u32, line.len() as u32);
+                            line.len()
+                        })
+                    }
+                    Term::Lit(lit) => {
+                        let from = resume.take().unwrap_or(pos);
+                        match find(lit, &line[from..]) {
+                            None => Err(ParseError::at(ErrorKind::ExpectedLiteral, line.len())),
+                            Some(rel) => {
+                                let end = from + rel;
+                                let v = &line[pos..end];
+                                match validate(step.class, v) {
+                                    Err(k) => Err(ParseError::at(k, pos)),
+                                    Ok(()) => {
+                                        if matches!(step.class, Class::Text | Class::Spaced)
+                                            && depth < MAX_BACKTRACK_POINTS
+                                        {
+                                            stack[depth] = (i as u16, pos as u32, (end + 1) as u32);
+                                            depth += 1;
+                                        }
+                                        spans[i] = (pos as u32, end as u32);
+                                        Ok(end + lit.len())
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Term::Adjacent => self.match_adjacent(line, i, pos, spans),
+                }
+            };
+            match outcome {
+                Ok(next) => {
+                    // An adjacent pair consumes two steps.
+                    i += if matches!(steps[i].term, Term::Adjacent) { 2 } else { 1 };
+                    pos = next;
+                }
+                Err(e) => {
+                    // The first failure is the most useful one to show: later ones come from
+                    // guesses about where a free-text field might end.
+                    let first = *first_error.get_or_insert(e);
+                    if depth == 0 || budget == 0 {
+                        return Err(first);
+                    }
+                    budget -= 1;
+                    depth -= 1;
+                    let (si, start, next) = stack[depth];
+                    i = si as usize;
+                    pos = start as usize;
+                    resume = Some(next as usize);
+                }
+            }
+        }
+    }
+
+    /// Two operators with nothing between them (Istio 1.0.3's `%…PATH)%%PROTOCOL%`): find the
+    /// end of the pair with the second step's terminator, then give the second field the longest
+    /// suffix its class allows (a protocol name, or digits) and the first field the rest.
+    fn match_adjacent(
+        &self,
+        line: &[u8],
+        i: usize,
+        pos: usize,
+        spans: &mut [(u32, u32)],
+    ) -> Result<usize, ParseError> {
+        let Some(second) = self.steps.get(i + 1).filter(|_| i + 1 < spans.len()) else {
+            return Err(ParseError::at(ErrorKind::Truncated, pos));
+        };
+        let (end, next) = match &second.term {
+            Term::Lit(lit) => match find(lit, &line[pos..]) {
+                Some(rel) => (pos + rel, pos + rel + lit.len()),
+                None => return Err(ParseError::at(ErrorKind::ExpectedLiteral, line.len())),
+            },
+            Term::End => (line.len(), line.len()),
+            Term::Adjacent => return Err(ParseError::at(ErrorKind::ExpectedLiteral, pos)),
+        };
+        let both = &line[pos..end];
+        let split = if second.field == FieldId::Protocol {
+            const PROTOCOLS: [&[u8]; 5] = [b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2", b"HTTP/3", b"-"];
+            PROTOCOLS
+                .iter()
+                .find(|p| both.ends_with(p))
+                .map(|p| end - p.len())
+                .ok_or(ParseError::at(ErrorKind::BadToken, pos))?
+        } else if matches!(second.class, Class::Int | Class::Status) {
+            end - both.iter().rev().take_while(|b| b.is_ascii_digit()).count()
+        } else {
+            end
+        };
+        let first = &self.steps[i];
+        validate(first.class, &line[pos..split]).map_err(|k| ParseError::at(k, pos))?;
+        validate(second.class, &line[split..end]).map_err(|k| ParseError::at(k, split))?;
+        spans[i] = (pos as u32, split as u32);
+        spans[i + 1] = (split as u32, end as u32);
+        Ok(next)
+    }
+}
+
+/// Formats longer than this are matched only up to here (and then fail as trailing data).
+const MAX_STEPS: usize = 96;
+const MAX_BACKTRACK_POINTS: usize = 24;
+/// Bounds the work a hostile line can cause: each retry re-scans at most the rest of the line.
+const BACKTRACK_BUDGET: u32 = 64;
+
+#[inline]
+fn find(lit: &[u8], hay: &[u8]) -> Option<usize> {
+    match lit.len() {
+        1 => memchr::memchr(lit[0], hay),
+        _ => {
+            let mut from = 0;
+            while let Some(rel) = memchr::memchr(lit[0], &hay[from..]) {
+                let at = from + rel;
+                if hay[at..].starts_with(lit) {
+                    return Some(at);
+                }
+                from = at + 1;
+            }
+            None
+        }
+    }
+}
+
+#[inline]
+fn validate(class: Class, v: &[u8]) -> Result<(), ErrorKind> {
+    match class {
+        Class::Text => Ok(()),
+        Class::Spaced => {
+            if memchr::memchr(b'"', v).is_some() {
+                Err(ErrorKind::BadToken)
+            } else {
+                Ok(())
+            }
+        }
+        Class::Token => {
+            if v.iter().any(|&b| b == b' ' || b == b'"') {
+                Err(ErrorKind::BadToken)
+            } else {
+                Ok(())
+            }
+        }
+        Class::Int => {
+            if v == b"-" || v.iter().all(u8::is_ascii_digit) {
+                Ok(())
+            } else {
+                Err(ErrorKind::BadNumber)
+            }
+        }
+        Class::Status => {
+            if v == b"-" || (v.len() <= 5 && v.iter().all(u8::is_ascii_digit)) {
+                Ok(())
+            } else {
+                Err(ErrorKind::BadStatus)
+            }
+        }
+        Class::Flags => ResponseFlags::parse(v).map(|_| ()).map_err(|_| ErrorKind::BadFlags),
+    }
+}
+
+#[inline]
+fn opt_bytes(v: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    if v.is_empty() || v == b"-" { None } else { Some(std::borrow::Cow::Borrowed(v)) }
+}
+
+/// Parses a decimal number of at most 19 digits; `-` and empty are `None`.
+#[inline]
+pub(crate) fn parse_u64(v: &[u8]) -> Result<Option<u64>, ErrorKind> {
+    if v.is_empty() || v == b"-" {
+        return Ok(None);
+    }
+    if v.len() > 19 {
+        return Err(ErrorKind::BadNumber);
+    }
+    let mut n: u64 = 0;
+    for &b in v {
+        if !b.is_ascii_digit() {
+            return Err(ErrorKind::BadNumber);
+        }
+        n = n * 10 + (b - b'0') as u64;
+    }
+    Ok(Some(n))
+}
+
+/// Strips the Istio ≥1.23 `alt_stat_name` delimiter (one trailing `;`).
+#[inline]
+pub(crate) fn strip_stat_delimiter(v: &[u8]) -> &[u8] {
+    v.strip_suffix(b";").unwrap_or(v)
+}
+
+/// Stores one matched value in its record slot.
+#[inline]
+fn fill<'a>(rec: &mut Record<'a>, field: FieldId, v: &'a [u8]) -> Result<(), ErrorKind> {
+    match field {
+        FieldId::StartTime => rec.start_time = opt_bytes(v),
+        FieldId::Method => rec.method = opt_bytes(v),
+        FieldId::Path => rec.path = opt_bytes(v),
+        FieldId::Protocol => rec.protocol = opt_bytes(v),
+        FieldId::ResponseCode => {
+            rec.response_code = parse_u64(v)
+                .map_err(|_| ErrorKind::BadStatus)?
+                .map(|c| u16::try_from(c).map_err(|_| ErrorKind::BadStatus))
+                .transpose()?
+        }
+        FieldId::ResponseFlags => {
+            rec.response_flags = ResponseFlags::parse(v).map_err(|_| ErrorKind::BadFlags)?
+        }
+        FieldId::Details => rec.response_code_details = opt_bytes(v),
+        FieldId::TerminationDetails => rec.connection_termination_details = opt_bytes(v),
+        FieldId::TransportFailure => rec.upstream_transport_failure_reason = opt_bytes(v),
+        FieldId::BytesReceived => rec.bytes_received = parse_u64(v)?,
+        FieldId::BytesSent => rec.bytes_sent = parse_u64(v)?,
+        FieldId::Duration => rec.duration_ms = parse_u64(v)?,
+        // A header: anything but a number is kept as absent rather than rejected.
+        FieldId::UpstreamServiceTime => rec.upstream_service_time_ms = parse_u64(v).ok().flatten(),
+        FieldId::XForwardedFor => rec.x_forwarded_for = opt_bytes(v),
+        FieldId::UserAgent => rec.user_agent = opt_bytes(v),
+        FieldId::RequestId => rec.request_id = opt_bytes(v),
+        FieldId::Authority => rec.authority = opt_bytes(v),
+        FieldId::UpstreamHost => rec.upstream_host = opt_bytes(v),
+        FieldId::UpstreamCluster => rec.upstream_cluster = opt_bytes(strip_stat_delimiter(v)),
+        FieldId::UpstreamLocalAddress => rec.upstream_local_address = opt_bytes(v),
+        FieldId::DownstreamLocalAddress => rec.downstream_local_address = opt_bytes(v),
+        FieldId::DownstreamRemoteAddress => rec.downstream_remote_address = opt_bytes(v),
+        FieldId::RequestedServerName => rec.requested_server_name = opt_bytes(v),
+        FieldId::RouteName => rec.route_name = opt_bytes(v),
+        FieldId::PolicyStatus => rec.policy_status = opt_bytes(v),
+        FieldId::Ignored => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokenizer_handles_every_operator_shape() {
+        let t = tokenize("[%START_TIME(%Y/%m/%d)%] %REQ(X?Y):10% %%%DURATION% x").unwrap();
+        assert_eq!(
+            t,
+            vec![
+                Token::Literal("["),
+                Token::Operator { command: "START_TIME", arg: Some("%Y/%m/%d"), max_len: None },
+                Token::Literal("] "),
+                Token::Operator { command: "REQ", arg: Some("X?Y"), max_len: Some(10) },
+                Token::Literal(" "),
+                Token::Percent,
+                Token::Operator { command: "DURATION", arg: None, max_len: None },
+                Token::Literal(" x"),
+            ]
+        );
+    }
+
+    #[test]
+    fn lazy_argument_may_contain_a_parenthesis() {
+        let t = tokenize("%CEL(request.headers['a)b'])%").unwrap();
+        assert_eq!(
+            t,
+            vec![Token::Operator { command: "CEL", arg: Some("request.headers['a)b']"), max_len: None }]
+        );
+    }
+
+    #[test]
+    fn a_stray_percent_is_an_error_with_its_offset() {
+        assert_eq!(tokenize("abc %nope%"), Err(FormatError::BadOperator { offset: 4 }));
+        assert_eq!(tokenize("100%"), Err(FormatError::BadOperator { offset: 3 }));
+        assert!(CompiledFormat::compile("no operators", FormatKind::Custom).is_err());
+        assert!(CompiledFormat::compile("", FormatKind::Custom).is_err());
+    }
+
+    #[test]
+    fn custom_format_with_reordered_fields() {
+        let f = CompiledFormat::compile(
+            "%RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER% %DURATION%ms \"%REQ(USER-AGENT)%\" 100%%\n",
+            FormatKind::Custom,
+        )
+        .unwrap();
+        let r =
+            f.parse(b"503 UF,URX outbound|80||a.b.svc.cluster.local; 12ms \"curl \"x\" y\" 100%").unwrap();
+        assert_eq!(r.response_code, Some(503));
+        assert_eq!(r.upstream_cluster.as_deref(), Some(&b"outbound|80||a.b.svc.cluster.local"[..]));
+        assert_eq!(r.duration_ms, Some(12));
+        assert_eq!(r.user_agent.as_deref(), Some(&b"curl \"x\" y"[..]));
+    }
+
+    #[test]
+    fn omit_empty_values_gives_empty_fields() {
+        let f = CompiledFormat::compile("%RESPONSE_CODE% %RESPONSE_FLAGS% %ROUTE_NAME%", FormatKind::Custom)
+            .unwrap();
+        let r = f.parse(b"200  ").unwrap();
+        assert_eq!(r.response_code, Some(200));
+        assert!(r.response_flags.is_empty());
+        assert_eq!(r.route_name, None);
+    }
+
+    #[test]
+    fn hostile_lines_are_bounded_errors() {
+        let f = CompiledFormat::compile(
+            "\"%REQ(A)%\" \"%REQ(B)%\" \"%REQ(C)%\" \"%REQ(D)%\" %RESPONSE_CODE%",
+            FormatKind::Custom,
+        )
+        .unwrap();
+        let mut line = Vec::new();
+        for _ in 0..10_000 {
+            line.extend_from_slice(b"\" \"");
+        }
+        assert!(f.parse(&line).is_err());
+    }
+}

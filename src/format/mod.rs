@@ -1,0 +1,427 @@
+//! Line decoding: from one physical line to a [`Record`], a skipped line or a malformed one.
+//!
+//! Layers, outermost first: transport wrappers ([`wrapper`]: kubectl, stern, CRI, docker), then
+//! the payload: a text layout ([`builtin`], compiled by [`compile`]), a JSON object ([`json`]),
+//! or recognised non-access output of an istio-proxy container (Envoy and pilot-agent logs,
+//! kubectl notices, blank lines). [`Decoder`] is per worker: it holds the few buffers needed to
+//! join CRI/docker fragments and to strip colours, and remembers which layout matched last so
+//! the common case costs one match. The pipeline (`crate::pipeline`) owns decoders; the
+//! classifier reads the records they return.
+
+pub mod builtin;
+pub mod compile;
+pub mod error;
+pub mod json;
+pub mod wrapper;
+
+use std::borrow::Cow;
+
+pub use compile::{CompiledFormat, FormatError};
+pub use error::{ErrorKind, ParseError};
+
+use crate::record::{FormatKind, Meta, Record, Stream};
+use wrapper::CriTag;
+
+/// Which layouts to accept (`--format`).
+#[derive(Debug, Clone, Default)]
+pub enum FormatChoice {
+    /// Detect per line.
+    #[default]
+    Auto,
+    /// Envoy's built-in default only.
+    Envoy,
+    /// Istio's text layouts (every version).
+    Istio,
+    /// JSON lines only.
+    Json,
+    /// One user-supplied format string.
+    Custom(CompiledFormat),
+}
+
+impl FormatChoice {
+    /// Parses the `--format` value: `auto`, `envoy`, `istio`, `json`, or a format string.
+    pub fn parse(value: &str) -> Result<FormatChoice, FormatError> {
+        Ok(match value {
+            "auto" => FormatChoice::Auto,
+            "envoy" => FormatChoice::Envoy,
+            "istio" => FormatChoice::Istio,
+            "json" => FormatChoice::Json,
+            custom => FormatChoice::Custom(CompiledFormat::compile(custom, FormatKind::Custom)?),
+        })
+    }
+}
+
+/// Why a line was skipped rather than read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Empty or whitespace only.
+    Blank,
+    /// Envoy's own application log (stderr), including debug dumps.
+    EnvoyLog,
+    /// pilot-agent / istio Go log lines.
+    AgentLog,
+    /// `Defaulted container "…" out of: …` and similar kubectl notices.
+    KubectlNotice,
+    /// A CRI `P` or docker partial record, joined into the line that completes it.
+    Fragment,
+}
+
+impl SkipReason {
+    pub const ALL: [SkipReason; 5] = [
+        SkipReason::Blank,
+        SkipReason::EnvoyLog,
+        SkipReason::AgentLog,
+        SkipReason::KubectlNotice,
+        SkipReason::Fragment,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Blank => "blank",
+            SkipReason::EnvoyLog => "envoy_log",
+            SkipReason::AgentLog => "agent_log",
+            SkipReason::KubectlNotice => "kubectl_notice",
+            SkipReason::Fragment => "fragment",
+        }
+    }
+}
+
+/// What one physical line became.
+#[derive(Debug)]
+pub enum Outcome<'a> {
+    Record(Box<Record<'a>>),
+    Skipped(SkipReason),
+    Malformed(ParseError),
+}
+
+/// Per-worker line decoder. See the module docs.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    choice: FormatChoice,
+    /// Index into the built-in layouts of the last one that matched.
+    last_layout: usize,
+    /// CRI partial fragments waiting for their `F`, per stream.
+    cri_pending: [Vec<u8>; 2],
+    /// Docker json-file partial objects waiting for the one ending in `\n`.
+    docker_pending: Vec<u8>,
+    /// A joined or unescaped payload.
+    joined: Vec<u8>,
+    /// A copy of the line with ANSI colours removed.
+    plain: Vec<u8>,
+    /// A payload re-joined after kubelet timestamps inside it were removed.
+    rejoined: Vec<u8>,
+}
+
+/// Most wrappers a line can carry (kubectl prefix + timestamp + stern … ).
+const MAX_LAYERS: usize = 4;
+
+impl Decoder {
+    pub fn new(choice: FormatChoice) -> Decoder {
+        Decoder { choice, ..Decoder::default() }
+    }
+
+    /// Fragments held back at end of input (a `P` record never completed). The pipeline counts
+    /// them as malformed: their lines were already counted as skipped fragments, so it reports
+    /// them without changing the totals.
+    pub fn has_pending_fragments(&self) -> bool {
+        self.cri_pending.iter().any(|p| !p.is_empty()) || !self.docker_pending.is_empty()
+    }
+
+    /// Decodes one physical line (without its `\n`).
+    pub fn decode<'s>(&'s mut self, line: &'s [u8]) -> Outcome<'s> {
+        let Decoder { choice, last_layout, cri_pending, docker_pending, joined, plain, rejoined } = self;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Outcome::Skipped(SkipReason::Blank);
+        }
+        let mut meta = Meta::default();
+        let mut payload: &'s [u8] = line;
+        let mut plain = Some(plain);
+        let mut in_line = true;
+
+        for _ in 0..MAX_LAYERS {
+            let first = payload[0];
+            if first == b'[' {
+                if let Some((pod, container, rest)) = wrapper::kubectl_prefix(payload) {
+                    meta.pod = Some(Cow::Borrowed(pod));
+                    meta.container = Some(Cow::Borrowed(container));
+                    payload = rest;
+                    if payload.is_empty() {
+                        return Outcome::Skipped(SkipReason::Blank);
+                    }
+                    continue;
+                }
+                break;
+            }
+            if first.is_ascii_digit() {
+                let Some(n) = wrapper::rfc3339_len(payload) else { break };
+                // An application log line starts with its own timestamp: not a wrapper.
+                if payload.get(n) != Some(&b' ') || skip_reason(payload).is_some() {
+                    break;
+                }
+                let ts = &payload[..n];
+                let after = &payload[n + 1..];
+                if let Some((stream, tag, content)) = wrapper::cri_fields(after) {
+                    meta.log_time = Some(Cow::Borrowed(ts));
+                    meta.stream = Some(stream);
+                    let pending = &mut cri_pending[stream.index()];
+                    if tag == CriTag::Partial {
+                        pending.extend_from_slice(content);
+                        return Outcome::Skipped(SkipReason::Fragment);
+                    }
+                    if pending.is_empty() {
+                        payload = content;
+                    } else {
+                        joined.clear();
+                        joined.append(pending);
+                        joined.extend_from_slice(content);
+                        let j: &'s Vec<u8> = joined;
+                        payload = j;
+                        in_line = false;
+                        break;
+                    }
+                } else {
+                    meta.log_time = Some(Cow::Borrowed(ts));
+                    payload = after;
+                    // kubectl --timestamps over split CRI records prints `TS1 part1TS2 part2`:
+                    // the inner timestamps share the outer one's date, so look for that.
+                    if n >= 20 && rejoin_timestamped_fragments(payload, &ts[..11], rejoined) {
+                        let r: &'s Vec<u8> = rejoined;
+                        payload = r;
+                        in_line = false;
+                        break;
+                    }
+                }
+                if payload.is_empty() {
+                    return Outcome::Skipped(SkipReason::Blank);
+                }
+                continue;
+            }
+            if first == b'{' && payload.starts_with(b"{\"log\":\"") {
+                let Some(d) = wrapper::docker_line(payload) else { break };
+                meta.stream = d.stream;
+                meta.log_time = d.time.map(Cow::Borrowed);
+                let mut body = Vec::new();
+                std::mem::swap(&mut body, docker_pending);
+                if json::unescape_into(d.log_escaped, &mut body).is_err() {
+                    body.clear();
+                    *docker_pending = body;
+                    return Outcome::Malformed(ParseError::at(ErrorKind::BadJson, 8));
+                }
+                if body.last() != Some(&b'\n') {
+                    *docker_pending = body;
+                    return Outcome::Skipped(SkipReason::Fragment);
+                }
+                body.pop();
+                if body.last() == Some(&b'\r') {
+                    body.pop();
+                }
+                *joined = body;
+                let j: &'s Vec<u8> = joined;
+                payload = j;
+                in_line = false;
+                if payload.iter().all(u8::is_ascii_whitespace) {
+                    return Outcome::Skipped(SkipReason::Blank);
+                }
+                break;
+            }
+            if first == 0x1b {
+                if let Some(buf) = plain.take() {
+                    wrapper::strip_ansi_into(payload, buf);
+                    let p: &'s Vec<u8> = buf;
+                    payload = p;
+                    in_line = false;
+                    if payload.is_empty() {
+                        return Outcome::Skipped(SkipReason::Blank);
+                    }
+                    continue;
+                }
+            }
+            if first.is_ascii_lowercase() || first.is_ascii_digit() {
+                if let Some((ns, pod, container, rest)) = wrapper::stern_prefix(payload) {
+                    meta.namespace = ns.map(Cow::Borrowed);
+                    meta.pod = Some(Cow::Borrowed(pod));
+                    meta.container = Some(Cow::Borrowed(container));
+                    payload = rest;
+                    continue;
+                }
+            }
+            break;
+        }
+
+        let prefix_len = if in_line { payload.as_ptr() as usize - line.as_ptr() as usize } else { 0 };
+        match parse_payload(choice, last_layout, payload) {
+            Ok(PayloadOutcome::Record(mut rec)) => {
+                rec.meta = meta;
+                Outcome::Record(rec)
+            }
+            Ok(PayloadOutcome::Skip(reason)) => Outcome::Skipped(reason),
+            Err(err) => Outcome::Malformed(err.shifted(prefix_len)),
+        }
+    }
+}
+
+enum PayloadOutcome<'a> {
+    Record(Box<Record<'a>>),
+    Skip(SkipReason),
+}
+
+fn parse_payload<'a>(
+    choice: &FormatChoice,
+    last_layout: &mut usize,
+    payload: &'a [u8],
+) -> Result<PayloadOutcome<'a>, ParseError> {
+    if let FormatChoice::Custom(f) = choice {
+        return match f.parse(payload) {
+            Ok(rec) => Ok(PayloadOutcome::Record(Box::new(rec))),
+            Err(e) => skip_reason(payload).map(PayloadOutcome::Skip).ok_or(e),
+        };
+    }
+    let Some(&first) = payload.first() else {
+        return Ok(PayloadOutcome::Skip(SkipReason::Blank));
+    };
+    if first == b'{' && !matches!(choice, FormatChoice::Envoy | FormatChoice::Istio) {
+        return match json::parse_json(payload) {
+            Ok(json::JsonLine::Record(rec)) => Ok(PayloadOutcome::Record(rec)),
+            Ok(json::JsonLine::AppLog) => {
+                let agent = memchr::memmem::find(payload, b"\"scope\":\"envoy").is_none();
+                Ok(PayloadOutcome::Skip(if agent { SkipReason::AgentLog } else { SkipReason::EnvoyLog }))
+            }
+            Err(e) => Err(e),
+        };
+    }
+    if first == b'[' && !matches!(choice, FormatChoice::Json) {
+        let layouts = builtin::text_layouts();
+        let allowed = |k: FormatKind| match choice {
+            FormatChoice::Envoy => k == FormatKind::EnvoyDefault,
+            FormatChoice::Istio => k != FormatKind::EnvoyDefault,
+            _ => true,
+        };
+        let mut best: Option<ParseError> = None;
+        // A layout that matched only by guessing where a free-text field ends (backtracking)
+        // is kept as a fallback while the others get a chance to match outright.
+        let mut fallback: Option<(usize, Box<Record<'a>>)> = None;
+        let last = *last_layout;
+        let order = std::iter::once(last).chain((0..layouts.len()).filter(|&i| i != last));
+        for i in order.filter(|&i| allowed(layouts[i].kind())) {
+            match layouts[i].parse_counting(payload) {
+                Ok((r, 0)) => {
+                    *last_layout = i;
+                    return Ok(PayloadOutcome::Record(Box::new(r)));
+                }
+                Ok((r, _)) => {
+                    if fallback.is_none() {
+                        fallback = Some((i, Box::new(r)));
+                    }
+                }
+                Err(e) => {
+                    if best.is_none_or(|b| e.column > b.column) {
+                        best = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some((i, r)) = fallback {
+            *last_layout = i;
+            return Ok(PayloadOutcome::Record(r));
+        }
+        return match skip_reason(payload) {
+            Some(reason) => Ok(PayloadOutcome::Skip(reason)),
+            None => Err(best.unwrap_or(ParseError::at(ErrorKind::Unrecognised, 0))),
+        };
+    }
+    skip_reason(payload).map(PayloadOutcome::Skip).ok_or(ParseError::at(ErrorKind::Unrecognised, 0))
+}
+
+/// Recognises non-access output of an istio-proxy container (reference §9).
+fn skip_reason(p: &[u8]) -> Option<SkipReason> {
+    let first = *p.first()?;
+    if first == b'[' {
+        // `[Envoy (Epoch 0)] [2020-…` (Istio 1.4–1.5) and `[2019-08-13 17:36:34.683][22][warning]`.
+        if p.starts_with(b"[Envoy (Epoch ")
+            || (p.len() > 25 && p[11] == b' ' && p[24] == b']' && p[25] == b'[' && p[1].is_ascii_digit())
+        {
+            return Some(SkipReason::EnvoyLog);
+        }
+        return None;
+    }
+    if first.is_ascii_digit() {
+        // `2021-09-13T06:29:50.786352Z\twarning\tenvoy config\t…` (Envoy) or
+        // `2020-11-22T19:32:17.857430Z\tinfo\tFLAG: …` (pilot-agent); pasted with spaces too.
+        let n = wrapper::rfc3339_len(p)?;
+        let rest = &p[n..];
+        let level_start = rest.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
+        if level_start == 0 {
+            return None;
+        }
+        let rest = &rest[level_start..];
+        let level_end = rest.iter().position(|b| matches!(b, b' ' | b'\t')).unwrap_or(rest.len());
+        let level = &rest[..level_end];
+        let known = matches!(
+            level,
+            b"trace" | b"debug" | b"info" | b"warn" | b"warning" | b"error" | b"critical" | b"fatal"
+        );
+        if !known {
+            return None;
+        }
+        let scope = rest[level_end..].trim_ascii_start();
+        return Some(if scope.starts_with(b"envoy ") { SkipReason::EnvoyLog } else { SkipReason::AgentLog });
+    }
+    if p.starts_with(b"Defaulted container \"")
+        || p.starts_with(b"Found ") && p.ends_with(b"pods, using pod/")
+    {
+        return Some(SkipReason::KubectlNotice);
+    }
+    // Continuation lines of Envoy debug header dumps: `':status', '503'`.
+    if first == b'\'' && memchr::memmem::find(p, b"', '").is_some() {
+        return Some(SkipReason::EnvoyLog);
+    }
+    None
+}
+
+/// Removes inner kubelet timestamps (`<date>T…Z `) that start with `date_prefix`; true if any.
+fn rejoin_timestamped_fragments(payload: &[u8], date_prefix: &[u8], out: &mut Vec<u8>) -> bool {
+    let finder = memchr::memmem::Finder::new(date_prefix);
+    let mut found = false;
+    let mut from = 0;
+    let mut search = 0;
+    while let Some(rel) = finder.find(&payload[search..]) {
+        let at = search + rel;
+        match wrapper::rfc3339_len(&payload[at..]) {
+            Some(n) if payload.get(at + n) == Some(&b' ') => {
+                if !found {
+                    out.clear();
+                }
+                out.extend_from_slice(&payload[from..at]);
+                from = at + n + 1;
+                search = from;
+                found = true;
+            }
+            _ => search = at + 1,
+        }
+    }
+    if found {
+        out.extend_from_slice(&payload[from..]);
+    }
+    found
+}
+
+/// Convenience for tests and `explain`: decode one line with auto-detection.
+pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
+    let mut last = 0;
+    match parse_payload(&FormatChoice::Auto, &mut last, line)? {
+        PayloadOutcome::Record(r) => Ok(*r),
+        PayloadOutcome::Skip(_) => Err(ParseError::at(ErrorKind::Unrecognised, 0)),
+    }
+}
+
+/// The stream index used for per-stream fragment buffers.
+impl Stream {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,228 @@
+//! Transport wrappers around access-log lines (reference §8): `kubectl logs --prefix`
+//! (`[pod/NAME/CONTAINER] `), `--timestamps` (RFC 3339 with 9 fraction digits), CRI log files
+//! (`TS stdout F …`, `P` fragments), docker json-file objects, and stern's default output
+//! (`[namespace] pod container message`, ANSI colours stripped).
+//!
+//! These are pure functions over one line; the stateful joining of fragments lives in
+//! [`super::Decoder`], which calls them outermost-first.
+
+use crate::record::Stream;
+
+/// `[pod/<pod>/<container>] rest` → (pod, container, rest).
+pub fn kubectl_prefix(line: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let body = line.strip_prefix(b"[pod/")?;
+    let close = memchr::memchr(b']', &body[..body.len().min(600)])?;
+    let inner = &body[..close];
+    let slash = memchr::memrchr(b'/', inner)?;
+    let (pod, container) = (&inner[..slash], &inner[slash + 1..]);
+    if pod.is_empty() || container.is_empty() || !is_k8s_name(pod) || !is_k8s_name(container) {
+        return None;
+    }
+    let rest = body[close + 1..].strip_prefix(b" ")?;
+    Some((pod, container, rest))
+}
+
+/// Length of an RFC 3339 timestamp at the start of `s` (`2024-05-16T10:06:02.123456789Z`,
+/// any number of fraction digits, `Z` or a numeric offset), if there is one.
+pub fn rfc3339_len(s: &[u8]) -> Option<usize> {
+    if s.len() < 20 || s[4] != b'-' || s[10] != b'T' {
+        return None;
+    }
+    crate::record::parse_rfc3339_prefix(s).map(|(_, n)| n).filter(|&n| {
+        // Must carry a zone: kubelet and runtimes always write one.
+        matches!(s[n - 1], b'Z' | b'0'..=b'9')
+            && (s[n - 1] == b'Z' || s[n - 3] == b':' || s[n - 5] == b'+' || s[n - 5] == b'-')
+    })
+}
+
+/// The tag of a CRI record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CriTag {
+    Full,
+    Partial,
+}
+
+/// After the timestamp and its space: `stdout F content` → (stream, tag, content).
+pub fn cri_fields(after_ts: &[u8]) -> Option<(Stream, CriTag, &[u8])> {
+    let (stream, rest) = if let Some(r) = after_ts.strip_prefix(b"stdout ") {
+        (Stream::Stdout, r)
+    } else if let Some(r) = after_ts.strip_prefix(b"stderr ") {
+        (Stream::Stderr, r)
+    } else {
+        return None;
+    };
+    // Tags may grow `:`-separated attributes; the first element decides.
+    let space = memchr::memchr(b' ', &rest[..rest.len().min(64)]);
+    let (tag, content) = match space {
+        Some(n) => (&rest[..n], &rest[n + 1..]),
+        None => (rest, &b""[..]),
+    };
+    let first = tag.split(|&b| b == b':').next().unwrap_or(b"");
+    let tag = match first {
+        b"F" => CriTag::Full,
+        b"P" => CriTag::Partial,
+        _ => return None,
+    };
+    Some((stream, tag, content))
+}
+
+/// A docker json-file object: the raw (still escaped) `log` body, stream and time.
+pub struct DockerLine<'a> {
+    pub log_escaped: &'a [u8],
+    pub stream: Option<Stream>,
+    pub time: Option<&'a [u8]>,
+}
+
+/// Reads `{"log":"…","stream":"…","time":"…"}` (optionally with `"attrs":{…}`) without
+/// unescaping `log`; the caller unescapes it into its own buffer.
+pub fn docker_line(line: &[u8]) -> Option<DockerLine<'_>> {
+    let body = line.strip_prefix(b"{\"log\":\"")?;
+    let end = json_string_end(body)?;
+    let log_escaped = &body[..end];
+    let rest = &body[end + 1..];
+    let stream = if memchr::memmem::find(rest, b"\"stream\":\"stdout\"").is_some() {
+        Some(Stream::Stdout)
+    } else if memchr::memmem::find(rest, b"\"stream\":\"stderr\"").is_some() {
+        Some(Stream::Stderr)
+    } else {
+        None
+    };
+    let time = memchr::memmem::find(rest, b"\"time\":\"").and_then(|at| {
+        let t = &rest[at + 8..];
+        memchr::memchr(b'"', t).map(|n| &t[..n])
+    });
+    if !rest.trim_ascii_end().ends_with(b"}") {
+        return None;
+    }
+    Some(DockerLine { log_escaped, stream, time })
+}
+
+fn json_string_end(body: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let n = memchr::memchr2(b'"', b'\\', body.get(i..)?)?;
+        if body[i + n] == b'"' {
+            return Some(i + n);
+        }
+        i += n + 2;
+    }
+}
+
+/// Copies `line` into `out` without ANSI CSI sequences (`ESC [ … final-byte`) and other
+/// two-byte escapes. Returns false if there was nothing to strip.
+pub fn strip_ansi_into(line: &[u8], out: &mut Vec<u8>) -> bool {
+    if memchr::memchr(0x1b, line).is_none() {
+        return false;
+    }
+    out.clear();
+    let mut i = 0;
+    while i < line.len() {
+        if line[i] == 0x1b {
+            i += 1;
+            if line.get(i) == Some(&b'[') {
+                i += 1;
+                while i < line.len() && !(0x40..=0x7e).contains(&line[i]) {
+                    i += 1;
+                }
+            }
+            i += 1;
+        } else {
+            out.push(line[i]);
+            i += 1;
+        }
+    }
+    true
+}
+
+/// stern's default `[namespace ]pod container message`: returns (namespace, pod, container,
+/// message) when the message starts like a record (`[`, `{`, a timestamp digit or `"`).
+#[allow(clippy::type_complexity)]
+pub fn stern_prefix(line: &[u8]) -> Option<(Option<&[u8]>, &[u8], &[u8], &[u8])> {
+    let mut names: [&[u8]; 3] = [b""; 3];
+    let mut rest = line;
+    for n in 0..3 {
+        let sp = memchr::memchr(b' ', &rest[..rest.len().min(254)])?;
+        let token = &rest[..sp];
+        if !is_k8s_name(token) {
+            return None;
+        }
+        names[n] = token;
+        rest = &rest[sp + 1..];
+        if n >= 1 && rest.first().is_some_and(|&b| matches!(b, b'[' | b'{' | b'"' | b'0'..=b'9')) {
+            return Some(if n == 1 {
+                (None, names[0], names[1], rest)
+            } else {
+                (Some(names[0]), names[1], names[2], rest)
+            });
+        }
+    }
+    None
+}
+
+/// A Kubernetes object name: DNS-1123 label/subdomain characters, 1–253 bytes.
+pub fn is_k8s_name(s: &[u8]) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && s[0].is_ascii_alphanumeric()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubectl_prefix_shapes() {
+        let (p, c, r) = kubectl_prefix(b"[pod/httpbin-8cb97b8f4-9dk9p/istio-proxy] [2024-...").unwrap();
+        assert_eq!((p, c, r), (&b"httpbin-8cb97b8f4-9dk9p"[..], &b"istio-proxy"[..], &b"[2024-..."[..]));
+        assert!(kubectl_prefix(b"[pod/x] y").is_none());
+        assert!(kubectl_prefix(b"[pod/A/b] y").is_none());
+    }
+
+    #[test]
+    fn timestamps_of_each_runtime() {
+        assert_eq!(rfc3339_len(b"2020-11-22T20:04:54.223002528Z ["), Some(30));
+        assert_eq!(rfc3339_len(b"2019-04-30T02:12:41.8443515Z stdout"), Some(28));
+        assert_eq!(rfc3339_len(b"2024-05-16T10:06:02.123456780+00:00 stdout"), Some(35));
+        assert_eq!(rfc3339_len(b"2024-05-16 10:06:02.123 x"), None);
+    }
+
+    #[test]
+    fn cri_tags() {
+        assert_eq!(cri_fields(b"stdout F hello"), Some((Stream::Stdout, CriTag::Full, &b"hello"[..])));
+        assert_eq!(cri_fields(b"stderr P part"), Some((Stream::Stderr, CriTag::Partial, &b"part"[..])));
+        assert_eq!(cri_fields(b"stdout F:x=y hi"), Some((Stream::Stdout, CriTag::Full, &b"hi"[..])));
+        assert_eq!(cri_fields(b"stdout X hi"), None);
+        assert_eq!(cri_fields(b"stdout F"), Some((Stream::Stdout, CriTag::Full, &b""[..])));
+    }
+
+    #[test]
+    fn docker_objects() {
+        let d =
+            docker_line(br#"{"log":"a \"q\"\n","stream":"stderr","time":"2019-05-29T15:32:47.807691662Z"}"#)
+                .unwrap();
+        assert_eq!(d.log_escaped, br#"a \"q\"\n"#);
+        assert_eq!(d.stream, Some(Stream::Stderr));
+        assert_eq!(d.time, Some(&b"2019-05-29T15:32:47.807691662Z"[..]));
+    }
+
+    #[test]
+    fn stern_with_and_without_namespace() {
+        let (ns, p, c, m) = stern_prefix(b"forum-7985546ffb-clxhz istio-proxy [2023-01-07T11").unwrap();
+        assert_eq!(
+            (ns, p, c, m),
+            (None, &b"forum-7985546ffb-clxhz"[..], &b"istio-proxy"[..], &b"[2023-01-07T11"[..])
+        );
+        let (ns, ..) = stern_prefix(b"shop forum-7985546ffb-clxhz istio-proxy {\"a\":1}").unwrap();
+        assert_eq!(ns, Some(&b"shop"[..]));
+        assert!(stern_prefix(b"hello world").is_none());
+    }
+
+    #[test]
+    fn ansi_is_stripped() {
+        let mut out = Vec::new();
+        assert!(strip_ansi_into(b"\x1b[31mpod\x1b[0m \x1b[1;32mc\x1b[0m msg", &mut out));
+        assert_eq!(out, b"pod c msg");
+        assert!(!strip_ansi_into(b"plain", &mut out));
+    }
+}

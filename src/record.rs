@@ -1,0 +1,414 @@
+//! `Record<'a>`: a borrowed view of one access-log record, and the small value types around it.
+//!
+//! Produced by [`crate::format`] (text formats, JSON lines) and read by the classifier and the
+//! aggregates. Text formats borrow every value from the input line; JSON values borrow too unless
+//! they carry escapes, which is why byte fields are `Cow`. Envoy's `-` (and JSON `null`, or a
+//! missing key) is `None`.
+
+use std::borrow::Cow;
+
+use crate::flags::ResponseFlags;
+
+/// A field's raw bytes: borrowed from the line, owned only when JSON unescaping was needed.
+pub type Bytes<'a> = Cow<'a, [u8]>;
+
+/// Which layout a record was read with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormatKind {
+    /// Envoy's built-in default format (also Istio 1.0.0–1.0.2).
+    EnvoyDefault,
+    /// Istio 1.0.3–1.0.9 HTTP format (no space between path and protocol).
+    Istio10Http,
+    /// Istio 1.0.3–1.0.9 TCP format (no request, no response code).
+    Istio10Tcp,
+    /// Istio 1.1 pre-release format (Envoy default plus cluster/address tail and SNI).
+    Istio11Pre,
+    /// Istio 1.1: with the quoted mixer status.
+    Istio11,
+    /// Istio 1.2: mixer status and upstream transport failure reason.
+    Istio12,
+    /// Istio 1.3–1.7: as 1.2 plus route name.
+    Istio13,
+    /// Istio 1.8: mixer status removed.
+    Istio18,
+    /// Istio 1.9 and later (the current default).
+    Istio19,
+    /// JSON lines (Istio JSON encoding or any JSON with conventional keys).
+    Json,
+    /// A user-supplied `--format` string.
+    Custom,
+}
+
+impl FormatKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FormatKind::EnvoyDefault => "envoy_default",
+            FormatKind::Istio10Http => "istio_1_0_http",
+            FormatKind::Istio10Tcp => "istio_1_0_tcp",
+            FormatKind::Istio11Pre => "istio_1_1_pre",
+            FormatKind::Istio11 => "istio_1_1",
+            FormatKind::Istio12 => "istio_1_2",
+            FormatKind::Istio13 => "istio_1_3",
+            FormatKind::Istio18 => "istio_1_8",
+            FormatKind::Istio19 => "istio",
+            FormatKind::Json => "json",
+            FormatKind::Custom => "custom",
+        }
+    }
+}
+
+/// The output stream a wrapper said the line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// What the transport wrapper (kubectl, stern, CRI file, docker json-file) told us.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Meta<'a> {
+    /// The kubelet / container-runtime timestamp in front of the line.
+    pub log_time: Option<Bytes<'a>>,
+    pub namespace: Option<Bytes<'a>>,
+    pub pod: Option<Bytes<'a>>,
+    pub container: Option<Bytes<'a>>,
+    pub stream: Option<Stream>,
+}
+
+impl Meta<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.log_time.is_none()
+            && self.namespace.is_none()
+            && self.pod.is_none()
+            && self.container.is_none()
+            && self.stream.is_none()
+    }
+
+    pub fn into_owned(self) -> Meta<'static> {
+        Meta {
+            log_time: self.log_time.map(own),
+            namespace: self.namespace.map(own),
+            pod: self.pod.map(own),
+            container: self.container.map(own),
+            stream: self.stream,
+        }
+    }
+}
+
+fn own(b: Bytes<'_>) -> Bytes<'static> {
+    Cow::Owned(b.into_owned())
+}
+
+/// One access-log record. Every field the Envoy/Istio formats carry; absent or `-` is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record<'a> {
+    pub format: FormatKind,
+    pub start_time: Option<Bytes<'a>>,
+    pub method: Option<Bytes<'a>>,
+    pub path: Option<Bytes<'a>>,
+    pub protocol: Option<Bytes<'a>>,
+    /// `0` is a real value (no response sent, TCP); `None` only when the field is absent.
+    pub response_code: Option<u16>,
+    pub response_flags: ResponseFlags,
+    pub response_code_details: Option<Bytes<'a>>,
+    pub connection_termination_details: Option<Bytes<'a>>,
+    pub upstream_transport_failure_reason: Option<Bytes<'a>>,
+    pub bytes_received: Option<u64>,
+    pub bytes_sent: Option<u64>,
+    pub duration_ms: Option<u64>,
+    pub upstream_service_time_ms: Option<u64>,
+    pub x_forwarded_for: Option<Bytes<'a>>,
+    pub user_agent: Option<Bytes<'a>>,
+    pub request_id: Option<Bytes<'a>>,
+    pub authority: Option<Bytes<'a>>,
+    pub upstream_host: Option<Bytes<'a>>,
+    /// With the Istio ≥1.23 `alt_stat_name` trailing `;` removed.
+    pub upstream_cluster: Option<Bytes<'a>>,
+    pub upstream_local_address: Option<Bytes<'a>>,
+    pub downstream_local_address: Option<Bytes<'a>>,
+    pub downstream_remote_address: Option<Bytes<'a>>,
+    pub requested_server_name: Option<Bytes<'a>>,
+    pub route_name: Option<Bytes<'a>>,
+    /// Istio 1.1–1.7 `%DYNAMIC_METADATA(istio.mixer:status)%`.
+    pub policy_status: Option<Bytes<'a>>,
+    pub meta: Meta<'a>,
+}
+
+impl Default for Record<'_> {
+    fn default() -> Self {
+        Record {
+            format: FormatKind::Custom,
+            start_time: None,
+            method: None,
+            path: None,
+            protocol: None,
+            response_code: None,
+            response_flags: ResponseFlags::NONE,
+            response_code_details: None,
+            connection_termination_details: None,
+            upstream_transport_failure_reason: None,
+            bytes_received: None,
+            bytes_sent: None,
+            duration_ms: None,
+            upstream_service_time_ms: None,
+            x_forwarded_for: None,
+            user_agent: None,
+            request_id: None,
+            authority: None,
+            upstream_host: None,
+            upstream_cluster: None,
+            upstream_local_address: None,
+            downstream_local_address: None,
+            downstream_remote_address: None,
+            requested_server_name: None,
+            route_name: None,
+            policy_status: None,
+            meta: Meta::default(),
+        }
+    }
+}
+
+impl<'a> Record<'a> {
+    /// Response-code details split into their parts (reference §4.1).
+    pub fn details(&self) -> Details<'_> {
+        Details::split(self.response_code_details.as_deref().unwrap_or(b""))
+    }
+
+    /// True for a TCP-proxy record (`"- - -"`: no method, no protocol).
+    pub fn is_tcp(&self) -> bool {
+        self.method.is_none() && self.protocol.is_none() && self.path.is_none()
+    }
+
+    /// Every field with a value, under its stable snake_case name, in the documented order.
+    /// Byte values are shown lossily as UTF-8 (callers escape them before printing).
+    pub fn fields(&self) -> Vec<(&'static str, String)> {
+        let t = |v: &Option<Bytes<'_>>| v.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
+        let n = |v: Option<u64>| v.map(|x| x.to_string());
+        let flags = (!self.response_flags.is_empty()).then(|| self.response_flags.to_string());
+        let stream = self.meta.stream.map(|s| match s {
+            Stream::Stdout => "stdout".to_string(),
+            Stream::Stderr => "stderr".to_string(),
+        });
+        let all = [
+            ("start_time", t(&self.start_time)),
+            ("method", t(&self.method)),
+            ("path", t(&self.path)),
+            ("protocol", t(&self.protocol)),
+            ("response_code", n(self.response_code.map(u64::from))),
+            ("response_flags", flags),
+            ("response_code_details", t(&self.response_code_details)),
+            ("connection_termination_details", t(&self.connection_termination_details)),
+            ("upstream_transport_failure_reason", t(&self.upstream_transport_failure_reason)),
+            ("bytes_received", n(self.bytes_received)),
+            ("bytes_sent", n(self.bytes_sent)),
+            ("duration_ms", n(self.duration_ms)),
+            ("upstream_service_time_ms", n(self.upstream_service_time_ms)),
+            ("x_forwarded_for", t(&self.x_forwarded_for)),
+            ("user_agent", t(&self.user_agent)),
+            ("request_id", t(&self.request_id)),
+            ("authority", t(&self.authority)),
+            ("upstream_host", t(&self.upstream_host)),
+            ("upstream_cluster", t(&self.upstream_cluster)),
+            ("upstream_local_address", t(&self.upstream_local_address)),
+            ("downstream_local_address", t(&self.downstream_local_address)),
+            ("downstream_remote_address", t(&self.downstream_remote_address)),
+            ("requested_server_name", t(&self.requested_server_name)),
+            ("route_name", t(&self.route_name)),
+            ("policy_status", t(&self.policy_status)),
+            ("log_time", t(&self.meta.log_time)),
+            ("namespace", t(&self.meta.namespace)),
+            ("pod", t(&self.meta.pod)),
+            ("container", t(&self.meta.container)),
+            ("stream", stream),
+        ];
+        all.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
+    }
+
+    /// The record's own start time in milliseconds since the Unix epoch, if it has one.
+    pub fn start_epoch_ms(&self) -> Option<i64> {
+        self.start_time.as_deref().and_then(parse_rfc3339_ms)
+    }
+}
+
+/// `%RESPONSE_CODE_DETAILS%` split at the first `{` and the first separator inside it.
+///
+/// `upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}`
+/// → head `upstream_reset_before_response_started`, reset reason `remote_connection_failure`,
+/// transport failure `delayed_connect_error:_Connection_refused`. The separator is `,` up to
+/// Envoy 1.30 and `|` from 1.31; a TLS reason itself contains `|`, so only the first one splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Details<'a> {
+    pub raw: &'a [u8],
+    pub head: &'a [u8],
+    pub reset_reason: Option<&'a [u8]>,
+    pub transport_failure: Option<&'a [u8]>,
+}
+
+impl<'a> Details<'a> {
+    pub fn split(raw: &'a [u8]) -> Details<'a> {
+        let Some(open) = memchr::memchr(b'{', raw) else {
+            return Details { raw, head: raw, reset_reason: None, transport_failure: None };
+        };
+        let head = &raw[..open];
+        let mut inner = &raw[open + 1..];
+        if inner.last() == Some(&b'}') {
+            inner = &inner[..inner.len() - 1];
+        }
+        match memchr::memchr2(b',', b'|', inner) {
+            Some(sep) => Details {
+                raw,
+                head,
+                reset_reason: Some(&inner[..sep]),
+                transport_failure: Some(&inner[sep + 1..]).filter(|t| !t.is_empty()),
+            },
+            None => Details { raw, head, reset_reason: Some(inner), transport_failure: None },
+        }
+    }
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±hh:mm|±hhmm)` (also with a space instead of `T`)
+/// into milliseconds since the epoch. Returns `None` on anything else.
+pub fn parse_rfc3339_ms(s: &[u8]) -> Option<i64> {
+    let (ms, _) = parse_rfc3339_prefix(s)?;
+    Some(ms)
+}
+
+/// Like [`parse_rfc3339_ms`] but reads only a prefix; returns the value and the bytes used.
+pub fn parse_rfc3339_prefix(s: &[u8]) -> Option<(i64, usize)> {
+    if s.len() < 19 {
+        return None;
+    }
+    let d = |i: usize| -> Option<i64> {
+        let b = s[i];
+        b.is_ascii_digit().then(|| (b - b'0') as i64)
+    };
+    let n2 = |i: usize| -> Option<i64> { Some(d(i)? * 10 + d(i + 1)?) };
+    let year = n2(0)? * 100 + n2(2)?;
+    if s[4] != b'-' || s[7] != b'-' || !(s[10] == b'T' || s[10] == b' ') || s[13] != b':' || s[16] != b':' {
+        return None;
+    }
+    let (month, day, hour, min, sec) = (n2(5)?, n2(8)?, n2(11)?, n2(14)?, n2(17)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0i64;
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < s.len() && s[i].is_ascii_digit() {
+            if i - start < 3 {
+                millis = millis * 10 + (s[i] - b'0') as i64;
+            }
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 {
+            return None;
+        }
+        for _ in digits..3 {
+            millis *= 10;
+        }
+    }
+    let mut offset_min = 0i64;
+    match s.get(i) {
+        Some(b'Z') | Some(b'z') => i += 1,
+        Some(&sign @ (b'+' | b'-')) => {
+            let hh = s.get(i + 1..i + 3)?;
+            let (h, m, used) = if s.get(i + 3) == Some(&b':') {
+                (hh, s.get(i + 4..i + 6)?, 6)
+            } else {
+                (hh, s.get(i + 3..i + 5)?, 5)
+            };
+            let num = |x: &[u8]| -> Option<i64> {
+                (x[0].is_ascii_digit() && x[1].is_ascii_digit())
+                    .then(|| ((x[0] - b'0') * 10 + (x[1] - b'0')) as i64)
+            };
+            offset_min = num(h)? * 60 + num(m)?;
+            if sign == b'-' {
+                offset_min = -offset_min;
+            }
+            i += used;
+        }
+        _ => {}
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset_min * 60;
+    Some((secs * 1000 + millis, i))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_split_by_version() {
+        let cases: &[(&str, &str, Option<&str>, Option<&str>)] = &[
+            ("via_upstream", "via_upstream", None, None),
+            (
+                "upstream_reset_before_response_started{connection_failure}",
+                "upstream_reset_before_response_started",
+                Some("connection_failure"),
+                None,
+            ),
+            (
+                "upstream_reset_before_response_started{connection_failure,delayed_connect_error:_111}",
+                "upstream_reset_before_response_started",
+                Some("connection_failure"),
+                Some("delayed_connect_error:_111"),
+            ),
+            (
+                "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}",
+                "upstream_reset_before_response_started",
+                Some("remote_connection_failure"),
+                Some("delayed_connect_error:_Connection_refused"),
+            ),
+            (
+                "upstream_reset_before_response_started{remote_connection_failure|TLS_error:|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end}",
+                "upstream_reset_before_response_started",
+                Some("remote_connection_failure"),
+                Some(
+                    "TLS_error:|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end",
+                ),
+            ),
+            (
+                "upstream_reset_before_response_started{connection_failure,TLS_error:_268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED}",
+                "upstream_reset_before_response_started",
+                Some("connection_failure"),
+                Some("TLS_error:_268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED"),
+            ),
+        ];
+        for (raw, head, reason, tf) in cases {
+            let d = Details::split(raw.as_bytes());
+            assert_eq!(d.head, head.as_bytes(), "{raw}");
+            assert_eq!(d.reset_reason, reason.map(str::as_bytes), "{raw}");
+            assert_eq!(d.transport_failure, tf.map(str::as_bytes), "{raw}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_variants() {
+        let base = parse_rfc3339_ms(b"2020-11-25T21:26:18.409Z").unwrap();
+        assert_eq!(base, 1_606_339_578_409);
+        assert_eq!(parse_rfc3339_ms(b"2020-11-25T21:26:18.409123456Z"), Some(base));
+        assert_eq!(parse_rfc3339_ms(b"2020-11-25T22:26:18.409+01:00"), Some(base));
+        assert_eq!(parse_rfc3339_ms(b"2020-11-25T22:26:18.409+0100"), Some(base));
+        assert_eq!(parse_rfc3339_ms(b"2020-11-25T21:26:18.4Z"), Some(base - 9));
+        assert_eq!(parse_rfc3339_ms(b"1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339_ms(b"2020-13-25T21:26:18Z"), None);
+        assert_eq!(parse_rfc3339_ms(b"not a time at all!!"), None);
+    }
+}
