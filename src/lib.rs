@@ -7,3 +7,4 @@
 pub mod flags;
 pub mod format;
 pub mod record;
+pub mod synth;

@@ -1,0 +1,1 @@
+//! Deterministic generator of realistic access logs (benchmarks and large tests).
