@@ -4,6 +4,7 @@
 //! (one [`record::Record`] per line, borrowed) → `classify` (cause, domain, reporter) →
 //! `aggregate` (per-worker state, merged) → `summary` (an owned contract) → `report`.
 
+pub mod classify;
 pub mod flags;
 pub mod format;
 pub mod record;

@@ -1,0 +1,712 @@
+//! The knowledge base: for every failed record, its cause (what broke), failure domain (where),
+//! and reporter (which proxy logged it), decided by a table of rules over the fields that
+//! matter (reference §4, §5, §11, §12; failure-semantics.md).
+//!
+//! One place to add a cause: a variant of [`Cause`], its row in [`CAUSES`] (name, domain,
+//! meaning and playbook), and a rule in [`RULES`]. Rules are tried in order and key on
+//! response-code details first, then on flags ("details say what triggered the status, flags
+//! list what happened", failure-semantics §1.2). `crate::aggregate` calls [`classify`] per
+//! record; `crate::findings` turns groups of classified failures into judgements per upstream.
+//!
+//! Domains and why:
+//! * `application` — the upstream app answered with a 5xx (`via_upstream`), or did not answer in
+//!   time (route/per-try/stream-idle timeouts: the fix is its latency or the timeout budget), or
+//!   nothing listens on the pod IP (connection refused logged by the *server* sidecar: the app is
+//!   down or bound to 127.0.0.1).
+//! * `network` — the path between proxies: refused or unreachable at a client sidecar or gateway
+//!   (endpoint gone, stale endpoints), connect timeouts, resets and closed connections (`UC`, `UR`),
+//!   and failures no rule explains.
+//! * `security` — TLS/mTLS handshakes (`TLS_error…`, plaintext hitting STRICT mTLS:
+//!   `filter_chain_not_found`) and authorization denials (RBAC, ext_authz).
+//! * `configuration` — routing and mesh config: no route, no cluster, wrong Service port protocol
+//!   (`UPE`, codec errors at a sidecar), egress blocked by `REGISTRY_ONLY`, injected faults.
+//! * `capacity` — limits: circuit breakers (`UO` overflow), rate limits, overload manager, no
+//!   healthy endpoint left (none ready, or all ejected by outlier detection).
+//! * `client` — the downstream gave up or reset (`DC`, `DR`), or sent bad HTTP to a gateway.
+
+use std::fmt;
+
+use memchr::memmem;
+
+use crate::flags::{Flag, ResponseFlags};
+use crate::record::{Details, Record};
+
+/// What broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cause {
+    RouteTimeout,
+    PerTryTimeout,
+    ConnectionRefused,
+    ConnectTimeout,
+    TlsFailure,
+    UpstreamReset,
+    Overflow,
+    NoHealthyUpstream,
+    NoRoute,
+    NoCluster,
+    ProtocolError,
+    DownstreamDisconnect,
+    AppError,
+    RateLimited,
+    AuthzDenied,
+    FaultInjected,
+    BlockedEgress,
+    StreamIdleTimeout,
+    Other,
+}
+
+/// Where the failure lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Domain {
+    Application,
+    Network,
+    Security,
+    Configuration,
+    Capacity,
+    Client,
+}
+
+/// Which proxy wrote the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reporter {
+    Gateway,
+    ClientSidecar,
+    ServerSidecar,
+    Unknown,
+}
+
+/// A record field that can serve as evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ev {
+    Code,
+    Flags,
+    Details,
+    TransportFailure,
+    TerminationDetails,
+    Duration,
+    Route,
+    Cluster,
+}
+
+/// One row of the knowledge base.
+pub struct CauseInfo {
+    pub cause: Cause,
+    pub name: &'static str,
+    /// What the cause means, in plain words.
+    pub meaning: &'static str,
+    /// The CRD and field (or setting) to look at. Placeholders: `{pod}`, `{ns}`, `{svc}`,
+    /// `{host}`, `{port}`, `{cluster}` (filled by `crate::findings`).
+    pub look_at: &'static str,
+    /// Commands that confirm it, with the same placeholders.
+    pub commands: &'static [&'static str],
+}
+
+pub const CAUSES: [CauseInfo; 19] = [
+    CauseInfo {
+        cause: Cause::RouteTimeout,
+        name: "route_timeout",
+        meaning: "the route timeout fired before the upstream answered (504 UT)",
+        look_at: "the `timeout` of the VirtualService route for {host} (Istio ≥1.0 sets no default route timeout: a fixed cut-off was configured somewhere), and the upstream's own latency",
+        commands: &[
+            "istioctl proxy-config routes {pod} -n {ns} -o json | grep -E '\"(name|timeout)\"'",
+            "kubectl get virtualservice -A -o yaml | grep -n -B3 -A3 'timeout'",
+        ],
+    },
+    CauseInfo {
+        cause: Cause::PerTryTimeout,
+        name: "per_try_timeout",
+        meaning: "each try hit the per-try timeout and retries ran out (504 UT upstream_per_try_timeout)",
+        look_at: "VirtualService `retries.perTryTimeout` and `retries.attempts` for {host}; the total `timeout` must exceed (attempts + 1) × perTryTimeout",
+        commands: &[
+            "istioctl proxy-config routes {pod} -n {ns} -o json | grep -A8 retryPolicy",
+            "kubectl get virtualservice -A -o yaml | grep -n -A6 'retries'",
+        ],
+    },
+    CauseInfo {
+        cause: Cause::ConnectionRefused,
+        name: "connection_refused",
+        meaning: "the upstream endpoint refused the TCP connection: nothing listens on that address and port",
+        look_at: "whether the app listens on 0.0.0.0 (not 127.0.0.1: since Istio 1.10 the sidecar connects to the pod IP) on port {port}, the Service `targetPort`, and whether the endpoint still exists",
+        commands: &[
+            "kubectl exec {pod} -n {ns} -c istio-proxy -- ss -ltn",
+            "istioctl proxy-config endpoints {pod} -n {ns} --cluster '{cluster}'",
+            "istioctl analyze -n {ns}",
+        ],
+    },
+    CauseInfo {
+        cause: Cause::ConnectTimeout,
+        name: "connect_timeout",
+        meaning: "the TCP connection to the upstream was not established in time (or the endpoint was unreachable)",
+        look_at: "reachability of the endpoints of {host} (NetworkPolicy, node/pod network, stale endpoints) and DestinationRule `trafficPolicy.connectionPool.tcp.connectTimeout` (Istio default 10 s)",
+        commands: &[
+            "istioctl proxy-config endpoints {pod} -n {ns} --cluster '{cluster}'",
+            "kubectl get networkpolicy -n {ns}",
+        ],
+    },
+    CauseInfo {
+        cause: Cause::TlsFailure,
+        name: "tls_failure",
+        meaning: "the TLS/mTLS handshake failed, or a plaintext client hit a TLS-only (STRICT mTLS) listener",
+        look_at: "PeerAuthentication mode (STRICT vs PERMISSIVE) of the server and the client's DestinationRule `trafficPolicy.tls.mode` (ISTIO_MUTUAL vs DISABLE) for {host}; a sidecar missing on one side",
+        commands: &[
+            "kubectl get peerauthentication -A",
+            "kubectl get destinationrule -A -o yaml | grep -n -B2 -A3 'tls:'",
+            "istioctl x describe pod {pod} -n {ns}",
+        ],
+    },
+    CauseInfo {
+        cause: Cause::UpstreamReset,
+        name: "upstream_reset",
+        meaning: "the upstream closed or reset a connection while the request was in flight (UC/UR/LR)",
+        look_at: "sporadic: a keep-alive race; set DestinationRule `trafficPolicy.connectionPool.http.idleTimeout` below the app's keep-alive timeout. Nearly every request: an mTLS mismatch (DestinationRule `tls.mode: DISABLE` against STRICT) or a wrong port protocol",
+        commands: &[
+            "kubectl get destinationrule -A -o yaml | grep -n -A4 'connectionPool'",
+            "kubectl get peerauthentication -A",
+        ],
+    },
+    CauseInfo {
+        cause: Cause::Overflow,
+        name: "overflow",
+        meaning: "a circuit breaker or overload limit rejected the request (UO overflow, OM, drop_overload)",
+        look_at: "DestinationRule `trafficPolicy.connectionPool` limits (`http.http1MaxPendingRequests`, `http.http2MaxRequests`, `tcp.maxConnections`) and retry budgets for {host}",
+        commands: &[
+            "istioctl proxy-config cluster {pod} -n {ns} --fqdn {host} -o json | grep -A12 circuitBreakers",
+        ],
+    },
+    CauseInfo {
+        cause: Cause::NoHealthyUpstream,
+        name: "no_healthy_upstream",
+        meaning: "the cluster had no healthy endpoint: none ready, selector matches no pod, or all ejected by outlier detection",
+        look_at: "the Endpoints of {svc} in {ns} (readiness, selector) and DestinationRule `trafficPolicy.outlierDetection`",
+        commands: &[
+            "kubectl get endpoints {svc} -n {ns}",
+            "istioctl proxy-config endpoints {pod} -n {ns} --cluster '{cluster}'",
+        ],
+    },
+    CauseInfo {
+        cause: Cause::NoRoute,
+        name: "no_route",
+        meaning: "no route matched the Host/authority and path (404 NR)",
+        look_at: "VirtualService `hosts`/`gateways` and Gateway `servers.hosts` for the requested authority; at an ingress, scanner noise is common",
+        commands: &["istioctl proxy-config routes {pod} -n {ns}", "kubectl get virtualservice,gateway -A"],
+    },
+    CauseInfo {
+        cause: Cause::NoCluster,
+        name: "no_cluster",
+        meaning: "the route named a cluster the proxy does not have (NC / cluster_not_found)",
+        look_at: "the destination host/subset of the VirtualService, the DestinationRule `subsets`, and a Sidecar resource limiting egress hosts",
+        commands: &["istioctl proxy-config clusters {pod} -n {ns} --fqdn {host}", "kubectl get sidecar -A"],
+    },
+    CauseInfo {
+        cause: Cause::ProtocolError,
+        name: "protocol_error",
+        meaning: "one side spoke HTTP the other could not parse (UPE, codec errors)",
+        look_at: "the Service port name (`http-*`, `grpc-*`, `tcp-*`) or `appProtocol` of {svc} port {port}: a wrong protocol declaration makes the sidecar speak the wrong protocol",
+        commands: &["kubectl get svc {svc} -n {ns} -o yaml | grep -A4 'ports:'", "istioctl analyze -n {ns}"],
+    },
+    CauseInfo {
+        cause: Cause::DownstreamDisconnect,
+        name: "downstream_disconnect",
+        meaning: "the client closed or reset the connection before the response (DC/DR, code 0)",
+        look_at: "the caller's own timeout (shorter than this upstream's latency?) and the latency of {host}",
+        commands: &["istioctl proxy-config routes {pod} -n {ns} -o json | grep -E '\"timeout\"'"],
+    },
+    CauseInfo {
+        cause: Cause::AppError,
+        name: "app_error",
+        meaning: "the next hop returned the 5xx itself (via_upstream): the application, or at a client sidecar possibly the server's sidecar",
+        look_at: "the application logs of {svc}; at a client sidecar or gateway, the server sidecar's record with the same x-request-id",
+        commands: &[
+            "kubectl logs -n {ns} -l app={svc} --all-containers --since=15m | grep -E ' 5[0-9][0-9] '",
+        ],
+    },
+    CauseInfo {
+        cause: Cause::RateLimited,
+        name: "rate_limited",
+        meaning: "a local or global rate limit rejected the request (429 RL)",
+        look_at: "local/global rate-limit filters (EnvoyFilter) applying to {host}",
+        commands: &["kubectl get envoyfilter -A"],
+    },
+    CauseInfo {
+        cause: Cause::AuthzDenied,
+        name: "authz_denied",
+        meaning: "authorization denied the request (AuthorizationPolicy RBAC, or ext_authz)",
+        look_at: "AuthorizationPolicy rules in {ns} (the policy name is in the details), or the external authorizer",
+        commands: &["kubectl get authorizationpolicy -A", "istioctl x authz check {pod} -n {ns}"],
+    },
+    CauseInfo {
+        cause: Cause::FaultInjected,
+        name: "fault_injected",
+        meaning: "fault injection aborted the request (FI): configured, not a real failure",
+        look_at: "the `fault` section of the VirtualService for {host}",
+        commands: &["kubectl get virtualservice -A -o yaml | grep -n -A6 'fault:'"],
+    },
+    CauseInfo {
+        cause: Cause::BlockedEgress,
+        name: "blocked_egress",
+        meaning: "outbound traffic to a host outside the registry was blocked (REGISTRY_ONLY: block_all / BlackHoleCluster)",
+        look_at: "meshConfig `outboundTrafficPolicy.mode` and a ServiceEntry for the destination",
+        commands: &[
+            "kubectl get serviceentry -A",
+            "istioctl proxy-config clusters {pod} -n {ns} | grep -E 'BlackHole|Passthrough'",
+        ],
+    },
+    CauseInfo {
+        cause: Cause::StreamIdleTimeout,
+        name: "stream_idle_timeout",
+        meaning: "a stream or request timeout on the downstream side fired (SI, request_overall_timeout), not a route timeout",
+        look_at: "HTTP connection manager `stream_idle_timeout`/`request_timeout` (ProxyConfig or EnvoyFilter) and the route `idleTimeout`",
+        commands: &[
+            "istioctl proxy-config listeners {pod} -n {ns} -o json | grep -E 'idle_timeout|request_timeout'",
+        ],
+    },
+    CauseInfo {
+        cause: Cause::Other,
+        name: "other",
+        meaning: "a failure no rule explains; the evidence shows its flags and details",
+        look_at: "the response flags and details shown as evidence",
+        commands: &["istioctl proxy-status"],
+    },
+];
+
+impl Cause {
+    pub const ALL: [Cause; 19] = {
+        let mut all = [Cause::Other; 19];
+        let mut i = 0;
+        while i < 19 {
+            all[i] = CAUSES[i].cause;
+            i += 1;
+        }
+        all
+    };
+
+    pub fn info(self) -> &'static CauseInfo {
+        &CAUSES[self as usize]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    pub fn from_name(name: &str) -> Option<Cause> {
+        CAUSES.iter().find(|c| c.name == name).map(|c| c.cause)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Domain {
+    pub const ALL: [Domain; 6] = [
+        Domain::Application,
+        Domain::Network,
+        Domain::Security,
+        Domain::Configuration,
+        Domain::Capacity,
+        Domain::Client,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Domain::Application => "application",
+            Domain::Network => "network",
+            Domain::Security => "security",
+            Domain::Configuration => "configuration",
+            Domain::Capacity => "capacity",
+            Domain::Client => "client",
+        }
+    }
+}
+
+impl fmt::Display for Domain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Reporter {
+    pub const ALL: [Reporter; 4] =
+        [Reporter::Gateway, Reporter::ClientSidecar, Reporter::ServerSidecar, Reporter::Unknown];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Reporter::Gateway => "gateway",
+            Reporter::ClientSidecar => "client_sidecar",
+            Reporter::ServerSidecar => "server_sidecar",
+            Reporter::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Reporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The verdict on one failed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classification {
+    pub cause: Cause,
+    pub domain: Domain,
+    pub reporter: Reporter,
+    /// The fields that decided it.
+    pub evidence: &'static [Ev],
+}
+
+/// The fields rules look at, extracted once per record.
+pub struct Facts<'r> {
+    pub code: Option<u16>,
+    pub flags: ResponseFlags,
+    pub details: Details<'r>,
+    pub transport_failure: &'r [u8],
+    pub termination: &'r [u8],
+    pub duration_ms: Option<u64>,
+    pub route: &'r [u8],
+    pub cluster: &'r [u8],
+    pub tcp: bool,
+}
+
+impl<'r> Facts<'r> {
+    pub fn of(rec: &'r Record<'_>) -> Facts<'r> {
+        Facts {
+            code: rec.response_code,
+            flags: rec.response_flags,
+            details: rec.details(),
+            transport_failure: rec.upstream_transport_failure_reason.as_deref().unwrap_or(b""),
+            termination: rec.connection_termination_details.as_deref().unwrap_or(b""),
+            duration_ms: rec.duration_ms,
+            route: rec.route_name.as_deref().unwrap_or(b""),
+            cluster: rec.upstream_cluster.as_deref().unwrap_or(b""),
+            tcp: rec.is_tcp(),
+        }
+    }
+
+    fn has(&self, f: Flag) -> bool {
+        self.flags.contains(f)
+    }
+
+    fn details_is(&self, v: &[u8]) -> bool {
+        self.details.raw == v
+    }
+
+    fn reset_reason(&self) -> &[u8] {
+        self.details.reset_reason.unwrap_or(b"")
+    }
+
+    /// Transport failure text from the field or, on Envoy 1.21–1.22, from the details braces.
+    fn transport_text(&self, needle: &[u8]) -> bool {
+        memmem::find(self.transport_failure, needle).is_some()
+            || self.details.transport_failure.is_some_and(|t| memmem::find(t, needle).is_some())
+    }
+}
+
+/// True when the record describes a failure (failure-semantics §3.10): a 5xx, an HTTP record
+/// with code 0, any flag but the informational `DI`/`RFCF`, reset/disconnect/deny details, or
+/// a TCP RBAC deny in the termination details. A TCP session with code 0 and no flag is fine.
+pub fn is_failure(rec: &Record<'_>) -> bool {
+    let code = rec.response_code.unwrap_or(0);
+    if code >= 500 || rec.response_flags.has_failure_flag() {
+        return true;
+    }
+    if code == 0 && !rec.is_tcp() && rec.response_code.is_some() {
+        return true;
+    }
+    let details = rec.response_code_details.as_deref().unwrap_or(b"");
+    if details.starts_with(b"upstream_reset_")
+        || details == b"downstream_remote_disconnect"
+        || details.starts_with(b"http2.remote_re")
+        || details.starts_with(b"http3.remote_re")
+        || details.starts_with(b"rbac_access_denied")
+        || details.starts_with(b"ext_authz_")
+    {
+        return true;
+    }
+    rec.connection_termination_details.as_deref().is_some_and(|t| t.starts_with(b"rbac_access_denied"))
+}
+
+/// Who logged the record (reference §6.2). The pod name from the line prefix or the file path
+/// is the strongest signal: a pod named like a gateway is a gateway.
+pub fn reporter(rec: &Record<'_>, source_pod: Option<&[u8]>) -> Reporter {
+    let pod = rec.meta.pod.as_deref().or(source_pod);
+    if pod.is_some_and(|p| memmem::find(p, b"gateway").is_some()) {
+        return Reporter::Gateway;
+    }
+    let cluster = rec.upstream_cluster.as_deref().unwrap_or(b"");
+    if cluster.starts_with(b"inbound|") || cluster.starts_with(b"InboundPassthroughCluster") {
+        return Reporter::ServerSidecar;
+    }
+    if cluster.starts_with(b"outbound|")
+        || matches!(cluster, b"PassthroughCluster" | b"BlackHoleCluster" | b"AllowAnyDynamicDNSCluster")
+    {
+        return Reporter::ClientSidecar;
+    }
+    if cluster.is_empty() {
+        // No cluster chosen: Istio mTLS SNI means an inbound listener; block_all/allow_any are
+        // outbound routes.
+        if rec.requested_server_name.as_deref().is_some_and(|s| s.starts_with(b"outbound_.")) {
+            return Reporter::ServerSidecar;
+        }
+        if matches!(rec.route_name.as_deref(), Some(b"block_all" | b"allow_any")) {
+            return Reporter::ClientSidecar;
+        }
+    }
+    Reporter::Unknown
+}
+
+/// A refusal takes a few ms even with retries and back-off; a connect timeout takes the
+/// connect timeout (Istio default 10 s, often ≥1 s when tuned). Used only when the details do
+/// not say which (Envoy ≤1.26's bare `{connection_failure}`, formats without details).
+pub const CONNECT_TIMEOUT_GUESS_MS: u64 = 500;
+
+/// One rule: when `test` holds, the record's cause is `cause`; `evidence` lists the fields
+/// that decided it.
+pub struct Rule {
+    pub cause: Cause,
+    pub test: fn(&Facts<'_>) -> bool,
+    pub evidence: &'static [Ev],
+}
+
+const DETAILS: &[Ev] = &[Ev::Code, Ev::Flags, Ev::Details];
+const TRANSPORT: &[Ev] = &[Ev::Code, Ev::Flags, Ev::Details, Ev::TransportFailure, Ev::Duration];
+const TIMING: &[Ev] = &[Ev::Code, Ev::Flags, Ev::Details, Ev::Duration];
+
+fn connect_failure(f: &Facts<'_>) -> bool {
+    f.has(Flag::UF)
+        || matches!(
+            f.reset_reason(),
+            b"connection_failure"
+                | b"connection failure"
+                | b"remote_connection_failure"
+                | b"local_connection_failure"
+                | b"connection_timeout"
+        )
+}
+
+fn tls_evidence(f: &Facts<'_>) -> bool {
+    f.transport_text(b"TLS_error") || f.transport_text(b"TLS error") || f.transport_text(b"SSL")
+}
+
+fn refused_evidence(f: &Facts<'_>) -> bool {
+    f.transport_text(b"onnection_refused")
+        || f.transport_text(b"onnection refused")
+        || f.transport_text(b"connect_error:_111")
+        || f.transport_text(b"connect error: 111")
+}
+
+fn unreachable_evidence(f: &Facts<'_>) -> bool {
+    f.transport_text(b"immediate_connect_error")
+        || f.transport_text(b"immediate connect error")
+        || f.transport_text(b"o_route_to_host")
+        || f.transport_text(b"etwork_is_unreachable")
+        || f.transport_text(b"onnection_timed_out")
+}
+
+/// Ordered: the first rule that holds decides. Details-based rules come before flag-based ones.
+pub const RULES: &[Rule] = &[
+    Rule {
+        cause: Cause::AuthzDenied,
+        test: |f| {
+            f.details.raw.starts_with(b"rbac_access_denied")
+                || f.termination.starts_with(b"rbac_access_denied")
+                || f.details.raw.starts_with(b"ext_authz_")
+                || f.has(Flag::UAEX)
+        },
+        evidence: &[Ev::Code, Ev::Flags, Ev::Details, Ev::TerminationDetails],
+    },
+    Rule {
+        cause: Cause::FaultInjected,
+        test: |f| f.has(Flag::FI) || f.details_is(b"fault_filter_abort"),
+        evidence: DETAILS,
+    },
+    Rule {
+        cause: Cause::RateLimited,
+        test: |f| {
+            f.has(Flag::RL)
+                || f.has(Flag::RLSE)
+                || f.details_is(b"local_rate_limited")
+                || f.details_is(b"request_rate_limited")
+        },
+        evidence: DETAILS,
+    },
+    Rule {
+        cause: Cause::BlockedEgress,
+        test: |f| {
+            (f.details_is(b"direct_response") && f.route == b"block_all") || f.cluster == b"BlackHoleCluster"
+        },
+        evidence: &[Ev::Code, Ev::Flags, Ev::Details, Ev::Route, Ev::Cluster],
+    },
+    Rule {
+        cause: Cause::TlsFailure,
+        test: |f| f.details_is(b"filter_chain_not_found") || (connect_failure(f) && tls_evidence(f)),
+        evidence: TRANSPORT,
+    },
+    Rule {
+        cause: Cause::NoCluster,
+        test: |f| f.has(Flag::NC) || f.details_is(b"cluster_not_found"),
+        evidence: DETAILS,
+    },
+    Rule {
+        cause: Cause::NoRoute,
+        test: |f| {
+            f.has(Flag::NR)
+                || f.details_is(b"route_not_found")
+                || f.details_is(b"route_configuration_not_found")
+        },
+        evidence: DETAILS,
+    },
+    Rule {
+        cause: Cause::PerTryTimeout,
+        // Without details (Envoy default format), UT together with URX means the tries timed out.
+        test: |f| {
+            f.details.raw.starts_with(b"upstream_per_try")
+                || (f.has(Flag::UT) && f.has(Flag::URX) && f.details.raw.is_empty())
+        },
+        evidence: TIMING,
+    },
+    Rule {
+        cause: Cause::RouteTimeout,
+        test: |f| {
+            f.has(Flag::UT)
+                || f.has(Flag::UMSDR)
+                || f.details_is(b"response_timeout")
+                || f.details_is(b"upstream_response_timeout")
+                || f.details_is(b"upstream_max_stream_duration_reached")
+        },
+        evidence: TIMING,
+    },
+    Rule {
+        cause: Cause::StreamIdleTimeout,
+        test: |f| {
+            f.has(Flag::SI)
+                || f.has(Flag::DT)
+                || matches!(
+                    f.details.raw,
+                    b"stream_idle_timeout"
+                        | b"request_overall_timeout"
+                        | b"request_header_timeout"
+                        | b"max_duration_timeout"
+                        | b"duration_timeout"
+                )
+        },
+        evidence: TIMING,
+    },
+    Rule {
+        cause: Cause::Overflow,
+        test: |f| {
+            (f.has(Flag::UO) && !f.details_is(b"maintenance_mode"))
+                || f.reset_reason() == b"overflow"
+                || f.reset_reason() == b"overload_manager_reset"
+                || f.has(Flag::OM)
+                || f.has(Flag::DO)
+                || f.has(Flag::UDO)
+                || matches!(f.details.raw, b"overload" | b"drop_overload" | b"unconditional_drop_overload")
+        },
+        evidence: DETAILS,
+    },
+    Rule {
+        cause: Cause::NoHealthyUpstream,
+        test: |f| f.has(Flag::UH) || f.has(Flag::LH) || f.details_is(b"no_healthy_upstream"),
+        evidence: DETAILS,
+    },
+    Rule {
+        cause: Cause::ConnectTimeout,
+        test: |f| {
+            connect_failure(f)
+                && (f.reset_reason() == b"connection_timeout"
+                    || unreachable_evidence(f)
+                    || (!refused_evidence(f) && f.duration_ms.unwrap_or(0) >= CONNECT_TIMEOUT_GUESS_MS))
+        },
+        evidence: TRANSPORT,
+    },
+    Rule { cause: Cause::ConnectionRefused, test: connect_failure, evidence: TRANSPORT },
+    Rule {
+        cause: Cause::ProtocolError,
+        test: |f| {
+            f.has(Flag::UPE)
+                || f.has(Flag::DPE)
+                || f.reset_reason() == b"protocol_error"
+                || ((f.details.raw.starts_with(b"http1.") || f.details.raw.starts_with(b"http2."))
+                    && !f.details.raw.starts_with(b"http2.remote_re"))
+        },
+        evidence: DETAILS,
+    },
+    Rule {
+        cause: Cause::DownstreamDisconnect,
+        test: |f| {
+            f.has(Flag::DC)
+                || f.has(Flag::DR)
+                || f.details_is(b"downstream_remote_disconnect")
+                || f.details.raw.starts_with(b"http2.remote_re")
+                || f.details.raw.starts_with(b"http3.remote_re")
+        },
+        evidence: TIMING,
+    },
+    Rule {
+        cause: Cause::UpstreamReset,
+        test: |f| {
+            f.has(Flag::UC)
+                || f.has(Flag::UR)
+                || f.has(Flag::LR)
+                || f.details.raw.starts_with(b"upstream_reset_")
+        },
+        evidence: TIMING,
+    },
+    Rule {
+        cause: Cause::AppError,
+        // A 5xx the next hop sent: `via_upstream`, or, in formats without details, no flag.
+        test: |f| {
+            f.code.unwrap_or(0) >= 500
+                && (f.details_is(b"via_upstream")
+                    || (f.details.raw.is_empty() && (f.flags.is_empty() || f.flags == only(Flag::URX))))
+        },
+        evidence: DETAILS,
+    },
+];
+
+fn only(flag: Flag) -> ResponseFlags {
+    let mut f = ResponseFlags::NONE;
+    f.insert(flag);
+    f
+}
+
+/// The domain of a cause as seen by a reporter (see the module docs for the reasons).
+pub fn domain(cause: Cause, reporter: Reporter, facts: &Facts<'_>) -> Domain {
+    match cause {
+        Cause::RouteTimeout | Cause::PerTryTimeout | Cause::StreamIdleTimeout | Cause::AppError => {
+            Domain::Application
+        }
+        Cause::ConnectionRefused if reporter == Reporter::ServerSidecar => Domain::Application,
+        Cause::ConnectionRefused | Cause::ConnectTimeout | Cause::UpstreamReset | Cause::Other => {
+            Domain::Network
+        }
+        Cause::TlsFailure | Cause::AuthzDenied => Domain::Security,
+        Cause::Overflow | Cause::NoHealthyUpstream | Cause::RateLimited => Domain::Capacity,
+        Cause::NoRoute | Cause::NoCluster | Cause::BlockedEgress | Cause::FaultInjected => {
+            Domain::Configuration
+        }
+        Cause::ProtocolError if reporter == Reporter::Gateway && facts.has(Flag::DPE) => Domain::Client,
+        Cause::ProtocolError => Domain::Configuration,
+        Cause::DownstreamDisconnect => Domain::Client,
+    }
+}
+
+/// Classifies one record; `None` when it did not fail.
+pub fn classify(rec: &Record<'_>, reporter: Reporter) -> Option<Classification> {
+    if !is_failure(rec) {
+        return None;
+    }
+    let facts = Facts::of(rec);
+    let (cause, evidence) = RULES
+        .iter()
+        .find(|r| (r.test)(&facts))
+        .map(|r| (r.cause, r.evidence))
+        .unwrap_or((Cause::Other, &[Ev::Code, Ev::Flags, Ev::Details, Ev::TerminationDetails]));
+    Some(Classification { cause, domain: domain(cause, reporter, &facts), reporter, evidence })
+}
+
+#[cfg(test)]
+mod tests;
