@@ -111,6 +111,8 @@ pub struct Decoder {
     plain: Vec<u8>,
     /// A payload re-joined after kubelet timestamps inside it were removed.
     rejoined: Vec<u8>,
+    /// Lines held as fragments and not yet completed.
+    pending_lines: u64,
 }
 
 /// Most wrappers a line can carry (kubectl prefix + timestamp + stern … ).
@@ -125,12 +127,30 @@ impl Decoder {
     /// them as malformed: their lines were already counted as skipped fragments, so it reports
     /// them without changing the totals.
     pub fn has_pending_fragments(&self) -> bool {
-        self.cri_pending.iter().any(|p| !p.is_empty()) || !self.docker_pending.is_empty()
+        self.pending_lines > 0
+    }
+
+    /// Drops fragments that were never completed and returns how many lines they came from.
+    pub fn discard_pending(&mut self) -> u64 {
+        for p in &mut self.cri_pending {
+            p.clear();
+        }
+        self.docker_pending.clear();
+        std::mem::take(&mut self.pending_lines)
     }
 
     /// Decodes one physical line (without its `\n`).
     pub fn decode<'s>(&'s mut self, line: &'s [u8]) -> Outcome<'s> {
-        let Decoder { choice, last_layout, cri_pending, docker_pending, joined, plain, rejoined } = self;
+        let Decoder {
+            choice,
+            last_layout,
+            cri_pending,
+            docker_pending,
+            joined,
+            plain,
+            rejoined,
+            pending_lines,
+        } = self;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             return Outcome::Skipped(SkipReason::Blank);
@@ -168,11 +188,13 @@ impl Decoder {
                     let pending = &mut cri_pending[stream.index()];
                     if tag == CriTag::Partial {
                         pending.extend_from_slice(content);
+                        *pending_lines += 1;
                         return Outcome::Skipped(SkipReason::Fragment);
                     }
                     if pending.is_empty() {
                         payload = content;
                     } else {
+                        *pending_lines = 0;
                         joined.clear();
                         joined.append(pending);
                         joined.extend_from_slice(content);
@@ -211,8 +233,10 @@ impl Decoder {
                 }
                 if body.last() != Some(&b'\n') {
                     *docker_pending = body;
+                    *pending_lines += 1;
                     return Outcome::Skipped(SkipReason::Fragment);
                 }
+                *pending_lines = 0;
                 body.pop();
                 if body.last() == Some(&b'\r') {
                     body.pop();

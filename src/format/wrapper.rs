@@ -66,6 +66,37 @@ pub fn cri_fields(after_ts: &[u8]) -> Option<(Stream, CriTag, &[u8])> {
     Some((stream, tag, content))
 }
 
+/// True for a line that a later line completes: a CRI `P` record or a docker json-file object
+/// whose `log` does not end in a newline. The reader never cuts a chunk inside such a run.
+pub fn is_partial_record(line: &[u8]) -> bool {
+    match line.first() {
+        Some(b'0'..=b'9') => rfc3339_len(line)
+            .filter(|&n| line.get(n) == Some(&b' '))
+            .and_then(|n| cri_fields(&line[n + 1..]))
+            .is_some_and(|(_, tag, _)| tag == CriTag::Partial),
+        Some(b'{') => docker_line(line).is_some_and(|d| !d.log_escaped.ends_with(b"\\n")),
+        _ => false,
+    }
+}
+
+/// Where to cut `buf` so that the chunk holds whole lines and no unfinished fragment run:
+/// just after the last newline that does not end a partial record. `None` when there is none.
+pub fn safe_cut(buf: &[u8]) -> Option<usize> {
+    let mut end = memchr::memrchr(b'\n', buf)?;
+    loop {
+        let start = memchr::memrchr(b'\n', &buf[..end]).map_or(0, |n| n + 1);
+        let line = &buf[start..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !is_partial_record(line) {
+            return Some(end + 1);
+        }
+        if start == 0 {
+            return None;
+        }
+        end = start - 1;
+    }
+}
+
 /// A docker json-file object: the raw (still escaped) `log` body, stream and time.
 pub struct DockerLine<'a> {
     pub log_escaped: &'a [u8],
@@ -216,6 +247,16 @@ mod tests {
         let (ns, ..) = stern_prefix(b"shop forum-7985546ffb-clxhz istio-proxy {\"a\":1}").unwrap();
         assert_eq!(ns, Some(&b"shop"[..]));
         assert!(stern_prefix(b"hello world").is_none());
+    }
+
+    #[test]
+    fn chunks_are_not_cut_inside_fragment_runs() {
+        let buf = b"2024-05-16T10:06:02.1Z stdout F whole\n2024-05-16T10:06:02.2Z stdout P part1\n2024-05-16T10:06:02.3Z stdout P part2\n";
+        assert_eq!(safe_cut(buf), Some(38));
+        assert_eq!(safe_cut(b"2024-05-16T10:06:02.2Z stdout P part1\n"), None);
+        assert_eq!(safe_cut(b"a\nb"), Some(2));
+        let docker = b"{\"log\":\"part\",\"stream\":\"stdout\",\"time\":\"2019-05-29T15:32:47.8Z\"}\n";
+        assert_eq!(safe_cut(docker), None);
     }
 
     #[test]

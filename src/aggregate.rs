@@ -1,0 +1,708 @@
+//! Per-worker aggregate state: counters, latency histograms, per-upstream statistics and the
+//! groups of failures that become findings. Each pipeline worker owns one [`Aggregate`], feeds
+//! it every decoded line, and the pipeline merges them at the end (`merge`). Nothing here is
+//! shared or locked. `crate::summary` turns the merged state into the owned report contract.
+//!
+//! Determinism: whatever is kept as a sample (request ids, malformed lines, evidence) is the
+//! earliest by input position, so the merged result does not depend on how chunks were spread
+//! over threads. Memory is bounded: at most `max_clusters` upstream names per worker (later ones
+//! fold into `(other)`), a few samples per group, and a fixed number of evidence signatures.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use hdrhistogram::Histogram;
+
+use crate::classify::{self, Cause, Classification, Domain, Reporter};
+use crate::flags::{Flag, ResponseFlags};
+use crate::format::{ErrorKind, ParseError, SkipReason};
+use crate::record::{FormatKind, Record};
+
+/// Where a line was read: the pipeline's chunk sequence number and the line's index in it.
+/// Ordered like the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Position {
+    pub chunk: u64,
+    pub line: u32,
+}
+
+/// Name under which records without an upstream cluster are counted.
+pub const NO_CLUSTER: &str = "-";
+/// Name under which clusters past the cap are counted.
+pub const FOLDED: &str = "(other)";
+
+/// A small, fast, non-cryptographic hasher (FxHash) for cluster names and signatures: the keys
+/// are log content, but the tables are bounded, so hash flooding cannot grow them.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FxBuild = BuildHasherDefault<FxHasher>;
+
+fn fx_hash(parts: &[&[u8]], extra: u64) -> u64 {
+    let mut h = FxHasher::default();
+    for p in parts {
+        h.write(p);
+        h.write_u64(p.len() as u64);
+    }
+    h.write_u64(extra);
+    h.finish()
+}
+
+/// Keeps the `N` earliest items by position.
+#[derive(Debug, Clone)]
+pub struct Earliest<T, const N: usize> {
+    items: Vec<(Position, T)>,
+}
+
+impl<T: PartialEq, const N: usize> Earliest<T, N> {
+    /// Merges keeping distinct items only (for an equal item, the earlier position wins).
+    pub fn merge_distinct(&mut self, other: Earliest<T, N>) {
+        for (pos, item) in other.items {
+            if let Some(i) = self.items.iter().position(|(_, t)| *t == item) {
+                if pos < self.items[i].0 {
+                    self.items.remove(i);
+                    self.offer(pos, item);
+                }
+            } else {
+                self.offer(pos, item);
+            }
+        }
+    }
+}
+
+impl<T, const N: usize> Default for Earliest<T, N> {
+    fn default() -> Self {
+        Earliest { items: Vec::new() }
+    }
+}
+
+impl<T, const N: usize> Earliest<T, N> {
+    /// Whether an item at `pos` would be kept (check before building it: avoids allocating).
+    #[inline]
+    pub fn wants(&self, pos: Position) -> bool {
+        self.items.len() < N || self.items.last().is_some_and(|(p, _)| pos < *p)
+    }
+
+    pub fn offer(&mut self, pos: Position, item: T) {
+        if !self.wants(pos) {
+            return;
+        }
+        let at = self.items.partition_point(|(p, _)| *p < pos);
+        self.items.insert(at, (pos, item));
+        self.items.truncate(N);
+    }
+
+    pub fn merge(&mut self, other: Earliest<T, N>) {
+        for (pos, item) in other.items {
+            self.offer(pos, item);
+        }
+    }
+
+    /// Whether an equal item is already kept.
+    pub fn holds<Q: ?Sized>(&self, item: &Q) -> bool
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: PartialEq,
+    {
+        self.items.iter().any(|(_, t)| t.borrow() == item)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(Position, T)> {
+        self.items.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // Two significant digits (1%) are enough for p50/p90/p99 and keep per-upstream state small;
+    // the range grows with the largest value seen.
+    Histogram::new(2).expect("valid histogram")
+}
+
+#[inline]
+fn record_hist(h: &mut Histogram<u64>, v: u64) {
+    // Values beyond what can be tracked (~2^62) are clamped; a log cannot make us panic.
+    let _ = h.record(v.min(1 << 60));
+}
+
+/// Counts per response code (`0`–`999`; anything larger is not a valid status and is rejected
+/// by the parser).
+#[derive(Debug, Clone, Default)]
+pub struct CodeCounts(Vec<(u16, u64)>);
+
+impl CodeCounts {
+    #[inline]
+    pub fn add(&mut self, code: u16, n: u64) {
+        // Few distinct codes per upstream: a linear scan beats hashing.
+        match self.0.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, count)) => *count += n,
+            None => self.0.push((code, n)),
+        }
+    }
+
+    pub fn merge(&mut self, other: &CodeCounts) {
+        for &(c, n) in &other.0 {
+            self.add(c, n);
+        }
+    }
+
+    pub fn sorted(&self) -> Vec<(u16, u64)> {
+        let mut v = self.0.clone();
+        v.sort_unstable();
+        v
+    }
+
+    pub fn get(&self, code: u16) -> u64 {
+        self.0.iter().find(|(c, _)| *c == code).map_or(0, |(_, n)| *n)
+    }
+}
+
+/// Counts per flag, per cause.
+#[derive(Debug, Clone, Default)]
+pub struct FlagCounts {
+    pub known: [u64; 30],
+    pub unknown: u64,
+}
+
+impl FlagCounts {
+    #[inline]
+    pub fn add(&mut self, flags: ResponseFlags) {
+        if flags.is_empty() {
+            return;
+        }
+        let mut bits = flags.bits();
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            self.known[i] += 1;
+            bits &= bits - 1;
+        }
+        self.unknown += flags.unknown() as u64;
+    }
+
+    pub fn merge(&mut self, o: &FlagCounts) {
+        for (a, b) in self.known.iter_mut().zip(o.known.iter()) {
+            *a += b;
+        }
+        self.unknown += o.unknown;
+    }
+
+    pub fn get(&self, f: Flag) -> u64 {
+        self.known[f as usize]
+    }
+}
+
+/// Statistics of one upstream cluster.
+#[derive(Debug, Clone)]
+pub struct UpstreamStats {
+    pub name: Box<[u8]>,
+    pub requests: u64,
+    pub failed: u64,
+    pub codes: CodeCounts,
+    pub flags: FlagCounts,
+    pub causes: [u64; 19],
+    pub duration: Histogram<u64>,
+    pub upstream_service_time: Histogram<u64>,
+}
+
+impl UpstreamStats {
+    fn new(name: &[u8]) -> UpstreamStats {
+        UpstreamStats {
+            name: name.into(),
+            requests: 0,
+            failed: 0,
+            codes: CodeCounts::default(),
+            flags: FlagCounts::default(),
+            causes: [0; 19],
+            duration: new_histogram(),
+            upstream_service_time: new_histogram(),
+        }
+    }
+
+    fn merge(&mut self, o: &UpstreamStats) {
+        self.requests += o.requests;
+        self.failed += o.failed;
+        self.codes.merge(&o.codes);
+        self.flags.merge(&o.flags);
+        for (a, b) in self.causes.iter_mut().zip(o.causes.iter()) {
+            *a += b;
+        }
+        let _ = self.duration.add(&o.duration);
+        let _ = self.upstream_service_time.add(&o.upstream_service_time);
+    }
+}
+
+/// The field values behind a group of failures (one signature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceSample {
+    pub code: Option<u16>,
+    pub flags: ResponseFlags,
+    pub details: Box<[u8]>,
+    pub transport_failure: Box<[u8]>,
+    pub termination: Box<[u8]>,
+    pub route: Box<[u8]>,
+}
+
+/// Most distinct evidence signatures kept per group; the rest are only counted.
+const MAX_SIGNATURES: usize = 6;
+
+/// Failures of one cause at one upstream, logged by one kind of proxy.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub cause: Cause,
+    pub domain: Domain,
+    pub reporter: Reporter,
+    pub count: u64,
+    pub with_retries: u64,
+    pub durations: Histogram<u64>,
+    /// (signature hash, first position, sample, count).
+    pub signatures: Vec<(u64, Position, EvidenceSample, u64)>,
+    pub other_signatures: u64,
+    pub request_ids: Earliest<Box<[u8]>, 3>,
+    /// (namespace, pod) of the proxy that logged it, when known.
+    pub pods: Earliest<(Box<[u8]>, Box<[u8]>), 3>,
+    pub authorities: Earliest<Box<[u8]>, 1>,
+    pub upstream_hosts: Earliest<Box<[u8]>, 3>,
+}
+
+impl Group {
+    fn new(c: &Classification) -> Group {
+        Group {
+            cause: c.cause,
+            domain: c.domain,
+            reporter: c.reporter,
+            count: 0,
+            with_retries: 0,
+            durations: new_histogram(),
+            signatures: Vec::new(),
+            other_signatures: 0,
+            request_ids: Earliest::default(),
+            pods: Earliest::default(),
+            authorities: Earliest::default(),
+            upstream_hosts: Earliest::default(),
+        }
+    }
+
+    fn add(&mut self, rec: &Record<'_>, pos: Position, source: &SourceMeta) {
+        self.count += 1;
+        if rec.response_flags.contains(Flag::URX) {
+            self.with_retries += 1;
+        }
+        if let Some(d) = rec.duration_ms {
+            record_hist(&mut self.durations, d);
+        }
+        let details = rec.response_code_details.as_deref().unwrap_or(b"");
+        let tf = rec.upstream_transport_failure_reason.as_deref().unwrap_or(b"");
+        let ctd = rec.connection_termination_details.as_deref().unwrap_or(b"");
+        let route = rec.route_name.as_deref().unwrap_or(b"");
+        let code = rec.response_code.map_or(u64::MAX, u64::from);
+        let sig = fx_hash(&[details, tf, ctd, route], code ^ ((rec.response_flags.bits() as u64) << 20));
+        let full = self.signatures.len() >= MAX_SIGNATURES;
+        match self.signatures.iter_mut().find(|s| s.0 == sig) {
+            Some(s) => {
+                s.3 += 1;
+                if pos < s.1 {
+                    s.1 = pos;
+                }
+            }
+            None if !full => {
+                let sample = EvidenceSample {
+                    code: rec.response_code,
+                    flags: rec.response_flags,
+                    details: details.into(),
+                    transport_failure: tf.into(),
+                    termination: ctd.into(),
+                    route: route.into(),
+                };
+                self.signatures.push((sig, pos, sample, 1));
+            }
+            None => self.other_signatures += 1,
+        }
+        if let Some(id) = rec.request_id.as_deref() {
+            if self.request_ids.wants(pos) && !self.request_ids.holds(id) {
+                self.request_ids.offer(pos, id.into());
+            }
+        }
+        let pod = rec.meta.pod.as_deref().or(source.pod.as_deref());
+        if let Some(pod) = pod {
+            if self.pods.wants(pos) && !self.pods.iter().any(|(_, (_, p))| &**p == pod) {
+                let ns = rec.meta.namespace.as_deref().or(source.namespace.as_deref()).unwrap_or(b"");
+                self.pods.offer(pos, (ns.into(), pod.into()));
+            }
+        }
+        if let Some(a) = rec.authority.as_deref() {
+            if self.authorities.wants(pos) {
+                self.authorities.offer(pos, a.into());
+            }
+        }
+        if let Some(h) = rec.upstream_host.as_deref() {
+            if self.upstream_hosts.wants(pos) && !self.upstream_hosts.holds(h) {
+                self.upstream_hosts.offer(pos, h.into());
+            }
+        }
+    }
+
+    fn merge(&mut self, o: Group) {
+        self.count += o.count;
+        self.with_retries += o.with_retries;
+        let _ = self.durations.add(&o.durations);
+        for (sig, pos, sample, n) in o.signatures {
+            let full = self.signatures.len() >= MAX_SIGNATURES;
+            match self.signatures.iter_mut().find(|s| s.0 == sig) {
+                Some(s) => {
+                    s.3 += n;
+                    s.1 = s.1.min(pos);
+                }
+                None if !full => self.signatures.push((sig, pos, sample, n)),
+                None => self.other_signatures += n,
+            }
+        }
+        self.other_signatures += o.other_signatures;
+        self.request_ids.merge_distinct(o.request_ids);
+        self.pods.merge_distinct(o.pods);
+        self.authorities.merge(o.authorities);
+        self.upstream_hosts.merge_distinct(o.upstream_hosts);
+    }
+}
+
+/// What the source (file path) says about the proxy that wrote it.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMeta {
+    pub name: String,
+    pub namespace: Option<Box<[u8]>>,
+    pub pod: Option<Box<[u8]>>,
+    pub container: Option<Box<[u8]>>,
+}
+
+/// A malformed line kept as a sample.
+#[derive(Debug, Clone)]
+pub struct MalformedSample {
+    pub source: u32,
+    pub error: ParseError,
+    /// The line's first bytes (raw; escaped when written out).
+    pub text: Box<[u8]>,
+}
+
+/// Bytes of a malformed line kept in a sample.
+pub const SAMPLE_BYTES: usize = 240;
+
+/// The per-worker state.
+#[derive(Debug)]
+pub struct Aggregate {
+    pub max_clusters: usize,
+    pub records: u64,
+    pub failed: u64,
+    pub skipped: [u64; 5],
+    pub malformed: u64,
+    pub malformed_by_kind: HashMap<ErrorKind, u64>,
+    pub formats: HashMap<FormatKind, u64>,
+    pub codes: CodeCounts,
+    pub flags: FlagCounts,
+    pub causes: [u64; 19],
+    pub domains: [u64; 6],
+    pub reporters: [u64; 4],
+    pub duration: Histogram<u64>,
+    pub upstream_service_time: Histogram<u64>,
+    index: HashMap<Box<[u8]>, u32, FxBuild>,
+    pub upstreams: Vec<UpstreamStats>,
+    /// Records counted under `(other)` because the cluster cap was reached.
+    pub folded_records: u64,
+    pub groups: HashMap<(Cause, u32, Reporter), Group, FxBuild>,
+    pub malformed_samples: Earliest<MalformedSample, 5>,
+    /// (chunk, source, lines) for every chunk this worker read: turns positions into line numbers.
+    pub chunk_lines: Vec<(u64, u32, u64)>,
+    pub first_start_ms: Option<i64>,
+    pub last_start_ms: Option<i64>,
+}
+
+impl Aggregate {
+    pub fn new(max_clusters: usize) -> Aggregate {
+        Aggregate {
+            max_clusters: max_clusters.max(1),
+            records: 0,
+            failed: 0,
+            skipped: [0; 5],
+            malformed: 0,
+            malformed_by_kind: HashMap::new(),
+            formats: HashMap::new(),
+            codes: CodeCounts::default(),
+            flags: FlagCounts::default(),
+            causes: [0; 19],
+            domains: [0; 6],
+            reporters: [0; 4],
+            duration: new_histogram(),
+            upstream_service_time: new_histogram(),
+            index: HashMap::default(),
+            upstreams: Vec::new(),
+            folded_records: 0,
+            groups: HashMap::default(),
+            malformed_samples: Earliest::default(),
+            chunk_lines: Vec::new(),
+            first_start_ms: None,
+            last_start_ms: None,
+        }
+    }
+
+    /// Lines accounted for: every line is exactly one of these.
+    pub fn lines(&self) -> u64 {
+        self.records + self.skipped.iter().sum::<u64>() + self.malformed
+    }
+
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.iter().sum()
+    }
+
+    #[inline]
+    fn upstream_index(&mut self, name: &[u8]) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let (key, folded): (&[u8], bool) =
+            if self.index.len() >= self.max_clusters { (FOLDED.as_bytes(), true) } else { (name, false) };
+        if folded {
+            if let Some(&i) = self.index.get(key) {
+                return i;
+            }
+        }
+        let i = self.upstreams.len() as u32;
+        self.upstreams.push(UpstreamStats::new(key));
+        self.index.insert(key.into(), i);
+        i
+    }
+
+    pub fn add_record(&mut self, rec: &Record<'_>, pos: Position, source: &SourceMeta) {
+        self.records += 1;
+        *self.formats.entry(rec.format).or_insert(0) += 1;
+        let code = rec.response_code;
+        if let Some(c) = code {
+            self.codes.add(c, 1);
+        }
+        self.flags.add(rec.response_flags);
+        if let Some(d) = rec.duration_ms {
+            record_hist(&mut self.duration, d);
+        }
+        if let Some(t) = rec.upstream_service_time_ms {
+            record_hist(&mut self.upstream_service_time, t);
+        }
+        if let Some(ms) = rec.start_epoch_ms() {
+            self.first_start_ms = Some(self.first_start_ms.map_or(ms, |f| f.min(ms)));
+            self.last_start_ms = Some(self.last_start_ms.map_or(ms, |l| l.max(ms)));
+        }
+        let cluster = rec.upstream_cluster.as_deref().unwrap_or(NO_CLUSTER.as_bytes());
+        let ui = self.upstream_index(cluster);
+        let folded = self.upstreams[ui as usize].name.as_ref() == FOLDED.as_bytes();
+        if folded && cluster != FOLDED.as_bytes() {
+            self.folded_records += 1;
+        }
+        let reporter = classify::reporter(rec, source.pod.as_deref());
+        self.reporters[reporter as usize] += 1;
+        let verdict = classify::classify(rec, reporter);
+        let up = &mut self.upstreams[ui as usize];
+        up.requests += 1;
+        if let Some(c) = code {
+            up.codes.add(c, 1);
+        }
+        up.flags.add(rec.response_flags);
+        if let Some(d) = rec.duration_ms {
+            record_hist(&mut up.duration, d);
+        }
+        if let Some(t) = rec.upstream_service_time_ms {
+            record_hist(&mut up.upstream_service_time, t);
+        }
+        if let Some(v) = verdict {
+            up.failed += 1;
+            up.causes[v.cause as usize] += 1;
+            self.failed += 1;
+            self.causes[v.cause as usize] += 1;
+            self.domains[v.domain as usize] += 1;
+            self.groups
+                .entry((v.cause, ui, v.reporter))
+                .or_insert_with(|| Group::new(&v))
+                .add(rec, pos, source);
+        }
+    }
+
+    pub fn add_skipped(&mut self, reason: SkipReason) {
+        self.skipped[reason as usize] += 1;
+    }
+
+    pub fn add_malformed(&mut self, err: ParseError, line: &[u8], pos: Position, source: u32) {
+        self.malformed += 1;
+        *self.malformed_by_kind.entry(err.kind).or_insert(0) += 1;
+        if self.malformed_samples.wants(pos) {
+            let text = line[..line.len().min(SAMPLE_BYTES)].into();
+            self.malformed_samples.offer(pos, MalformedSample { source, error: err, text });
+        }
+    }
+
+    /// Lines that were held as fragments but never completed (input ended mid-record):
+    /// recounted from skipped to malformed so nothing is lost silently.
+    pub fn unterminated_fragments(&mut self, lines: u64) {
+        let n = lines.min(self.skipped[SkipReason::Fragment as usize]);
+        self.skipped[SkipReason::Fragment as usize] -= n;
+        self.malformed += n;
+        *self.malformed_by_kind.entry(ErrorKind::Truncated).or_insert(0) += n;
+    }
+
+    /// Folds another worker's state into this one. Upstreams are matched by name.
+    pub fn merge(&mut self, mut o: Aggregate) {
+        self.records += o.records;
+        self.failed += o.failed;
+        for (a, b) in self.skipped.iter_mut().zip(o.skipped) {
+            *a += b;
+        }
+        self.malformed += o.malformed;
+        for (k, v) in o.malformed_by_kind {
+            *self.malformed_by_kind.entry(k).or_insert(0) += v;
+        }
+        for (k, v) in o.formats {
+            *self.formats.entry(k).or_insert(0) += v;
+        }
+        self.codes.merge(&o.codes);
+        self.flags.merge(&o.flags);
+        for (a, b) in self.causes.iter_mut().zip(o.causes) {
+            *a += b;
+        }
+        for (a, b) in self.domains.iter_mut().zip(o.domains) {
+            *a += b;
+        }
+        for (a, b) in self.reporters.iter_mut().zip(o.reporters) {
+            *a += b;
+        }
+        let _ = self.duration.add(&o.duration);
+        let _ = self.upstream_service_time.add(&o.upstream_service_time);
+        self.folded_records += o.folded_records;
+        // Map the other worker's upstream indices to ours.
+        let mut remap = Vec::with_capacity(o.upstreams.len());
+        for up in &o.upstreams {
+            let i = match self.index.get(&up.name) {
+                Some(&i) => i,
+                None => {
+                    let i = self.upstreams.len() as u32;
+                    self.upstreams.push(UpstreamStats::new(&up.name));
+                    self.index.insert(up.name.clone(), i);
+                    i
+                }
+            };
+            self.upstreams[i as usize].merge(up);
+            remap.push(i);
+        }
+        for ((cause, ui, rep), g) in o.groups.drain() {
+            let key = (cause, remap[ui as usize], rep);
+            match self.groups.get_mut(&key) {
+                Some(mine) => mine.merge(g),
+                None => {
+                    self.groups.insert(key, g);
+                }
+            }
+        }
+        self.malformed_samples.merge(o.malformed_samples);
+        self.chunk_lines.append(&mut o.chunk_lines);
+        self.first_start_ms = match (self.first_start_ms, o.first_start_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_start_ms = match (self.last_start_ms, o.last_start_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// The upstream a group belongs to.
+    pub fn upstream(&self, index: u32) -> &UpstreamStats {
+        &self.upstreams[index as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::parse_line;
+
+    const OK: &str = r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 200 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#;
+    const UT: &str = r#"[2020-11-25T21:26:18.409Z] "GET /slow HTTP/1.1" 504 UT response_timeout - "-" 0 24 15001 - "-" "curl/7.73.0-DEV" "aaaaaaaa-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#;
+
+    fn pos(chunk: u64, line: u32) -> Position {
+        Position { chunk, line }
+    }
+
+    #[test]
+    fn merge_equals_single_pass() {
+        let src = SourceMeta::default();
+        let lines = [OK, UT, OK, UT, UT, OK];
+        let mut single = Aggregate::new(100);
+        for (i, l) in lines.iter().enumerate() {
+            single.add_record(&parse_line(l.as_bytes()).unwrap(), pos(0, i as u32), &src);
+        }
+        let mut a = Aggregate::new(100);
+        let mut b = Aggregate::new(100);
+        for (i, l) in lines.iter().enumerate() {
+            let target = if i % 2 == 0 { &mut a } else { &mut b };
+            target.add_record(&parse_line(l.as_bytes()).unwrap(), pos(0, i as u32), &src);
+        }
+        b.merge(a);
+        assert_eq!(b.records, single.records);
+        assert_eq!(b.failed, 3);
+        assert_eq!(b.codes.sorted(), single.codes.sorted());
+        let g = &b.groups[&(Cause::RouteTimeout, 0, Reporter::ClientSidecar)];
+        assert_eq!(g.count, 3);
+        assert_eq!(g.request_ids.len(), 1);
+        assert_eq!(g.signatures.len(), 1);
+        assert_eq!(g.signatures[0].3, 3);
+    }
+
+    #[test]
+    fn clusters_past_the_cap_fold_into_other() {
+        let src = SourceMeta::default();
+        let mut agg = Aggregate::new(2);
+        for i in 0..10 {
+            let line = OK.replace("httpbin.foo", &format!("svc{i}.foo"));
+            agg.add_record(&parse_line(line.as_bytes()).unwrap(), pos(0, i), &src);
+        }
+        assert_eq!(agg.upstreams.len(), 3);
+        assert_eq!(agg.upstreams[2].name.as_ref(), FOLDED.as_bytes());
+        assert_eq!(agg.upstreams[2].requests, 8);
+        assert_eq!(agg.folded_records, 8);
+    }
+
+    #[test]
+    fn earliest_keeps_the_first_by_position() {
+        let mut e: Earliest<u32, 2> = Earliest::default();
+        e.offer(pos(5, 0), 5);
+        e.offer(pos(1, 0), 1);
+        e.offer(pos(3, 0), 3);
+        assert_eq!(e.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec![1, 3]);
+    }
+}

@@ -1,0 +1,75 @@
+//! Command-line flags (clap derive). Only flags live here; `crate::config` validates them into
+//! a `Config`, and nothing past that boundary sees clap.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  # Pipe a proxy's logs in (the istio-proxy container, not the app's):
+  kubectl logs deploy/checkout -c istio-proxy --since=1h | envoy-triage
+
+  # Several pods at once, keeping the pod name (helps tell gateways from sidecars):
+  kubectl logs -l app=checkout -c istio-proxy --prefix --timestamps | envoy-triage
+
+  # Files and directories, plain or gzip (detected by content):
+  envoy-triage /var/log/pods/shop_checkout-*/istio-proxy/
+  envoy-triage archive/*.log.gz --output json > triage.json
+
+  # A custom access-log format (the string from meshConfig.accessLogFormat):
+  envoy-triage --format '[%START_TIME%] %RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER% %DURATION%' app.log
+
+Exit codes: 0 success, 2 error (unreadable input, bad flag); the report is still printed for the
+inputs that could be read.";
+
+/// Turns Envoy and Istio access logs into answers: what is failing, where, why, and what to run
+/// next.
+///
+/// Reads Envoy's default format, every Istio text layout, Istio JSON and any custom
+/// %OPERATOR% format, with kubectl, stern, CRI and docker wrappers, detected line by line.
+#[derive(Debug, Parser)]
+#[command(name = "envoy-triage", version, after_long_help = EXAMPLES, after_help = "Run with --help for examples.")]
+pub struct Cli {
+    /// Access-log files (plain or gzip) or directories; `-` or none reads stdin.
+    pub files: Vec<PathBuf>,
+
+    /// Report format.
+    #[arg(short, long, value_enum, default_value_t = OutputKind::Table)]
+    pub output: OutputKind,
+
+    /// Log format: auto (detect per line), envoy, istio, json, or an Envoy format string.
+    #[arg(short = 'F', long, default_value = "auto", value_name = "FORMAT")]
+    pub format: String,
+
+    /// Worker threads [default: the cores available].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Findings and upstreams shown in the table.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+
+    /// Distinct upstream clusters tracked before the rest are folded into `(other)`.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_clusters: usize,
+
+    /// When to use colours (NO_COLOR is honoured by `auto`).
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputKind {
+    /// A first screen for people: totals, top findings with their fix, upstreams.
+    Table,
+    /// The versioned JSON contract (docs/json-contract.md).
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}

@@ -1,0 +1,430 @@
+//! Judgement per upstream: turns groups of classified failures (cause × upstream × reporter)
+//! into findings with their share of the upstream's traffic, the evidence, the observed
+//! timeout cut-off, and the next step from the playbook in [`crate::classify::CAUSES`] with the
+//! pod, namespace, host and port the log reveals filled in. Read by [`crate::summary`].
+//!
+//! The calls made here are per upstream, not per line (failure-semantics.md): nearly every
+//! request to an upstream failing with `UC` is configuration or mTLS, a sporadic `UC` rate is a
+//! keep-alive race; `503 … via_upstream` at a client sidecar means look at the server side; a
+//! wall of `UT` at one duration is a configured timeout, and 15 s is not an Istio default.
+
+use crate::aggregate::{Aggregate, Group};
+use crate::classify::{Cause, Domain, Reporter};
+
+/// The dominant field values of a finding.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Evidence {
+    pub response_code: Option<u16>,
+    pub response_flags: String,
+    pub response_code_details: Option<String>,
+    pub upstream_transport_failure_reason: Option<String>,
+    pub connection_termination_details: Option<String>,
+    pub route_name: Option<String>,
+    /// How many of the finding's records share these values.
+    pub matching: u64,
+    /// Other combinations seen in the same finding.
+    pub other_signatures: u64,
+    pub duration_ms: crate::summary::Percentiles,
+    /// Set when most durations sit at one value: a configured timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cutoff_ms: Option<u64>,
+    pub upstream_hosts: Vec<String>,
+    /// Records that carried `URX` (retries exhausted).
+    pub retried: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Hint {
+    /// The judgement in one or two sentences.
+    pub summary: String,
+    /// The CRD and field (or setting) to look at.
+    pub look_at: String,
+    /// Commands that confirm it.
+    pub commands: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Finding {
+    pub cause: &'static str,
+    pub domain: &'static str,
+    pub reporter: &'static str,
+    pub upstream: String,
+    pub count: u64,
+    /// Share of this upstream's requests (as logged by all reporters), 0–1.
+    pub share: f64,
+    pub upstream_requests: u64,
+    pub evidence: Evidence,
+    pub hint: Hint,
+    pub request_ids: Vec<String>,
+    /// `namespace/pod` of the proxies that logged it, when the input says.
+    pub pods: Vec<String>,
+}
+
+/// What the cluster name and samples reveal, to fill the playbook's placeholders.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Target {
+    pub pod: Option<String>,
+    pub ns: Option<String>,
+    pub svc: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<String>,
+    pub cluster: String,
+}
+
+impl Target {
+    pub fn new(cluster: &str, authority: Option<&str>, pod: Option<(&str, &str)>) -> Target {
+        let mut t = Target { cluster: cluster.to_string(), ..Target::default() };
+        let parts: Vec<&str> = cluster.split('|').collect();
+        if parts.len() == 4 {
+            t.port = Some(parts[1].to_string()).filter(|p| !p.is_empty());
+            if !parts[3].is_empty() {
+                t.host = Some(parts[3].to_string());
+            }
+        }
+        if t.host.is_none() {
+            if let Some((host, port)) = authority.map(split_host_port) {
+                t.host = Some(host.to_string());
+                if t.port.is_none() {
+                    t.port = port.map(str::to_string);
+                }
+            }
+        }
+        if let Some(h) = &t.host {
+            let labels: Vec<&str> = h.split('.').collect();
+            if labels.first().is_some_and(|l| !l.is_empty() && !l.bytes().all(|b| b.is_ascii_digit())) {
+                t.svc = Some(labels[0].to_string());
+                if labels.len() >= 3 && (labels[2] == "svc" || h.ends_with(".svc.cluster.local")) {
+                    t.ns = Some(labels[1].to_string());
+                }
+            }
+        }
+        if let Some((ns, p)) = pod {
+            t.pod = Some(p.to_string());
+            if !ns.is_empty() {
+                t.ns = Some(ns.to_string());
+            }
+        }
+        t
+    }
+
+    /// Substitutes `{pod}`, `{ns}`, `{svc}`, `{host}`, `{port}`, `{cluster}`.
+    pub fn fill(&self, template: &str) -> String {
+        template
+            .replace("{pod}", self.pod.as_deref().unwrap_or("<pod>"))
+            .replace("{ns}", self.ns.as_deref().unwrap_or("<namespace>"))
+            .replace("{svc}", self.svc.as_deref().unwrap_or("<service>"))
+            .replace("{host}", self.host.as_deref().unwrap_or("<host>"))
+            .replace("{port}", self.port.as_deref().unwrap_or("<port>"))
+            .replace("{cluster}", &self.cluster)
+    }
+}
+
+/// `host:port`, `[v6]:port` or `host` → (host, port).
+fn split_host_port(a: &str) -> (&str, Option<&str>) {
+    match a.rsplit_once(':') {
+        Some((h, p))
+            if !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (!h.contains(':') || h.ends_with(']')) =>
+        {
+            (h, Some(p))
+        }
+        _ => (a, None),
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn non_empty(b: &[u8]) -> Option<String> {
+    (!b.is_empty()).then(|| lossy(b))
+}
+
+/// `15000` → `15.0 s`, `250` → `250 ms`.
+pub fn human_ms(ms: u64) -> String {
+    if ms >= 1000 { format!("{:.1} s", ms as f64 / 1000.0) } else { format!("{ms} ms") }
+}
+
+/// When at least 90% of the durations sit within 2% (or 5 ms) of the median, that value is a
+/// cut-off: something stopped the requests at a configured time.
+pub fn cutoff(g: &Group) -> Option<(u64, u64)> {
+    let h = &g.durations;
+    if h.len() < 3 {
+        return None;
+    }
+    let median = h.value_at_quantile(0.5).min(h.max());
+    if median < 100 {
+        return None;
+    }
+    let tol = (median / 50).max(5);
+    let near = h.count_between(median.saturating_sub(tol), median + tol);
+    (near * 10 >= h.len() * 9).then_some((median, near))
+}
+
+fn round_seconds(ms: u64) -> bool {
+    // 15 000 ms with Envoy's few ms of scheduling slack still counts as "15 s".
+    let rem = ms % 1000;
+    ms >= 1000 && (rem <= 30 || rem >= 970)
+}
+
+fn judgement(
+    cause: Cause,
+    reporter: Reporter,
+    g: &Group,
+    share: f64,
+    ev: &Evidence,
+    upstream: &str,
+) -> (String, Domain) {
+    let pct = share * 100.0;
+    let n = g.count;
+    let cut = cutoff(g);
+    let cut_text = cut.map(|(ms, near)| {
+        if near == n {
+            format!("all {n} at {}", human_ms(ms))
+        } else {
+            format!("{near} of {n} at {}", human_ms(ms))
+        }
+    });
+    let tf = ev.upstream_transport_failure_reason.as_deref().unwrap_or("");
+    let details = ev.response_code_details.as_deref().unwrap_or("");
+    let mut domain = g.domain;
+    let text = match cause {
+        Cause::RouteTimeout => {
+            let mut s = format!("{n} requests ({pct:.1}% of {upstream}) hit a route timeout");
+            if let Some(c) = &cut_text {
+                s += &format!(" — {c}");
+            }
+            s += ".";
+            if let Some((ms, _)) = cut {
+                let secs = (ms + 500) / 1000;
+                if secs == 15 && round_seconds(ms) {
+                    s += " 15 s is Envoy's default route timeout, not Istio's: Istio (≥1.0) sets no route timeout, so an explicit VirtualService `timeout: 15s`, a plain-Envoy route without a timeout (another Envoy-based gateway), or a proxy in front cut these requests.";
+                } else if round_seconds(ms) {
+                    s += &format!(
+                        " A fixed cut-off at {secs} s is a configured timeout (VirtualService `timeout` or a proxy in front), not an Istio default."
+                    );
+                }
+            }
+            s += &format!(
+                " The {} logged UT: the timeout is on this hop's route.",
+                reporter.name().replace('_', " ")
+            );
+            s
+        }
+        Cause::PerTryTimeout => {
+            let mut s =
+                format!("{n} requests ({pct:.1}%) ran out of tries, each try cut by the per-try timeout");
+            if let Some(c) = &cut_text {
+                s += &format!(" — {c} in total (≈ (attempts + 1) × perTryTimeout plus back-off)");
+            }
+            s + "."
+        }
+        Cause::ConnectionRefused => {
+            if reporter == Reporter::ServerSidecar && share >= 0.9 {
+                format!(
+                    "Every request to this inbound port is refused ({n}, {pct:.0}%): the app does not listen on the pod IP at that port — bound to 127.0.0.1 (unreachable since Istio 1.10) or listening on another port."
+                )
+            } else if share >= 0.9 {
+                format!(
+                    "Nearly every request to {upstream} is refused ({n}, {pct:.0}%): the endpoints do not listen on the target port (wrong Service targetPort, app down, or bound to 127.0.0.1)."
+                )
+            } else {
+                format!(
+                    "{n} connections refused ({pct:.1}% of {upstream}): some endpoints were not listening — pods restarting or stale endpoints during a rollout."
+                )
+            }
+        }
+        Cause::ConnectTimeout => {
+            let mut s = format!(
+                "{n} connection attempts to {upstream} timed out or found the endpoint unreachable ({pct:.1}%)"
+            );
+            if let Some(c) = &cut_text {
+                s += &format!(" — {c}, the connect timeout");
+            }
+            s + ": the endpoint is unreachable (NetworkPolicy, node or pod network, stale endpoint)."
+        }
+        Cause::TlsFailure => {
+            if details == "filter_chain_not_found" {
+                format!(
+                    "{n} plaintext connections hit a listener that only accepts mTLS: the server is STRICT (PeerAuthentication) and the client has no sidecar or a DestinationRule with `tls.mode: DISABLE`."
+                )
+            } else if tf.contains("WRONG_VERSION_NUMBER") {
+                format!(
+                    "{n} TLS handshakes reached a plaintext endpoint (WRONG_VERSION_NUMBER): the client originates mTLS (DestinationRule ISTIO_MUTUAL or auto mTLS) to a pod without a sidecar or a non-TLS port."
+                )
+            } else if tf.contains("Secret_is_not_supplied") || tf.contains("Secret is not supplied") {
+                format!(
+                    "{n} handshakes failed because the proxy had no certificate yet (SDS): check istiod and the pod's istio-proxy startup."
+                )
+            } else if tf.contains("CERTIFICATE_VERIFY_FAILED") || tf.contains("UNKNOWN_CA") {
+                format!(
+                    "{n} handshakes failed certificate verification: different trust roots / trust domains, an expired certificate, or a SAN mismatch."
+                )
+            } else {
+                format!("{n} TLS handshakes failed ({pct:.1}% of {upstream}).")
+            }
+        }
+        Cause::UpstreamReset => {
+            let uc = ev.response_flags.contains("UC");
+            if share >= 0.9 && n >= 3 && reporter != Reporter::ServerSidecar {
+                domain = Domain::Security;
+                format!(
+                    "Nearly every request to {upstream} fails with {} ({pct:.0}%): not a keep-alive race. The server closes every connection — typically an mTLS mismatch (a DestinationRule `tls.mode: DISABLE` sending plaintext to a STRICT server, which logs `0 NR filter_chain_not_found`) or a wrong port protocol.",
+                    ev.response_flags
+                )
+            } else if let Some(c) = cut_text.filter(|_| cut.is_some_and(|(ms, _)| ms >= 1000)) {
+                format!(
+                    "{n} upstream connections were closed mid-request — {c}: a server-side request or idle timeout closed them."
+                )
+            } else if uc && share < 0.1 {
+                format!(
+                    "A sporadic UC rate ({pct:.2}% of {upstream}) is the keep-alive race: the app closes idle connections the proxy still reuses. Set DestinationRule `connectionPool.http.idleTimeout` below the app's keep-alive timeout."
+                )
+            } else {
+                format!(
+                    "{n} requests ({pct:.1}% of {upstream}) lost their upstream connection or stream mid-request."
+                )
+            }
+        }
+        Cause::AppError => {
+            if reporter == Reporter::ServerSidecar {
+                format!(
+                    "The application behind {upstream} returned {n} 5xx itself (via_upstream, {pct:.1}% of its traffic): a bug or overload in the app, not the mesh."
+                )
+            } else {
+                let retried = if g.with_retries > 0 {
+                    format!(
+                        " {} of them were retried until the retries ran out (URX; Istio ≤1.23 retries 503 by default).",
+                        g.with_retries
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{n} 5xx came from the next hop (via_upstream, {pct:.1}% of {upstream}).{retried} The next hop may be the server's sidecar: find the server-side record with the same x-request-id to see the real cause."
+                )
+            }
+        }
+        Cause::DownstreamDisconnect => {
+            let mut s = format!("{n} clients gave up before the answer ({pct:.1}% of {upstream})");
+            if let Some(c) = &cut_text {
+                s += &format!(" — {c}: the caller's own timeout");
+            }
+            s + "."
+        }
+        Cause::NoHealthyUpstream => {
+            format!(
+                "{n} requests found no healthy endpoint for {upstream} ({pct:.1}%): no ready pod behind the Service, or all ejected by outlier detection."
+            )
+        }
+        Cause::Overflow => format!(
+            "{n} requests were rejected by a circuit breaker or overload limit ({pct:.1}% of {upstream})."
+        ),
+        _ => format!("{n} requests ({pct:.1}% of {upstream}): {}.", cause.info().meaning),
+    };
+    (text, domain)
+}
+
+/// Builds the findings, largest first.
+pub fn build(agg: &Aggregate) -> Vec<Finding> {
+    let mut out: Vec<Finding> = agg
+        .groups
+        .iter()
+        .map(|(&(cause, ui, reporter), g)| {
+            let up = agg.upstream(ui);
+            let upstream = lossy(&up.name);
+            let share = if up.requests > 0 { g.count as f64 / up.requests as f64 } else { 0.0 };
+            let mut sigs: Vec<_> = g.signatures.iter().collect();
+            sigs.sort_by(|a, b| b.3.cmp(&a.3).then(a.1.cmp(&b.1)));
+            let top = sigs[0];
+            let sample = &top.2;
+            let evidence = Evidence {
+                response_code: sample.code,
+                response_flags: sample.flags.to_string(),
+                response_code_details: non_empty(&sample.details),
+                upstream_transport_failure_reason: non_empty(&sample.transport_failure),
+                connection_termination_details: non_empty(&sample.termination),
+                route_name: non_empty(&sample.route),
+                matching: top.3,
+                other_signatures: g.count - top.3,
+                duration_ms: crate::summary::Percentiles::of(&g.durations),
+                cutoff_ms: cutoff(g).map(|(ms, _)| ms),
+                upstream_hosts: g.upstream_hosts.iter().map(|(_, h)| lossy(h)).collect(),
+                retried: g.with_retries,
+            };
+            let pod = g.pods.iter().next().map(|(_, (ns, p))| (lossy(ns), lossy(p)));
+            let authority = g.authorities.iter().next().map(|(_, a)| lossy(a));
+            let target = Target::new(
+                &upstream,
+                authority.as_deref(),
+                pod.as_ref().map(|(n, p)| (n.as_str(), p.as_str())),
+            );
+            let (summary, domain) = judgement(cause, reporter, g, share, &evidence, &upstream);
+            let info = cause.info();
+            Finding {
+                cause: info.name,
+                domain: domain.name(),
+                reporter: reporter.name(),
+                upstream,
+                count: g.count,
+                share: (share * 10_000.0).round() / 10_000.0,
+                upstream_requests: up.requests,
+                evidence,
+                hint: Hint {
+                    summary,
+                    look_at: target.fill(info.look_at),
+                    commands: info.commands.iter().map(|c| target.fill(c)).collect(),
+                },
+                request_ids: g.request_ids.iter().map(|(_, id)| lossy(id)).collect(),
+                pods: g
+                    .pods
+                    .iter()
+                    .map(
+                        |(_, (ns, p))| {
+                            if ns.is_empty() { lossy(p) } else { format!("{}/{}", lossy(ns), lossy(p)) }
+                        },
+                    )
+                    .collect(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.cause.cmp(b.cause))
+            .then_with(|| a.upstream.cmp(&b.upstream))
+            .then_with(|| a.reporter.cmp(b.reporter))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_from_cluster_names() {
+        let t = Target::new("outbound|8000||httpbin.foo.svc.cluster.local", None, None);
+        assert_eq!(t.host.as_deref(), Some("httpbin.foo.svc.cluster.local"));
+        assert_eq!(
+            (t.svc.as_deref(), t.ns.as_deref(), t.port.as_deref()),
+            (Some("httpbin"), Some("foo"), Some("8000"))
+        );
+        let t =
+            Target::new("inbound|8080||", Some("internal-api:8080"), Some(("shop", "internal-api-7d9f-x")));
+        assert_eq!(t.port.as_deref(), Some("8080"));
+        assert_eq!(t.svc.as_deref(), Some("internal-api"));
+        assert_eq!((t.ns.as_deref(), t.pod.as_deref()), (Some("shop"), Some("internal-api-7d9f-x")));
+        assert_eq!(t.fill("kubectl get svc {svc} -n {ns}"), "kubectl get svc internal-api -n shop");
+        let t = Target::new("-", None, None);
+        assert_eq!(t.fill("{pod} -n {ns}"), "<pod> -n <namespace>");
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human_ms(15000), "15.0 s");
+        assert_eq!(human_ms(999), "999 ms");
+        assert!(round_seconds(15003) && round_seconds(14990) && !round_seconds(15500));
+    }
+}

@@ -1,0 +1,255 @@
+//! The table report: the first screen a tired SRE reads in ten seconds — totals, the top
+//! findings with their fix, the per-upstream table, and a few malformed lines. Everything
+//! taken from logs goes through [`escape_controls`]; colour is decided by the output stream
+//! (`anstream`: only on a terminal, `NO_COLOR` honoured).
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+
+use super::escape_controls as esc;
+use crate::findings::{Finding, human_ms};
+use crate::summary::{Percentiles, Summary};
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const RED: Style = AnsiColor::Red.on_default().bold();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const GREEN: Style = AnsiColor::Green.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 { "-".to_string() } else { format!("{:.1}%", part as f64 * 100.0 / whole as f64) }
+}
+
+fn ms(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), human_ms)
+}
+
+pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
+    let t = &s.totals;
+    writeln!(
+        out,
+        "{BOLD}envoy-triage{BOLD:#} · {} lines → {} records · {} skipped · {} malformed",
+        thousands(t.lines),
+        thousands(t.records),
+        thousands(t.skipped),
+        if t.malformed > 0 { format!("{YELLOW}{}{YELLOW:#}", thousands(t.malformed)) } else { "0".into() },
+    )?;
+    let mut context = Vec::new();
+    if let Some(r) = &s.time_range {
+        context.push(format!("requests started {} … {}", r.first_start, r.last_start));
+    }
+    if !s.formats.0.is_empty() {
+        let f: Vec<String> = s.formats.0.iter().map(|(k, n)| format!("{k} {}", thousands(*n))).collect();
+        context.push(format!("formats: {}", f.join(", ")));
+    }
+    if !context.is_empty() {
+        writeln!(out, "{DIM}{}{DIM:#}", context.join(" · "))?;
+    }
+    for input in s.inputs.iter().filter(|i| i.error.is_some()) {
+        writeln!(
+            out,
+            "{RED}input error{RED:#} {}: {} (what was read is counted)",
+            esc(&input.name),
+            esc(input.error.as_deref().unwrap_or(""))
+        )?;
+    }
+    if s.folding.folded_records > 0 {
+        writeln!(
+            out,
+            "{YELLOW}note{YELLOW:#}: more than {} upstream clusters; {} records of the rest are counted under (other) (raise --max-clusters)",
+            thousands(s.folding.max_clusters as u64),
+            thousands(s.folding.folded_records)
+        )?;
+    }
+    writeln!(out)?;
+
+    if t.records == 0 {
+        writeln!(out, "No Envoy access-log records found.")?;
+        if t.lines > 0 {
+            writeln!(
+                out,
+                "Is this the istio-proxy container (`kubectl logs <pod> -c istio-proxy`), and is access logging on (meshConfig.accessLogFile: /dev/stdout)? For a custom layout pass --format '<the format string>'."
+            )?;
+        }
+    } else if t.failed == 0 {
+        writeln!(out, "{GREEN}No failed requests{GREEN:#} in {} records.", thousands(t.records))?;
+    } else {
+        let causes: Vec<String> =
+            s.by_cause.0.iter().take(6).map(|(c, n)| format!("{c} {}", thousands(*n))).collect();
+        writeln!(
+            out,
+            "{RED}{} failed{RED:#} of {} records ({}) · 5xx {} · {}",
+            thousands(t.failed),
+            thousands(t.records),
+            pct(t.failed, t.records),
+            thousands(s.count_5xx()),
+            causes.join(" · ")
+        )?;
+    }
+
+    if !s.findings.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{BOLD}TOP FINDINGS{BOLD:#} ({} of {})", s.findings.len().min(top), s.findings.len())?;
+        for (i, f) in s.findings.iter().take(top).enumerate() {
+            finding(out, i + 1, f)?;
+        }
+    }
+
+    if !s.upstreams.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{BOLD}UPSTREAMS{BOLD:#} (top {} of {} by requests)",
+            s.upstreams.len().min(top),
+            s.upstreams.len()
+        )?;
+        let mut table = Table::new();
+        table.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+        table.set_header(vec!["cluster", "requests", "failed", "fail%", "top cause", "p50", "p99", "max"]);
+        for u in s.upstreams.iter().take(top) {
+            let top_cause =
+                u.by_cause.0.first().map_or("-".to_string(), |(c, n)| format!("{c} ({})", thousands(*n)));
+            table.add_row(vec![
+                esc(&u.cluster).into_owned(),
+                thousands(u.requests),
+                thousands(u.failed),
+                pct(u.failed, u.requests),
+                top_cause,
+                ms(u.duration_ms.p50),
+                ms(u.duration_ms.p99),
+                ms(u.duration_ms.max),
+            ]);
+        }
+        for i in [1, 2, 3, 5, 6, 7] {
+            if let Some(c) = table.column_mut(i) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        for line in table.lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+
+    if !s.malformed_samples.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{BOLD}MALFORMED{BOLD:#} ({} lines; first {}) {DIM}{}{DIM:#}",
+            thousands(t.malformed),
+            s.malformed_samples.len(),
+            s.totals
+                .malformed_by_kind
+                .0
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+        for m in &s.malformed_samples {
+            let mut text: String = esc(&m.text).into_owned();
+            if text.chars().count() > 100 {
+                text = text.chars().take(100).collect::<String>() + "…";
+            }
+            writeln!(
+                out,
+                "  {}:{} col {} {YELLOW}{}{YELLOW:#}: {}",
+                esc(&m.input),
+                m.line,
+                m.column,
+                m.message,
+                text
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn duration_note(p: &Percentiles, cutoff: Option<u64>) -> String {
+    match cutoff {
+        Some(c) => format!("cut-off at {}", human_ms(c)),
+        None => match (p.p50, p.max) {
+            (Some(a), Some(b)) => format!("p50 {} · max {}", human_ms(a), human_ms(b)),
+            _ => String::new(),
+        },
+    }
+}
+
+fn finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
+    let share = format!("{:.1}%", f.share * 100.0);
+    writeln!(
+        out,
+        " {BOLD}#{n}{BOLD:#} {RED}{}{RED:#} · {} · {} · {} requests ({share} of {})",
+        f.cause,
+        f.domain,
+        f.reporter.replace('_', " "),
+        thousands(f.count),
+        esc(&f.upstream)
+    )?;
+    let e = &f.evidence;
+    let mut ev = vec![];
+    ev.push(format!("{} {}", e.response_code.map_or("-".to_string(), |c| c.to_string()), e.response_flags));
+    for v in
+        [&e.response_code_details, &e.upstream_transport_failure_reason, &e.connection_termination_details]
+            .into_iter()
+            .flatten()
+    {
+        ev.push(esc(v).into_owned());
+    }
+    let dn = duration_note(&e.duration_ms, e.cutoff_ms);
+    if !dn.is_empty() {
+        ev.push(dn);
+    }
+    if !e.upstream_hosts.is_empty() {
+        ev.push(format!("host {}", esc(&e.upstream_hosts.join(", "))));
+    }
+    writeln!(out, "     {DIM}evidence{DIM:#}  {}", ev.join(" · "))?;
+    if e.other_signatures > 0 {
+        writeln!(
+            out,
+            "               {DIM}({} more with other flags or details){DIM:#}",
+            thousands(e.other_signatures)
+        )?;
+    }
+    writeln!(out, "     {DIM}why{DIM:#}       {}", esc(&f.hint.summary))?;
+    writeln!(out, "     {DIM}look at{DIM:#}   {}", esc(&f.hint.look_at))?;
+    for (i, c) in f.hint.commands.iter().enumerate() {
+        let label = if i == 0 { "run" } else { "" };
+        writeln!(out, "     {DIM}{label:<9}{DIM:#} {CYAN}{}{CYAN:#}", esc(c))?;
+    }
+    if !f.request_ids.is_empty() {
+        writeln!(out, "     {DIM}ids{DIM:#}       {}", esc(&f.request_ids.join(" ")))?;
+    }
+    if !f.pods.is_empty() {
+        writeln!(out, "     {DIM}logged by{DIM:#} {}", esc(&f.pods.join(", ")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

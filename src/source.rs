@@ -1,0 +1,163 @@
+//! Inputs: stdin, files (plain or gzip, detected by magic bytes, not by name), directories
+//! (the files under them, recursively, in name order). Also what a Kubernetes log path says
+//! about the proxy that wrote it (`/var/log/pods/<ns>_<pod>_<uid>/<container>/N.log`,
+//! `/var/log/containers/<pod>_<ns>_<container>-<id>.log`). The pipeline reads from here.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::aggregate::SourceMeta;
+
+/// One input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    Path(PathBuf),
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "-".to_string(),
+            Input::Path(p) => p.display().to_string(),
+        }
+    }
+
+    /// Opens the input, transparently decompressing gzip (including concatenated members).
+    pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        let raw: Box<dyn Read + Send> = match self {
+            Input::Stdin => Box::new(io::stdin()),
+            Input::Path(p) => Box::new(File::open(p)?),
+        };
+        let mut buffered = BufReader::with_capacity(256 * 1024, raw);
+        let magic = buffered.fill_buf()?;
+        if magic.starts_with(&[0x1f, 0x8b]) {
+            Ok(Box::new(MultiGzDecoder::new(buffered)))
+        } else {
+            Ok(Box::new(buffered))
+        }
+    }
+
+    /// Pod, namespace and container when the path is a kubelet log path.
+    pub fn meta(&self) -> SourceMeta {
+        let mut meta = SourceMeta { name: self.name(), ..SourceMeta::default() };
+        if let Input::Path(p) = self {
+            let parts: Vec<String> =
+                p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let n = parts.len();
+            // /var/log/pods/<ns>_<pod>_<uid>/<container>/<restart>.log[.<date>][.gz]
+            if n >= 3 {
+                let dir = &parts[n - 3];
+                let pieces: Vec<&str> = dir.splitn(3, '_').collect();
+                if pieces.len() == 3 && parts.iter().any(|c| c == "pods") {
+                    meta.namespace = Some(pieces[0].as_bytes().into());
+                    meta.pod = Some(pieces[1].as_bytes().into());
+                    meta.container = Some(parts[n - 2].as_bytes().into());
+                    return meta;
+                }
+            }
+            // /var/log/containers/<pod>_<ns>_<container>-<64 hex>.log
+            if n >= 2 && parts[n - 2] == "containers" {
+                let file = parts[n - 1].trim_end_matches(".log");
+                let pieces: Vec<&str> = file.splitn(3, '_').collect();
+                if pieces.len() == 3 {
+                    meta.pod = Some(pieces[0].as_bytes().into());
+                    meta.namespace = Some(pieces[1].as_bytes().into());
+                    let container = pieces[2].rsplit_once('-').map_or(pieces[2], |(c, _)| c);
+                    meta.container = Some(container.as_bytes().into());
+                }
+            }
+        }
+        meta
+    }
+}
+
+/// Why an argument could not become an input.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{path}: {source}")]
+    Unreadable { path: String, source: io::Error },
+}
+
+/// Expands command-line arguments into inputs: `-` (or nothing) is stdin; a directory means
+/// the files under it, skipping hidden entries and Markdown (sample-logs/README.md and the
+/// like). Missing paths are reported, not fatal, so the other inputs still get read.
+pub fn expand(args: &[PathBuf]) -> (Vec<Input>, Vec<SourceError>) {
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    if args.is_empty() {
+        inputs.push(Input::Stdin);
+    }
+    for arg in args {
+        if arg.as_os_str() == "-" {
+            inputs.push(Input::Stdin);
+            continue;
+        }
+        match std::fs::metadata(arg) {
+            Ok(m) if m.is_dir() => walk(arg, &mut inputs, &mut errors),
+            Ok(_) => inputs.push(Input::Path(arg.clone())),
+            Err(e) => errors.push(SourceError::Unreadable { path: arg.display().to_string(), source: e }),
+        }
+    }
+    (inputs, errors)
+}
+
+fn walk(dir: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<SourceError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(SourceError::Unreadable { path: dir.display().to_string(), source: e });
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with('.') || name.ends_with(".md") {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, inputs, errors);
+        } else {
+            inputs.push(Input::Path(p));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubelet_paths_name_the_pod() {
+        let m = Input::Path("/var/log/pods/shop_checkout-7d9f8b-x2x9z_0d2c/istio-proxy/0.log".into()).meta();
+        assert_eq!(m.namespace.as_deref(), Some(&b"shop"[..]));
+        assert_eq!(m.pod.as_deref(), Some(&b"checkout-7d9f8b-x2x9z"[..]));
+        assert_eq!(m.container.as_deref(), Some(&b"istio-proxy"[..]));
+        let m = Input::Path(
+            "/var/log/containers/istio-ingressgateway-5d4f_istio-system_istio-proxy-0123abcd.log".into(),
+        )
+        .meta();
+        assert_eq!(m.pod.as_deref(), Some(&b"istio-ingressgateway-5d4f"[..]));
+        assert_eq!(m.namespace.as_deref(), Some(&b"istio-system"[..]));
+        assert_eq!(m.container.as_deref(), Some(&b"istio-proxy"[..]));
+        assert!(Input::Path("logs/app.log".into()).meta().pod.is_none());
+    }
+
+    #[test]
+    fn gzip_is_detected_by_content() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plain-name.log");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"hello\n").unwrap();
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let mut s = String::new();
+        Input::Path(path).open().unwrap().read_to_string(&mut s).unwrap();
+        assert_eq!(s, "hello\n");
+    }
+}

@@ -1,0 +1,343 @@
+//! The owned summary every report reads, and the versioned JSON contract
+//! (`docs/json-contract.md`). Built from the merged [`Aggregate`]; deterministic: groups are
+//! sorted, percentiles are integers in milliseconds, maps keep a documented order.
+
+use std::collections::HashMap;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::aggregate::{Aggregate, Position, SourceMeta};
+use crate::classify::{Cause, Domain, Reporter};
+use crate::findings::{self, Finding};
+use crate::flags::Flag;
+use crate::format::SkipReason;
+
+/// Bumped on any incompatible change of the JSON output; additions keep the version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A map serialised in insertion order (JSON objects with a stable, meaningful key order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts(pub Vec<(String, u64)>);
+
+impl Counts {
+    pub fn get(&self, key: &str) -> u64 {
+        self.0.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v)
+    }
+}
+
+impl Serialize for Counts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50: Option<u64>,
+    pub p90: Option<u64>,
+    pub p99: Option<u64>,
+    pub max: Option<u64>,
+}
+
+impl Percentiles {
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        // hdrhistogram reports the highest value equivalent to the bucket; report the bucket's
+        // representative value so that identical inputs give identical, readable figures.
+        let q = |p: f64| Some(h.highest_equivalent(h.value_at_quantile(p)).min(h.max()));
+        Percentiles { count: h.len(), p50: q(0.50), p90: q(0.90), p99: q(0.99), max: Some(h.max()) }
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Totals {
+    pub lines: u64,
+    pub records: u64,
+    pub skipped: u64,
+    pub malformed: u64,
+    /// Records classified as failures (a subset of `records`).
+    pub failed: u64,
+    pub skipped_by_reason: Counts,
+    pub malformed_by_kind: Counts,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InputSummary {
+    pub name: String,
+    pub lines: u64,
+    /// Set when the input could not be read completely; what was read is still counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UpstreamSummary {
+    pub cluster: String,
+    pub requests: u64,
+    pub failed: u64,
+    pub by_code: Counts,
+    pub by_flag: Counts,
+    pub by_cause: Counts,
+    pub duration_ms: Percentiles,
+    pub upstream_service_time_ms: Percentiles,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Folding {
+    pub max_clusters: usize,
+    /// Records whose cluster was counted under `(other)` because the cap was reached.
+    pub folded_records: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MalformedOut {
+    pub input: String,
+    pub line: u64,
+    pub kind: &'static str,
+    pub column: u32,
+    pub message: &'static str,
+    /// The start of the line, raw (JSON escapes it; terminal output escapes controls).
+    pub text: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TimeRange {
+    pub first_start: String,
+    pub last_start: String,
+}
+
+/// Everything a report shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub totals: Totals,
+    pub inputs: Vec<InputSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_range: Option<TimeRange>,
+    pub formats: Counts,
+    pub by_code: Counts,
+    pub by_flag: Counts,
+    pub by_cause: Counts,
+    pub by_domain: Counts,
+    pub by_reporter: Counts,
+    pub duration_ms: Percentiles,
+    pub upstream_service_time_ms: Percentiles,
+    pub upstreams: Vec<UpstreamSummary>,
+    pub folding: Folding,
+    pub findings: Vec<Finding>,
+    pub malformed_samples: Vec<MalformedOut>,
+}
+
+fn flag_counts(f: &crate::aggregate::FlagCounts) -> Counts {
+    let mut v: Vec<(String, u64)> = Flag::ALL
+        .iter()
+        .filter(|fl| f.get(**fl) > 0)
+        .map(|fl| (fl.short().to_string(), f.get(*fl)))
+        .collect();
+    if f.unknown > 0 {
+        v.push(("other".to_string(), f.unknown));
+    }
+    Counts(v)
+}
+
+fn cause_counts(c: &[u64; 19]) -> Counts {
+    let mut v: Vec<(String, u64)> = Cause::ALL
+        .iter()
+        .filter(|x| c[**x as usize] > 0)
+        .map(|x| (x.name().to_string(), c[*x as usize]))
+        .collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Counts(v)
+}
+
+fn code_counts(c: &crate::aggregate::CodeCounts) -> Counts {
+    Counts(c.sorted().into_iter().map(|(code, n)| (code.to_string(), n)).collect())
+}
+
+/// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn format_epoch_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+}
+
+/// Line numbers: chunk → (source, first line number of the chunk, 1-based).
+pub struct LineMap(HashMap<u64, (u32, u64)>);
+
+impl LineMap {
+    pub fn new(chunk_lines: &[(u64, u32, u64)]) -> LineMap {
+        let mut sorted = chunk_lines.to_vec();
+        sorted.sort_unstable();
+        let mut next: HashMap<u32, u64> = HashMap::new();
+        let mut map = HashMap::with_capacity(sorted.len());
+        for (chunk, source, lines) in sorted {
+            let first = next.entry(source).or_insert(1);
+            map.insert(chunk, (source, *first));
+            *first += lines;
+        }
+        LineMap(map)
+    }
+
+    pub fn line_number(&self, pos: Position) -> u64 {
+        self.0.get(&pos.chunk).map_or(0, |(_, first)| first + pos.line as u64)
+    }
+}
+
+/// Per-input facts gathered by the reader.
+#[derive(Debug, Clone, Default)]
+pub struct InputInfo {
+    pub meta: SourceMeta,
+    pub error: Option<String>,
+}
+
+impl Summary {
+    pub fn build(agg: &Aggregate, inputs: &[InputInfo]) -> Summary {
+        let lines_map = LineMap::new(&agg.chunk_lines);
+        let mut per_input = vec![0u64; inputs.len()];
+        for &(_, source, lines) in &agg.chunk_lines {
+            if let Some(n) = per_input.get_mut(source as usize) {
+                *n += lines;
+            }
+        }
+        let totals = Totals {
+            lines: agg.lines(),
+            records: agg.records,
+            skipped: agg.skipped_total(),
+            malformed: agg.malformed,
+            failed: agg.failed,
+            skipped_by_reason: Counts(
+                SkipReason::ALL
+                    .iter()
+                    .filter(|r| agg.skipped[**r as usize] > 0)
+                    .map(|r| (r.as_str().to_string(), agg.skipped[*r as usize]))
+                    .collect(),
+            ),
+            malformed_by_kind: {
+                let mut v: Vec<(String, u64)> =
+                    agg.malformed_by_kind.iter().map(|(k, n)| (k.as_str().to_string(), *n)).collect();
+                v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                Counts(v)
+            },
+        };
+        let mut upstreams: Vec<UpstreamSummary> = agg
+            .upstreams
+            .iter()
+            .map(|u| UpstreamSummary {
+                cluster: String::from_utf8_lossy(&u.name).into_owned(),
+                requests: u.requests,
+                failed: u.failed,
+                by_code: code_counts(&u.codes),
+                by_flag: flag_counts(&u.flags),
+                by_cause: cause_counts(&u.causes),
+                duration_ms: Percentiles::of(&u.duration),
+                upstream_service_time_ms: Percentiles::of(&u.upstream_service_time),
+            })
+            .collect();
+        upstreams.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.cluster.cmp(&b.cluster)));
+        let mut formats: Vec<(String, u64)> =
+            agg.formats.iter().map(|(k, n)| (k.name().to_string(), *n)).collect();
+        formats.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let malformed_samples = agg
+            .malformed_samples
+            .iter()
+            .map(|(pos, s)| MalformedOut {
+                input: inputs.get(s.source as usize).map(|i| i.meta.name.clone()).unwrap_or_default(),
+                line: lines_map.line_number(*pos),
+                kind: s.error.kind.as_str(),
+                column: s.error.column,
+                message: s.error.kind.describe(),
+                text: String::from_utf8_lossy(&s.text).into_owned(),
+            })
+            .collect();
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            tool: "envoy-triage",
+            version: env!("CARGO_PKG_VERSION"),
+            totals,
+            inputs: inputs
+                .iter()
+                .zip(per_input)
+                .map(|(i, lines)| InputSummary { name: i.meta.name.clone(), lines, error: i.error.clone() })
+                .collect(),
+            time_range: match (agg.first_start_ms, agg.last_start_ms) {
+                (Some(a), Some(b)) => {
+                    Some(TimeRange { first_start: format_epoch_ms(a), last_start: format_epoch_ms(b) })
+                }
+                _ => None,
+            },
+            formats: Counts(formats),
+            by_code: code_counts(&agg.codes),
+            by_flag: flag_counts(&agg.flags),
+            by_cause: cause_counts(&agg.causes),
+            by_domain: Counts(
+                Domain::ALL
+                    .iter()
+                    .filter(|d| agg.domains[**d as usize] > 0)
+                    .map(|d| (d.name().to_string(), agg.domains[*d as usize]))
+                    .collect(),
+            ),
+            by_reporter: Counts(
+                Reporter::ALL
+                    .iter()
+                    .filter(|r| agg.reporters[**r as usize] > 0)
+                    .map(|r| (r.name().to_string(), agg.reporters[*r as usize]))
+                    .collect(),
+            ),
+            duration_ms: Percentiles::of(&agg.duration),
+            upstream_service_time_ms: Percentiles::of(&agg.upstream_service_time),
+            upstreams,
+            folding: Folding { max_clusters: agg.max_clusters, folded_records: agg.folded_records },
+            findings: findings::build(agg),
+            malformed_samples,
+        }
+    }
+
+    /// Requests with a 5xx response code.
+    pub fn count_5xx(&self) -> u64 {
+        self.by_code.0.iter().filter(|(c, _)| c.starts_with('5') && c.len() == 3).map(|(_, n)| n).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_formatting_round_trips() {
+        let ms = crate::record::parse_rfc3339_ms(b"2020-11-25T21:26:18.409Z").unwrap();
+        assert_eq!(format_epoch_ms(ms), "2020-11-25T21:26:18.409Z");
+        assert_eq!(format_epoch_ms(0), "1970-01-01T00:00:00.000Z");
+        let leap = crate::record::parse_rfc3339_ms(b"2024-02-29T23:59:59.999Z").unwrap();
+        assert_eq!(format_epoch_ms(leap), "2024-02-29T23:59:59.999Z");
+    }
+
+    #[test]
+    fn line_numbers_follow_chunk_order_per_input() {
+        let m = LineMap::new(&[(2, 0, 5), (0, 0, 10), (1, 1, 7), (3, 1, 1)]);
+        assert_eq!(m.line_number(Position { chunk: 0, line: 0 }), 1);
+        assert_eq!(m.line_number(Position { chunk: 2, line: 4 }), 15);
+        assert_eq!(m.line_number(Position { chunk: 3, line: 0 }), 8);
+    }
+}
