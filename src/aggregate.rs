@@ -125,10 +125,10 @@ impl<T, const N: usize> Earliest<T, N> {
     }
 
     /// Whether an equal item is already kept.
-    pub fn holds<Q: ?Sized>(&self, item: &Q) -> bool
+    pub fn holds<Q>(&self, item: &Q) -> bool
     where
         T: std::borrow::Borrow<Q>,
-        Q: PartialEq,
+        Q: PartialEq + ?Sized,
     {
         self.items.iter().any(|(_, t)| t.borrow() == item)
     }
@@ -143,6 +143,86 @@ impl<T, const N: usize> Earliest<T, N> {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+}
+
+/// The `K` smallest hashes of a set (a bottom-k sketch): deterministic whatever the order of
+/// insertion and mergeable, exact while the set has fewer than `K` members. Used to find the
+/// same requests (by `x-request-id`) in the records of different proxies.
+#[derive(Debug, Clone, Default)]
+pub struct BottomK {
+    /// Sorted ascending, no duplicates, at most `BOTTOM_K` entries.
+    hashes: Vec<u64>,
+    /// True once a hash was dropped: intersections are then estimates.
+    pub saturated: bool,
+}
+
+pub const BOTTOM_K: usize = 1024;
+
+impl BottomK {
+    #[inline]
+    pub fn insert(&mut self, h: u64) {
+        if self.hashes.len() == BOTTOM_K && h >= *self.hashes.last().unwrap() {
+            self.saturated = true;
+            return;
+        }
+        if let Err(at) = self.hashes.binary_search(&h) {
+            self.hashes.insert(at, h);
+            if self.hashes.len() > BOTTOM_K {
+                self.hashes.pop();
+                self.saturated = true;
+            }
+        }
+    }
+
+    pub fn merge(&mut self, o: &BottomK) {
+        self.saturated |= o.saturated;
+        for &h in &o.hashes {
+            self.insert(h);
+        }
+    }
+
+    /// Members of both sketches (exact when neither is saturated).
+    pub fn common(&self, o: &BottomK) -> u64 {
+        let (mut i, mut j, mut n) = (0, 0, 0);
+        while i < self.hashes.len() && j < o.hashes.len() {
+            match self.hashes[i].cmp(&o.hashes[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    n += 1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        n
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+}
+
+/// The workload a pod belongs to: `httpbin-8cb97b8f4-9dk9p` → `httpbin` (Deployment),
+/// `fluentd-x7k2p` → `fluentd` (DaemonSet, Job); other names are kept.
+pub fn workload_of(pod: &[u8]) -> &[u8] {
+    let is_suffix = |s: &[u8], lens: std::ops::RangeInclusive<usize>| {
+        lens.contains(&s.len()) && s.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    let mut parts = pod.rsplitn(3, |&b| b == b'-');
+    let (Some(last), Some(mid)) = (parts.next(), parts.next()) else { return pod };
+    let rest = parts.next();
+    if !is_suffix(last, 5..=5) {
+        return pod;
+    }
+    match rest {
+        Some(rest) if is_suffix(mid, 6..=10) && mid.iter().any(u8::is_ascii_digit) => rest,
+        _ => &pod[..pod.len() - last.len() - 1],
     }
 }
 
@@ -228,6 +308,9 @@ impl FlagCounts {
 #[derive(Debug, Clone)]
 pub struct UpstreamStats {
     pub name: Box<[u8]>,
+    /// For inbound clusters: the workload whose sidecar logged them (inbound clusters of
+    /// different workloads share names like `inbound|8080||`).
+    pub workload: Option<Box<[u8]>>,
     pub requests: u64,
     pub failed: u64,
     pub codes: CodeCounts,
@@ -238,9 +321,10 @@ pub struct UpstreamStats {
 }
 
 impl UpstreamStats {
-    fn new(name: &[u8]) -> UpstreamStats {
+    fn new(name: &[u8], workload: Option<&[u8]>) -> UpstreamStats {
         UpstreamStats {
             name: name.into(),
+            workload: workload.map(Into::into),
             requests: 0,
             failed: 0,
             codes: CodeCounts::default(),
@@ -278,6 +362,9 @@ pub struct EvidenceSample {
 /// Most distinct evidence signatures kept per group; the rest are only counted.
 const MAX_SIGNATURES: usize = 6;
 
+/// (namespace, pod); the namespace is empty when unknown.
+pub type NamespacedPod = (Box<[u8]>, Box<[u8]>);
+
 /// Failures of one cause at one upstream, logged by one kind of proxy.
 #[derive(Debug, Clone)]
 pub struct Group {
@@ -292,9 +379,16 @@ pub struct Group {
     pub other_signatures: u64,
     pub request_ids: Earliest<Box<[u8]>, 3>,
     /// (namespace, pod) of the proxy that logged it, when known.
-    pub pods: Earliest<(Box<[u8]>, Box<[u8]>), 3>,
+    pub pods: Earliest<NamespacedPod, 3>,
     pub authorities: Earliest<Box<[u8]>, 1>,
+    /// The TLS SNI the proxy saw (Istio mTLS: `outbound_.<port>_.<subset>_.<fqdn>`).
+    pub server_names: Earliest<Box<[u8]>, 1>,
     pub upstream_hosts: Earliest<Box<[u8]>, 3>,
+    /// Where the proxy accepted the connection (for `filter_chain_not_found`: the server's
+    /// pod IP and port, which clients see as their upstream host).
+    pub local_addresses: Earliest<Box<[u8]>, 3>,
+    /// Request ids, to find the same requests at other hops.
+    pub ids: BottomK,
 }
 
 impl Group {
@@ -305,13 +399,17 @@ impl Group {
             reporter: c.reporter,
             count: 0,
             with_retries: 0,
-            durations: new_histogram(),
+            // Three significant digits: the cut-off of a timeout is read from these.
+            durations: Histogram::new(3).expect("valid histogram"),
             signatures: Vec::new(),
             other_signatures: 0,
             request_ids: Earliest::default(),
             pods: Earliest::default(),
             authorities: Earliest::default(),
+            server_names: Earliest::default(),
             upstream_hosts: Earliest::default(),
+            local_addresses: Earliest::default(),
+            ids: BottomK::default(),
         }
     }
 
@@ -351,8 +449,19 @@ impl Group {
             None => self.other_signatures += 1,
         }
         if let Some(id) = rec.request_id.as_deref() {
+            self.ids.insert(fx_hash(&[id], 0));
             if self.request_ids.wants(pos) && !self.request_ids.holds(id) {
                 self.request_ids.offer(pos, id.into());
+            }
+        }
+        if let Some(sni) = rec.requested_server_name.as_deref() {
+            if self.server_names.wants(pos) {
+                self.server_names.offer(pos, sni.into());
+            }
+        }
+        if let Some(a) = rec.downstream_local_address.as_deref() {
+            if self.local_addresses.wants(pos) && !self.local_addresses.holds(a) {
+                self.local_addresses.offer(pos, a.into());
             }
         }
         let pod = rec.meta.pod.as_deref().or(source.pod.as_deref());
@@ -393,7 +502,10 @@ impl Group {
         self.request_ids.merge_distinct(o.request_ids);
         self.pods.merge_distinct(o.pods);
         self.authorities.merge(o.authorities);
+        self.server_names.merge(o.server_names);
         self.upstream_hosts.merge_distinct(o.upstream_hosts);
+        self.local_addresses.merge_distinct(o.local_addresses);
+        self.ids.merge(&o.ids);
     }
 }
 
@@ -435,8 +547,10 @@ pub struct Aggregate {
     pub reporters: [u64; 4],
     pub duration: Histogram<u64>,
     pub upstream_service_time: Histogram<u64>,
+    /// Upstream key (cluster name, or `cluster \0 workload`) → index into `upstreams`.
     index: HashMap<Box<[u8]>, u32, FxBuild>,
     pub upstreams: Vec<UpstreamStats>,
+    key_buf: Vec<u8>,
     /// Records counted under `(other)` because the cluster cap was reached.
     pub folded_records: u64,
     pub groups: HashMap<(Cause, u32, Reporter), Group, FxBuild>,
@@ -466,6 +580,7 @@ impl Aggregate {
             upstream_service_time: new_histogram(),
             index: HashMap::default(),
             upstreams: Vec::new(),
+            key_buf: Vec::new(),
             folded_records: 0,
             groups: HashMap::default(),
             malformed_samples: Earliest::default(),
@@ -484,21 +599,35 @@ impl Aggregate {
         self.skipped.iter().sum()
     }
 
+    /// Index of the upstream `cluster` (per `workload` for inbound clusters), creating it, or
+    /// folding it into `(other)` once `max_clusters` are tracked.
     #[inline]
-    fn upstream_index(&mut self, name: &[u8]) -> u32 {
-        if let Some(&i) = self.index.get(name) {
+    fn upstream_index(&mut self, cluster: &[u8], workload: Option<&[u8]>) -> u32 {
+        let key: &[u8] = match workload {
+            None => cluster,
+            Some(w) => {
+                self.key_buf.clear();
+                self.key_buf.extend_from_slice(cluster);
+                self.key_buf.push(0);
+                self.key_buf.extend_from_slice(w);
+                &self.key_buf
+            }
+        };
+        if let Some(&i) = self.index.get(key) {
             return i;
         }
-        let (key, folded): (&[u8], bool) =
-            if self.index.len() >= self.max_clusters { (FOLDED.as_bytes(), true) } else { (name, false) };
-        if folded {
-            if let Some(&i) = self.index.get(key) {
-                return i;
-            }
-        }
+        let (key, cluster, workload): (Box<[u8]>, &[u8], Option<&[u8]>) =
+            if self.index.len() >= self.max_clusters {
+                if let Some(&i) = self.index.get(FOLDED.as_bytes()) {
+                    return i;
+                }
+                (FOLDED.as_bytes().into(), FOLDED.as_bytes(), None)
+            } else {
+                (key.into(), cluster, workload)
+            };
         let i = self.upstreams.len() as u32;
-        self.upstreams.push(UpstreamStats::new(key));
-        self.index.insert(key.into(), i);
+        self.upstreams.push(UpstreamStats::new(cluster, workload));
+        self.index.insert(key, i);
         i
     }
 
@@ -521,7 +650,20 @@ impl Aggregate {
             self.last_start_ms = Some(self.last_start_ms.map_or(ms, |l| l.max(ms)));
         }
         let cluster = rec.upstream_cluster.as_deref().unwrap_or(NO_CLUSTER.as_bytes());
-        let ui = self.upstream_index(cluster);
+        // Inbound cluster names (`inbound|8080||`) repeat across workloads: tell them apart by
+        // the workload of the pod that logged them or, failing that, by the pod IP the sidecar
+        // accepted on.
+        let workload = if cluster.starts_with(b"inbound|") {
+            rec.meta
+                .pod
+                .as_deref()
+                .or(source.pod.as_deref())
+                .map(workload_of)
+                .or_else(|| rec.downstream_local_address.as_deref().and_then(crate::classify::ip_of))
+        } else {
+            None
+        };
+        let ui = self.upstream_index(cluster, workload);
         let folded = self.upstreams[ui as usize].name.as_ref() == FOLDED.as_bytes();
         if folded && cluster != FOLDED.as_bytes() {
             self.folded_records += 1;
@@ -607,12 +749,17 @@ impl Aggregate {
         // Map the other worker's upstream indices to ours.
         let mut remap = Vec::with_capacity(o.upstreams.len());
         for up in &o.upstreams {
-            let i = match self.index.get(&up.name) {
+            let mut key = up.name.to_vec();
+            if let Some(w) = &up.workload {
+                key.push(0);
+                key.extend_from_slice(w);
+            }
+            let i = match self.index.get(key.as_slice()) {
                 Some(&i) => i,
                 None => {
                     let i = self.upstreams.len() as u32;
-                    self.upstreams.push(UpstreamStats::new(&up.name));
-                    self.index.insert(up.name.clone(), i);
+                    self.upstreams.push(UpstreamStats::new(&up.name, up.workload.as_deref()));
+                    self.index.insert(key.into(), i);
                     i
                 }
             };
@@ -695,6 +842,38 @@ mod tests {
         assert_eq!(agg.upstreams[2].name.as_ref(), FOLDED.as_bytes());
         assert_eq!(agg.upstreams[2].requests, 8);
         assert_eq!(agg.folded_records, 8);
+    }
+
+    #[test]
+    fn workloads_from_pod_names() {
+        assert_eq!(workload_of(b"httpbin-8cb97b8f4-9dk9p"), b"httpbin");
+        assert_eq!(workload_of(b"istio-ingressgateway-7d4f8b9c6-x2x9z"), b"istio-ingressgateway");
+        assert_eq!(workload_of(b"fluentd-x7k2p"), b"fluentd");
+        assert_eq!(workload_of(b"web-0"), b"web-0");
+        assert_eq!(workload_of(b"plain"), b"plain");
+    }
+
+    #[test]
+    fn bottom_k_is_order_independent_and_counts_common_members() {
+        let mut a = BottomK::default();
+        let mut b = BottomK::default();
+        for i in 0..3000u64 {
+            a.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        }
+        for i in (0..3000u64).rev() {
+            b.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        }
+        assert_eq!(a.hashes, b.hashes);
+        assert!(a.saturated && a.len() == BOTTOM_K);
+        let mut c = BottomK::default();
+        let mut d = BottomK::default();
+        for i in 0..100u64 {
+            c.insert(i);
+            if i % 2 == 0 {
+                d.insert(i);
+            }
+        }
+        assert_eq!(c.common(&d), 50);
     }
 
     #[test]

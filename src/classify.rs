@@ -442,6 +442,16 @@ pub fn reporter(rec: &Record<'_>, source_pod: Option<&[u8]>) -> Reporter {
     if cluster.starts_with(b"outbound|")
         || matches!(cluster, b"PassthroughCluster" | b"BlackHoleCluster" | b"AllowAnyDynamicDNSCluster")
     {
+        // A gateway accepts on its own pod IP and connects out from it; a client sidecar
+        // accepts on the address the app dialled (a ClusterIP or another pod), so the two
+        // local addresses differ.
+        if let (Some(up), Some(down)) =
+            (rec.upstream_local_address.as_deref(), rec.downstream_local_address.as_deref())
+        {
+            if ip_of(up).is_some_and(|ip| Some(ip) == ip_of(down)) {
+                return Reporter::Gateway;
+            }
+        }
         return Reporter::ClientSidecar;
     }
     if cluster.is_empty() {
@@ -455,6 +465,13 @@ pub fn reporter(rec: &Record<'_>, source_pod: Option<&[u8]>) -> Reporter {
         }
     }
     Reporter::Unknown
+}
+
+/// The IP part of `ip:port` or `[v6]:port`.
+pub fn ip_of(addr: &[u8]) -> Option<&[u8]> {
+    let colon = memchr::memrchr(b':', addr)?;
+    let ip = &addr[..colon];
+    (!ip.is_empty() && addr[colon + 1..].iter().all(u8::is_ascii_digit)).then_some(ip)
 }
 
 /// A refusal takes a few ms even with retries and back-off; a connect timeout takes the

@@ -43,12 +43,30 @@ pub struct Hint {
     pub commands: Vec<String>,
 }
 
+/// Another finding that holds some of the same requests (same `x-request-id`), seen by
+/// another proxy or at another upstream.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Related {
+    pub cause: &'static str,
+    pub reporter: &'static str,
+    pub upstream: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    /// Requests the two findings share.
+    pub shared_requests: u64,
+    /// True when the count is estimated (more than a thousand ids on a side).
+    pub estimated: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Finding {
     pub cause: &'static str,
     pub domain: &'static str,
     pub reporter: &'static str,
     pub upstream: String,
+    /// For inbound clusters: the workload whose sidecar logged them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
     pub count: u64,
     /// Share of this upstream's requests (as logged by all reporters), 0–1.
     pub share: f64,
@@ -58,6 +76,8 @@ pub struct Finding {
     pub request_ids: Vec<String>,
     /// `namespace/pod` of the proxies that logged it, when the input says.
     pub pods: Vec<String>,
+    /// The same requests seen elsewhere, largest first.
+    pub related: Vec<Related>,
 }
 
 /// What the cluster name and samples reveal, to fill the playbook's placeholders.
@@ -153,7 +173,7 @@ pub fn cutoff(g: &Group) -> Option<(u64, u64)> {
     if h.len() < 3 {
         return None;
     }
-    let median = h.value_at_quantile(0.5).min(h.max());
+    let median = h.median_equivalent(h.value_at_quantile(0.5)).clamp(h.min(), h.max());
     if median < 100 {
         return None;
     }
@@ -163,9 +183,19 @@ pub fn cutoff(g: &Group) -> Option<(u64, u64)> {
 }
 
 fn round_seconds(ms: u64) -> bool {
-    // 15 000 ms with Envoy's few ms of scheduling slack still counts as "15 s".
+    // 15 000 ms with Envoy's few ms of scheduling slack (and histogram rounding) is "15 s".
     let rem = ms % 1000;
-    ms >= 1000 && (rem <= 30 || rem >= 970)
+    ms >= 1000 && (rem <= 50 || rem >= 950)
+}
+
+/// What other findings say about the same requests or endpoints.
+struct Context<'a> {
+    related: &'a [Related],
+    /// `filter_chain_not_found` findings whose listener address is one of this group's
+    /// upstream hosts: (address, count).
+    strict_servers: Vec<(String, u64)>,
+    /// For `filter_chain_not_found`: client findings whose upstream host is this listener.
+    plaintext_clients: Vec<(String, u64)>,
 }
 
 fn judgement(
@@ -175,7 +205,10 @@ fn judgement(
     share: f64,
     ev: &Evidence,
     upstream: &str,
-) -> (String, Domain) {
+    cx: &Context<'_>,
+) -> (String, Domain, Cause) {
+    // The playbook to show: the cause's own, unless the judgement moved the finding elsewhere.
+    let mut playbook = cause;
     let pct = share * 100.0;
     let n = g.count;
     let cut = cutoff(g);
@@ -246,9 +279,13 @@ fn judgement(
         }
         Cause::TlsFailure => {
             if details == "filter_chain_not_found" {
-                format!(
+                let mut s = format!(
                     "{n} plaintext connections hit a listener that only accepts mTLS: the server is STRICT (PeerAuthentication) and the client has no sidecar or a DestinationRule with `tls.mode: DISABLE`."
-                )
+                );
+                for (up, count) in &cx.plaintext_clients {
+                    s += &format!(" Clients see this as {count} × 503 UC at {up}.");
+                }
+                s
             } else if tf.contains("WRONG_VERSION_NUMBER") {
                 format!(
                     "{n} TLS handshakes reached a plaintext endpoint (WRONG_VERSION_NUMBER): the client originates mTLS (DestinationRule ISTIO_MUTUAL or auto mTLS) to a pod without a sidecar or a non-TLS port."
@@ -267,8 +304,16 @@ fn judgement(
         }
         Cause::UpstreamReset => {
             let uc = ev.response_flags.contains("UC");
-            if share >= 0.9 && n >= 3 && reporter != Reporter::ServerSidecar {
+            if let Some((addr, count)) = cx.strict_servers.first().filter(|_| uc) {
                 domain = Domain::Security;
+                playbook = Cause::TlsFailure;
+                format!(
+                    "{n} requests to {upstream} failed with {} ({pct:.1}%), and the server at {addr} logged {count} plaintext connections rejected by STRICT mTLS (`0 NR filter_chain_not_found`): this client sends plaintext to a STRICT server — a DestinationRule `tls.mode: DISABLE` or a missing sidecar, not a keep-alive race.",
+                    ev.response_flags
+                )
+            } else if uc && share >= 0.9 && n >= 3 && reporter != Reporter::ServerSidecar {
+                domain = Domain::Security;
+                playbook = Cause::TlsFailure;
                 format!(
                     "Nearly every request to {upstream} fails with {} ({pct:.0}%): not a keep-alive race. The server closes every connection — typically an mTLS mismatch (a DestinationRule `tls.mode: DISABLE` sending plaintext to a STRICT server, which logs `0 NR filter_chain_not_found`) or a wrong port protocol.",
                     ev.response_flags
@@ -301,17 +346,47 @@ fn judgement(
                 } else {
                     String::new()
                 };
-                format!(
-                    "{n} 5xx came from the next hop (via_upstream, {pct:.1}% of {upstream}).{retried} The next hop may be the server's sidecar: find the server-side record with the same x-request-id to see the real cause."
-                )
+                let mut s = format!(
+                    "{n} 5xx came from the next hop (via_upstream, {pct:.1}% of {upstream}).{retried}"
+                );
+                match cx.related.iter().find(|r| r.reporter != reporter.name()) {
+                    Some(r) => {
+                        s += &format!(
+                            " The next hop logged {}{} of these requests as {} ({} at {}{}): that is where they failed.",
+                            if r.estimated { "≈" } else { "" },
+                            r.shared_requests,
+                            r.cause,
+                            r.reporter.replace('_', " "),
+                            r.upstream,
+                            r.workload.as_deref().map(|w| format!(" in {w}")).unwrap_or_default()
+                        );
+                    }
+                    None => {
+                        s += " The next hop may be the server's sidecar: find the server-side record with the same x-request-id to see the real cause."
+                    }
+                }
+                s
             }
         }
         Cause::DownstreamDisconnect => {
             let mut s = format!("{n} clients gave up before the answer ({pct:.1}% of {upstream})");
             if let Some(c) = &cut_text {
-                s += &format!(" — {c}: the caller's own timeout");
+                s += &format!(" — {c}");
             }
-            s + "."
+            match cx.related.iter().find(|r| r.cause == "route_timeout" || r.cause == "per_try_timeout") {
+                Some(r) => {
+                    s += &format!(
+                        ". {} of them were cut by the {}'s {} at {}: the timeout is there, this hop only saw the caller leave.",
+                        r.shared_requests,
+                        r.reporter.replace('_', " "),
+                        r.cause.replace('_', " "),
+                        r.upstream
+                    );
+                }
+                None if cut.is_some() => s += ": the caller's own timeout.",
+                None => s += ".",
+            }
+            s
         }
         Cause::NoHealthyUpstream => {
             format!(
@@ -323,18 +398,47 @@ fn judgement(
         ),
         _ => format!("{n} requests ({pct:.1}% of {upstream}): {}.", cause.info().meaning),
     };
-    (text, domain)
+    (text, domain, playbook)
 }
 
 /// Builds the findings, largest first.
 pub fn build(agg: &Aggregate) -> Vec<Finding> {
-    let mut out: Vec<Finding> = agg
-        .groups
+    let mut groups: Vec<(Cause, u32, Reporter, &Group)> =
+        agg.groups.iter().map(|(&(c, u, r), g)| (c, u, r, g)).collect();
+    groups.sort_by(|a, b| {
+        b.3.count
+            .cmp(&a.3.count)
+            .then_with(|| a.0.name().cmp(b.0.name()))
+            .then_with(|| agg.upstream(a.1).name.cmp(&agg.upstream(b.1).name))
+            .then_with(|| agg.upstream(a.1).workload.cmp(&agg.upstream(b.1).workload))
+            .then_with(|| a.2.name().cmp(b.2.name()))
+    });
+    // Correlation is quadratic in the number of groups: look at the largest ones only.
+    const CORRELATE: usize = 200;
+    let fcnf: Vec<(usize, Vec<String>)> = groups
         .iter()
-        .map(|(&(cause, ui, reporter), g)| {
+        .enumerate()
+        .take(CORRELATE)
+        .filter(|(_, (c, _, _, g))| {
+            *c == Cause::TlsFailure && g.signatures.iter().any(|s| &*s.2.details == b"filter_chain_not_found")
+        })
+        .map(|(i, (_, _, _, g))| (i, g.local_addresses.iter().map(|(_, a)| lossy(a)).collect()))
+        .collect();
+    let total_records = agg.records;
+    let mut findings: Vec<Finding> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, &(cause, ui, reporter, g))| {
             let up = agg.upstream(ui);
             let upstream = lossy(&up.name);
-            let share = if up.requests > 0 { g.count as f64 / up.requests as f64 } else { 0.0 };
+            let workload = up.workload.as_deref().map(lossy);
+            // A record without a cluster has no upstream to compare with: use all records.
+            let base = if &*up.name == crate::aggregate::NO_CLUSTER.as_bytes() {
+                total_records
+            } else {
+                up.requests
+            };
+            let share = if base > 0 { g.count as f64 / base as f64 } else { 0.0 };
             let mut sigs: Vec<_> = g.signatures.iter().collect();
             sigs.sort_by(|a, b| b.3.cmp(&a.3).then(a.1.cmp(&b.1)));
             let top = sigs[0];
@@ -353,28 +457,95 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                 upstream_hosts: g.upstream_hosts.iter().map(|(_, h)| lossy(h)).collect(),
                 retried: g.with_retries,
             };
+            let mut related: Vec<Related> = if i < CORRELATE && !g.ids.is_empty() {
+                groups
+                    .iter()
+                    .take(CORRELATE)
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .filter_map(|(_, &(c2, u2, r2, g2))| {
+                        let shared = g.ids.common(&g2.ids);
+                        (shared > 0).then(|| {
+                            let up2 = agg.upstream(u2);
+                            Related {
+                                cause: c2.name(),
+                                reporter: r2.name(),
+                                upstream: lossy(&up2.name),
+                                workload: up2.workload.as_deref().map(lossy),
+                                shared_requests: shared,
+                                estimated: g.ids.saturated || g2.ids.saturated,
+                            }
+                        })
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            related
+                .sort_by(|a, b| b.shared_requests.cmp(&a.shared_requests).then_with(|| a.cause.cmp(b.cause)));
+            related.truncate(3);
+            let hosts: Vec<String> = evidence.upstream_hosts.clone();
+            let strict_servers = if cause == Cause::UpstreamReset {
+                fcnf.iter()
+                    .filter_map(|(j, addrs)| {
+                        addrs.iter().find(|a| hosts.contains(a)).map(|a| (a.clone(), groups[*j].3.count))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let plaintext_clients = match fcnf.iter().find(|(j, _)| *j == i) {
+                Some((_, addrs)) => groups
+                    .iter()
+                    .take(CORRELATE)
+                    .filter(|(c2, _, _, g2)| {
+                        *c2 == Cause::UpstreamReset
+                            && g2.upstream_hosts.iter().any(|(_, h)| addrs.contains(&lossy(h)))
+                    })
+                    .map(|(_, u2, _, g2)| (lossy(&agg.upstream(*u2).name), g2.count))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let cx = Context { related: &related, strict_servers, plaintext_clients };
             let pod = g.pods.iter().next().map(|(_, (ns, p))| (lossy(ns), lossy(p)));
-            let authority = g.authorities.iter().next().map(|(_, a)| lossy(a));
-            let target = Target::new(
+            // Istio mTLS SNI names the service exactly: outbound_.<port>_.<subset>_.<fqdn>.
+            let sni_host = g.server_names.iter().next().and_then(|(_, s)| {
+                let s = lossy(s);
+                let rest = s.strip_prefix("outbound_.")?;
+                let mut parts = rest.splitn(3, "_.");
+                let (port, _subset, fqdn) = (parts.next()?, parts.next()?, parts.next()?);
+                Some(format!("{fqdn}:{port}"))
+            });
+            let authority = sni_host.or_else(|| g.authorities.iter().next().map(|(_, a)| lossy(a)));
+            let mut target = Target::new(
                 &upstream,
                 authority.as_deref(),
                 pod.as_ref().map(|(n, p)| (n.as_str(), p.as_str())),
             );
-            let (summary, domain) = judgement(cause, reporter, g, share, &evidence, &upstream);
+            if target.svc.is_none() {
+                target.svc = workload.clone();
+            }
+            let shown = match &workload {
+                Some(w) => format!("{upstream} ({w})"),
+                None => upstream.clone(),
+            };
+            let (summary, domain, playbook) = judgement(cause, reporter, g, share, &evidence, &shown, &cx);
             let info = cause.info();
+            let steps = playbook.info();
             Finding {
                 cause: info.name,
                 domain: domain.name(),
                 reporter: reporter.name(),
                 upstream,
+                workload,
                 count: g.count,
                 share: (share * 10_000.0).round() / 10_000.0,
-                upstream_requests: up.requests,
+                upstream_requests: base,
                 evidence,
                 hint: Hint {
                     summary,
-                    look_at: target.fill(info.look_at),
-                    commands: info.commands.iter().map(|c| target.fill(c)).collect(),
+                    look_at: target.fill(steps.look_at),
+                    commands: steps.commands.iter().map(|c| target.fill(c)).collect(),
                 },
                 request_ids: g.request_ids.iter().map(|(_, id)| lossy(id)).collect(),
                 pods: g
@@ -386,17 +557,27 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                         },
                     )
                     .collect(),
+                related,
             }
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| a.cause.cmp(b.cause))
-            .then_with(|| a.upstream.cmp(&b.upstream))
-            .then_with(|| a.reporter.cmp(b.reporter))
-    });
-    out
+    // Symptoms (a client giving up on a request another hop timed out; a 5xx passed on from a
+    // hop that logged the real failure) go after the causes they point to.
+    findings.sort_by_key(is_symptom);
+    findings
+}
+
+/// True when the finding's own related findings explain it.
+fn is_symptom(f: &Finding) -> bool {
+    match f.cause {
+        "downstream_disconnect" => {
+            f.related.iter().any(|r| r.cause == "route_timeout" || r.cause == "per_try_timeout")
+        }
+        "app_error" if f.reporter != "server_sidecar" => f.related.iter().any(|r| {
+            r.reporter != f.reporter && r.cause != "app_error" && r.cause != "downstream_disconnect"
+        }),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -425,6 +606,8 @@ mod tests {
     fn human_durations() {
         assert_eq!(human_ms(15000), "15.0 s");
         assert_eq!(human_ms(999), "999 ms");
-        assert!(round_seconds(15003) && round_seconds(14990) && !round_seconds(15500));
+        assert!(
+            round_seconds(15003) && round_seconds(14990) && !round_seconds(15500) && !round_seconds(2511)
+        );
     }
 }

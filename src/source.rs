@@ -83,8 +83,9 @@ pub enum SourceError {
 }
 
 /// Expands command-line arguments into inputs: `-` (or nothing) is stdin; a directory means
-/// the files under it, skipping hidden entries and Markdown (sample-logs/README.md and the
-/// like). Missing paths are reported, not fatal, so the other inputs still get read.
+/// the files in it (not its subdirectories: pass those, or a glob, explicitly), skipping hidden
+/// entries and Markdown (sample-logs/README.md and the like). Missing paths are reported, not
+/// fatal, so the other inputs still get read.
 pub fn expand(args: &[PathBuf]) -> (Vec<Input>, Vec<SourceError>) {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
@@ -120,9 +121,7 @@ fn walk(dir: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<SourceError>) {
         if name.starts_with('.') || name.ends_with(".md") {
             continue;
         }
-        if p.is_dir() {
-            walk(&p, inputs, errors);
-        } else {
+        if p.is_file() {
             inputs.push(Input::Path(p));
         }
     }

@@ -80,6 +80,9 @@ pub struct InputSummary {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UpstreamSummary {
     pub cluster: String,
+    /// For inbound clusters: the workload whose sidecar logged them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
     pub requests: u64,
     pub failed: u64,
     pub by_code: Counts,
@@ -246,6 +249,7 @@ impl Summary {
             .iter()
             .map(|u| UpstreamSummary {
                 cluster: String::from_utf8_lossy(&u.name).into_owned(),
+                workload: u.workload.as_deref().map(|w| String::from_utf8_lossy(w).into_owned()),
                 requests: u.requests,
                 failed: u.failed,
                 by_code: code_counts(&u.codes),
@@ -255,7 +259,12 @@ impl Summary {
                 upstream_service_time_ms: Percentiles::of(&u.upstream_service_time),
             })
             .collect();
-        upstreams.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.cluster.cmp(&b.cluster)));
+        upstreams.sort_by(|a, b| {
+            b.requests
+                .cmp(&a.requests)
+                .then_with(|| a.cluster.cmp(&b.cluster))
+                .then_with(|| a.workload.cmp(&b.workload))
+        });
         let mut formats: Vec<(String, u64)> =
             agg.formats.iter().map(|(k, n)| (k.name().to_string(), *n)).collect();
         formats.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

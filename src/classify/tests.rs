@@ -298,6 +298,16 @@ fn successes_are_not_failures() {
 }
 
 #[test]
+fn gateways_are_told_apart_without_a_pod_name() {
+    // Gateway: accepts on its own pod IP (:8080) and connects out from the same IP.
+    let gw = r#"[2025-05-15T20:00:21.626Z] "GET /items HTTP/1.1" 504 UT response_timeout - "-" 0 24 501 - "172.18.0.1" "curl/8.7.1" "cb846eff-07ac-902e-9890-7af478c84166" "catalog.istioinaction.io:30000" "10.10.0.13:3000" outbound|80|version-v2|catalog.istioinaction.svc.cluster.local 10.10.0.7:58078 10.10.0.7:8080 172.18.0.1:61108 - -"#;
+    assert_eq!(verdict(gw, None).unwrap().2, Gateway);
+    // Client sidecar: accepts on the ClusterIP the app dialled.
+    let sc = r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 504 UT response_timeout - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#;
+    assert_eq!(verdict(sc, None).unwrap().2, ClientSidecar);
+}
+
+#[test]
 fn every_cause_has_a_row_and_a_unique_name() {
     for (i, c) in CAUSES.iter().enumerate() {
         assert_eq!(c.cause as usize, i);

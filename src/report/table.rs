@@ -125,8 +125,12 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
         for u in s.upstreams.iter().take(top) {
             let top_cause =
                 u.by_cause.0.first().map_or("-".to_string(), |(c, n)| format!("{c} ({})", thousands(*n)));
+            let name = match &u.workload {
+                Some(w) => format!("{} ({})", esc(&u.cluster), esc(w)),
+                None => esc(&u.cluster).into_owned(),
+            };
             table.add_row(vec![
-                esc(&u.cluster).into_owned(),
+                name,
                 thousands(u.requests),
                 thousands(u.failed),
                 pct(u.failed, u.requests),
@@ -199,7 +203,11 @@ fn finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
         f.domain,
         f.reporter.replace('_', " "),
         thousands(f.count),
-        esc(&f.upstream)
+        match &f.workload {
+            Some(w) => format!("{} ({})", esc(&f.upstream), esc(w)),
+            None if f.upstream == "-" => "all requests".to_string(),
+            None => esc(&f.upstream).into_owned(),
+        }
     )?;
     let e = &f.evidence;
     let mut ev = vec![];
@@ -237,6 +245,18 @@ fn finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
     }
     if !f.pods.is_empty() {
         writeln!(out, "     {DIM}logged by{DIM:#} {}", esc(&f.pods.join(", ")))?;
+    }
+    for r in &f.related {
+        writeln!(
+            out,
+            "     {DIM}same reqs{DIM:#} {}{} also logged as {} by the {} at {}{}",
+            if r.estimated { "≈" } else { "" },
+            thousands(r.shared_requests),
+            r.cause,
+            r.reporter.replace('_', " "),
+            esc(&r.upstream),
+            r.workload.as_deref().map(|w| format!(" ({})", esc(w))).unwrap_or_default()
+        )?;
     }
     Ok(())
 }

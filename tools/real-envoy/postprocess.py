@@ -268,8 +268,11 @@ def main():
         if lines:
             slices[scen][kind][proxy] = lines
 
-    os.makedirs(a.out, exist_ok=True)
-    for old in glob.glob(os.path.join(a.out, "real-*")):
+    # Top level: one plain-text file per scenario (what `envoy-triage sample-logs/` reads);
+    # json/ and wrapped/ hold the same events in other encodings and wrappers.
+    for sub in ("", "json", "wrapped"):
+        os.makedirs(os.path.join(a.out, sub), exist_ok=True)
+    for old in glob.glob(os.path.join(a.out, "real-*")) + glob.glob(os.path.join(a.out, "*", "real-*")):
         os.remove(old)
     written = []  # (filename, description)
 
@@ -286,7 +289,7 @@ def main():
         if scen in JSON_SCENARIOS:
             jrecs = merge(slices[scen]["json"], json_key)
             assert len(jrecs) == len(recs), scen
-            name = "real-%s.json.log" % scen
+            name = "json/real-%s.json.log" % scen
             with open(os.path.join(a.out, name), "w") as f:
                 f.writelines(l + "\n" for _, _, l in jrecs)
             written.append((name, scen, "json"))
@@ -296,7 +299,7 @@ def main():
         if scen not in merged_text:
             continue
         recs = merged_text[scen]
-        name = "real-%s.kubectl.log" % scen
+        name = "wrapped/real-%s.kubectl.log" % scen
         with open(os.path.join(a.out, name), "w") as f:
             for ns, (_, proxy, line) in zip(stamp(recs, name), recs):
                 f.write("[pod/%s/istio-proxy] %s %s\n" % (pod_of[proxy], fmt_ns(ns), line))
@@ -309,7 +312,7 @@ def main():
         longest = max(range(len(recs)), key=lambda i: len(recs[i][2]))
         lo = max(0, longest - CRI_WINDOW // 2)
         recs = recs[lo:lo + CRI_WINDOW]
-        name = "real-healthy-gateway.cri.log"
+        name = "wrapped/real-healthy-gateway.cri.log"
         stderr_lines = [l.rstrip("\n") for l in open(os.path.join(a.work, "logs", "gateway.stderr"))
                         if ENVOY_APP_RE.match(l)]
         with open(os.path.join(a.out, name), "w") as f:
