@@ -1,0 +1,397 @@
+//! Integration tests: run the built binary on the bundled real-Envoy samples and on generated
+//! input, and check what users rely on — exact counts, causes, findings, the JSON contract,
+//! exit codes, and output safety.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::cargo_bin("envoy-triage").unwrap()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn samples() -> PathBuf {
+    root().join("sample-logs")
+}
+
+/// Runs with `--output json` and returns (exit code, parsed stdout, stderr).
+fn json_of(args: &[&str]) -> (i32, Value, String) {
+    let out = bin().args(["--output", "json"]).args(args).output().unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), v, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn sample(name: &str) -> String {
+    samples().join(name).display().to_string()
+}
+
+fn totals(v: &Value) -> (u64, u64, u64, u64) {
+    let t = &v["totals"];
+    (
+        t["lines"].as_u64().unwrap(),
+        t["records"].as_u64().unwrap(),
+        t["skipped"].as_u64().unwrap(),
+        t["malformed"].as_u64().unwrap(),
+    )
+}
+
+fn finding<'a>(v: &'a Value, cause: &str, reporter: &str) -> &'a Value {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["cause"] == cause && f["reporter"] == reporter)
+        .unwrap_or_else(|| panic!("no {cause} finding by {reporter} in {:#}", v["findings"]))
+}
+
+/// Expected counts computed from the files by tools/real-envoy/postprocess.py.
+fn expected_counts() -> BTreeMap<String, (u64, u64, BTreeMap<String, u64>, BTreeMap<String, u64>)> {
+    let tsv = std::fs::read_to_string(root().join("tests/data/real-expected-counts.tsv")).unwrap();
+    let mut out: BTreeMap<String, (u64, u64, BTreeMap<String, u64>, BTreeMap<String, u64>)> = BTreeMap::new();
+    for line in tsv.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (file, lines, records, code, flags, n) =
+            (f[0], f[1].parse().unwrap(), f[2].parse().unwrap(), f[3], f[4], f[6].parse::<u64>().unwrap());
+        let e = out.entry(file.to_string()).or_insert((lines, records, BTreeMap::new(), BTreeMap::new()));
+        *e.2.entry(code.to_string()).or_insert(0) += n;
+        if flags != "-" {
+            for flag in flags.split(',') {
+                *e.3.entry(flag.to_string()).or_insert(0) += n;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_real_envoy_sample_is_read_exactly() {
+    let expected = expected_counts();
+    assert!(expected.len() >= 20, "{} files", expected.len());
+    for (file, (lines, records, codes, flags)) in &expected {
+        let (code, v, err) = json_of(&[&sample(file)]);
+        assert_eq!(code, 0, "{file}: {err}");
+        let (l, r, s, m) = totals(&v);
+        assert_eq!((l, r), (*lines, *records), "{file}");
+        assert_eq!(l, r + s + m, "{file}: lines = records + skipped + malformed");
+        assert_eq!(m, 0, "{file}: {:#}", v["malformed_samples"]);
+        let got_codes: BTreeMap<String, u64> =
+            v["by_code"].as_object().unwrap().iter().map(|(k, n)| (k.clone(), n.as_u64().unwrap())).collect();
+        assert_eq!(&got_codes, codes, "{file}");
+        let got_flags: BTreeMap<String, u64> =
+            v["by_flag"].as_object().unwrap().iter().map(|(k, n)| (k.clone(), n.as_u64().unwrap())).collect();
+        assert_eq!(&got_flags, flags, "{file}");
+    }
+}
+
+#[test]
+fn the_sample_directory_accounts_for_every_line() {
+    let (code, v, _) = json_of(&[&samples().display().to_string()]);
+    assert_eq!(code, 0);
+    let (l, r, s, m) = totals(&v);
+    assert_eq!((l, r, s, m), (1100, 968, 132, 0));
+    assert_eq!(v["totals"]["skipped_by_reason"]["envoy_log"], 132);
+    // Only the top level: one text file per scenario, README skipped.
+    assert_eq!(v["inputs"].as_array().unwrap().len(), 15);
+}
+
+#[test]
+fn json_and_wrapped_variants_read_the_same_events() {
+    for (plain, other) in [
+        ("real-timeout-15s.log", "json/real-timeout-15s.json.log"),
+        ("real-tls-mismatch.log", "json/real-tls-mismatch.json.log"),
+        ("real-refused-localhost.log", "wrapped/real-refused-localhost.kubectl.log"),
+        ("real-timeout-15s.log", "wrapped/real-timeout-15s.kubectl.log"),
+    ] {
+        let (_, a, _) = json_of(&[&sample(plain)]);
+        let (_, b, _) = json_of(&[&sample(other)]);
+        for key in ["by_code", "by_flag", "by_cause"] {
+            assert_eq!(a[key], b[key], "{key}: {plain} vs {other}");
+        }
+    }
+}
+
+#[test]
+fn a_15s_wall_at_the_gateway_is_called_a_configured_timeout() {
+    let (_, v, _) = json_of(&[&sample("real-timeout-15s.log")]);
+    let f = finding(&v, "route_timeout", "gateway");
+    assert_eq!(f["count"], 6);
+    assert_eq!(f["upstream"], "outbound|8000||httpbin.foo.svc.cluster.local");
+    let cutoff = f["evidence"]["cutoff_ms"].as_u64().unwrap();
+    assert!((14_950..=15_050).contains(&cutoff), "{cutoff}");
+    let why = f["hint"]["summary"].as_str().unwrap();
+    assert!(why.contains("all 6 at 15.0 s"), "{why}");
+    assert!(why.contains("not Istio's"), "{why}");
+    assert_eq!(f["evidence"]["response_code_details"], "response_timeout");
+    // The server sidecar saw the same requests end with the caller leaving.
+    let dc = finding(&v, "downstream_disconnect", "server_sidecar");
+    assert_eq!(dc["related"][0]["cause"], "route_timeout");
+    assert_eq!(dc["related"][0]["shared_requests"], 6);
+}
+
+#[test]
+fn the_kubectl_prefix_names_the_gateway_pod_in_commands() {
+    let (_, v, _) = json_of(&[&sample("wrapped/real-timeout-15s.kubectl.log")]);
+    let f = finding(&v, "route_timeout", "gateway");
+    assert_eq!(f["pods"][0], "istio-ingressgateway-7d4f8b9c6-x2x9z");
+    let cmd = f["hint"]["commands"][0].as_str().unwrap();
+    assert!(
+        cmd.contains("istioctl proxy-config routes istio-ingressgateway-7d4f8b9c6-x2x9z -n foo"),
+        "{cmd}"
+    );
+}
+
+#[test]
+fn an_app_bound_to_localhost_is_found_at_the_server_sidecar() {
+    let (_, v, _) = json_of(&[&sample("real-refused-localhost.log")]);
+    let f = finding(&v, "connection_refused", "server_sidecar");
+    assert_eq!((f["count"].as_u64(), f["share"].as_f64()), (Some(12), Some(1.0)));
+    assert_eq!(f["domain"], "application");
+    assert!(f["hint"]["summary"].as_str().unwrap().contains("127.0.0.1"));
+    assert!(f["hint"]["look_at"].as_str().unwrap().contains("0.0.0.0"));
+    // The client sidecar only saw 503 via_upstream; the report links it to the real cause.
+    let c = finding(&v, "app_error", "client_sidecar");
+    assert_eq!(c["related"][0]["cause"], "connection_refused");
+    assert!(
+        c["hint"]["summary"].as_str().unwrap().contains("logged 12 of these requests as connection_refused")
+    );
+    // Symptoms are listed after their cause.
+    assert_eq!(v["findings"][0]["cause"], "connection_refused");
+}
+
+#[test]
+fn plaintext_against_strict_mtls_is_a_security_finding_on_both_sides() {
+    let (_, v, _) = json_of(&[&sample("real-mtls-strict-plaintext.log")]);
+    let server = finding(&v, "tls_failure", "unknown");
+    assert_eq!(server["evidence"]["response_code_details"], "filter_chain_not_found");
+    let client = finding(&v, "upstream_reset", "client_sidecar");
+    assert_eq!(client["domain"], "security");
+    assert!(client["hint"]["summary"].as_str().unwrap().contains("not a keep-alive race"));
+    assert!(client["hint"]["commands"][0].as_str().unwrap().contains("peerauthentication"));
+}
+
+#[test]
+fn tls_origination_to_plaintext_and_trust_failures() {
+    let (_, v, _) = json_of(&[&sample("real-tls-mismatch.log")]);
+    assert_eq!(v["by_cause"]["tls_failure"], 20);
+    let f = &v["findings"][0];
+    assert_eq!(f["cause"], "tls_failure");
+    assert!(
+        f["evidence"]["upstream_transport_failure_reason"].as_str().unwrap().contains("TLS_error"),
+        "{f:#}"
+    );
+}
+
+#[test]
+fn each_playbook_scenario_has_its_cause() {
+    for (file, cause, count) in [
+        ("real-per-try-timeout.log", "per_try_timeout", 8),
+        ("real-circuit-breaker.log", "overflow", 15),
+        ("real-no-healthy.log", "no_healthy_upstream", 10),
+        ("real-no-route.log", "no_route", 8),
+        ("real-no-route.log", "no_cluster", 5),
+        ("real-no-route.log", "blocked_egress", 4),
+        ("real-protocol-error.log", "protocol_error", 18),
+        ("real-connect-timeout.log", "connect_timeout", 7),
+        ("real-tcp.log", "connection_refused", 6),
+        ("real-client-disconnect.log", "downstream_disconnect", 16),
+    ] {
+        let (_, v, _) = json_of(&[&sample(file)]);
+        assert_eq!(v["by_cause"][cause], count, "{file}: {:#}", v["by_cause"]);
+    }
+    let (_, v, _) = json_of(&[&sample("real-healthy.log")]);
+    assert_eq!(v["totals"]["failed"], 0);
+    assert!(v["findings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn the_json_contract_has_its_documented_shape() {
+    let (_, v, _) = json_of(&[&sample("real-refused-localhost.log")]);
+    assert_eq!(v["schema_version"], 1);
+    for key in ["lines", "records", "skipped", "malformed", "failed"] {
+        assert!(v["totals"][key].is_u64(), "totals.{key}");
+    }
+    for key in ["by_code", "by_flag", "by_cause", "by_domain", "by_reporter"] {
+        assert!(v[key].is_object(), "{key}");
+    }
+    assert!(v["by_code"]["503"].is_u64());
+    let u = &v["upstreams"][0];
+    for key in ["cluster", "requests", "by_code", "by_flag", "by_cause", "duration_ms"] {
+        assert!(!u[key].is_null(), "upstreams[].{key}");
+    }
+    for key in ["p50", "p90", "p99", "max"] {
+        assert!(u["duration_ms"][key].is_u64(), "duration_ms.{key}");
+    }
+    let f = &v["findings"][0];
+    for key in ["cause", "domain", "reporter", "upstream", "count", "evidence", "hint", "request_ids"] {
+        assert!(!f[key].is_null(), "findings[].{key}");
+    }
+    assert!(f["hint"]["commands"].as_array().is_some_and(|c| !c.is_empty()));
+    // Documented in docs/json-contract.md.
+    let doc = std::fs::read_to_string(root().join("docs/json-contract.md")).unwrap();
+    for key in ["totals", "by_code", "by_flag", "by_cause", "upstreams", "findings", "schema_version"] {
+        assert!(doc.contains(&format!("`{key}`")), "{key} undocumented");
+    }
+}
+
+#[test]
+fn a_missing_file_is_reported_with_exit_code_2_and_the_rest_is_still_read() {
+    let out = bin().args(["--output", "json", "no/such/file.log", &sample("real-tcp.log")]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no/such/file.log") && err.contains("No such file"), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["totals"]["records"], 26);
+
+    let out = bin().arg("only/missing.log").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_closed_pipe_exits_0_without_a_message() {
+    let mut child = bin()
+        .arg(samples())
+        .arg("--color=never")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the report is written, like `| head` that already quit.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn stdin_and_gzip_are_read() {
+    let text = std::fs::read(samples().join("real-tcp.log")).unwrap();
+    let mut child =
+        bin().args(["--output", "json"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&text).unwrap();
+    child.stdin.take().unwrap().write_all(&gz.finish().unwrap()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["totals"]["records"], 26);
+    assert_eq!(v["inputs"][0]["name"], "-");
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let plain = bin().arg(sample("real-tcp.log")).output().unwrap();
+    assert!(!plain.stdout.contains(&0x1b), "piped output must not carry colour");
+    let forced = bin().args([&sample("real-tcp.log"), "--color", "always"]).output().unwrap();
+    assert!(forced.stdout.contains(&0x1b));
+    let no_color = bin().arg(sample("real-tcp.log")).env("NO_COLOR", "1").output().unwrap();
+    assert!(!no_color.stdout.contains(&0x1b));
+}
+
+#[test]
+fn control_characters_from_logs_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evil.log");
+    let evil = "[2020-11-25T21:26:18.409Z] \"GET /\x1b]0;pwned\x07 HTTP/1.1\" 503 UF upstream_reset_before_response_started{connection_failure} - \"-\" 0 91 3 - \"-\" \"curl\x1b[2J\" \"id-\x1b[31m1\" \"evil:80\" \"10.0.0.1:80\" outbound|80||evil\x1b[5m.ns.svc.cluster.local 10.0.0.2:1 10.0.0.3:80 10.0.0.2:2 - default\n\x1b[31mnot a log line\x08\x08\r\n";
+    std::fs::write(&path, evil).unwrap();
+    for color in ["never", "always"] {
+        let out = bin().arg(&path).args(["--color", color]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for bad in ["\x1b]0;", "\x1b[2J", "\x1b[5m", "\x1b[31mnot", "\x08", "\x07"] {
+            assert!(!text.contains(bad), "{color}: raw {bad:?} in output:\n{text}");
+        }
+        assert!(text.contains("\\x1b[5m"), "escaped form shown: {text}");
+    }
+}
+
+#[test]
+fn malformed_lines_are_counted_and_shown_with_kind_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.log");
+    let good = std::fs::read_to_string(samples().join("real-tcp.log")).unwrap();
+    let first = good.lines().next().unwrap();
+    let cut = &first[..60];
+    std::fs::write(&path, format!("{first}\n{cut}\nhello world\n\n")).unwrap();
+    let (code, v, _) = json_of(&[path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(totals(&v), (4, 1, 1, 2));
+    assert_eq!(v["malformed_samples"][0]["line"], 2);
+    assert_eq!(v["malformed_samples"][0]["kind"], "expected_literal");
+    assert_eq!(v["malformed_samples"][1]["line"], 3);
+    assert_eq!(v["malformed_samples"][1]["kind"], "unrecognised");
+    let table = bin().arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("MALFORMED (2 lines"), "{text}");
+    assert!(text.contains("mixed.log:3 col 1"), "{text}");
+}
+
+/// A multi-megabyte input built from every sample (text, JSON, wrapped) with fresh request ids.
+fn big_input(dir: &Path) -> PathBuf {
+    let mut sources = Vec::new();
+    for sub in ["", "json", "wrapped"] {
+        for e in std::fs::read_dir(samples().join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "log") {
+                sources.push(std::fs::read_to_string(p).unwrap());
+            }
+        }
+    }
+    sources.sort();
+    let path = dir.join("big.log");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut written = 0usize;
+    let mut round = 0u32;
+    while written < 6 << 20 {
+        for s in &sources {
+            for line in s.lines() {
+                // Fresh ids per round so that request-id correlation sees many requests.
+                let l = line.replacen("-4", &format!("-{round:x}"), 1);
+                written += l.len() + 1;
+                writeln!(out, "{l}").unwrap();
+            }
+        }
+        round += 1;
+    }
+    out.flush().unwrap();
+    path
+}
+
+#[test]
+fn output_does_not_depend_on_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = big_input(dir.path());
+    let p = path.to_str().unwrap();
+    let (_, one, _) = json_of(&[p, "--threads", "1"]);
+    let (_, eight, _) = json_of(&[p, "--threads", "8"]);
+    assert!(one["totals"]["records"].as_u64().unwrap() > 10_000);
+    assert_eq!(one, eight);
+    let t1 = bin().args([p, "--threads", "1"]).output().unwrap();
+    let t8 = bin().args([p, "--threads", "8"]).output().unwrap();
+    assert_eq!(t1.stdout, t8.stdout);
+}
+
+#[test]
+fn help_shows_an_example_for_each_use() {
+    let out = bin().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["kubectl logs", "-c istio-proxy", ".log.gz", "--format"] {
+        assert!(text.contains(needle), "{needle} missing from --help");
+    }
+}
+
+#[test]
+fn bad_flags_are_explained_with_exit_code_2() {
+    let out = bin().args(["--format", "[%START_TIME%] %BOGUS"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--format") && err.contains("byte 15"), "{err}");
+    let out = bin().args(["--threads", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
