@@ -52,19 +52,32 @@ fn finding<'a>(v: &'a Value, cause: &str, reporter: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {cause} finding by {reporter} in {:#}", v["findings"]))
 }
 
+/// Per file: lines, records, records per code, records per flag.
+struct Expected {
+    lines: u64,
+    records: u64,
+    codes: BTreeMap<String, u64>,
+    flags: BTreeMap<String, u64>,
+}
+
 /// Expected counts computed from the files by tools/real-envoy/postprocess.py.
-fn expected_counts() -> BTreeMap<String, (u64, u64, BTreeMap<String, u64>, BTreeMap<String, u64>)> {
+fn expected_counts() -> BTreeMap<String, Expected> {
     let tsv = std::fs::read_to_string(root().join("tests/data/real-expected-counts.tsv")).unwrap();
-    let mut out: BTreeMap<String, (u64, u64, BTreeMap<String, u64>, BTreeMap<String, u64>)> = BTreeMap::new();
+    let mut out: BTreeMap<String, Expected> = BTreeMap::new();
     for line in tsv.lines().skip(1) {
         let f: Vec<&str> = line.split('\t').collect();
         let (file, lines, records, code, flags, n) =
             (f[0], f[1].parse().unwrap(), f[2].parse().unwrap(), f[3], f[4], f[6].parse::<u64>().unwrap());
-        let e = out.entry(file.to_string()).or_insert((lines, records, BTreeMap::new(), BTreeMap::new()));
-        *e.2.entry(code.to_string()).or_insert(0) += n;
+        let e = out.entry(file.to_string()).or_insert(Expected {
+            lines,
+            records,
+            codes: BTreeMap::new(),
+            flags: BTreeMap::new(),
+        });
+        *e.codes.entry(code.to_string()).or_insert(0) += n;
         if flags != "-" {
             for flag in flags.split(',') {
-                *e.3.entry(flag.to_string()).or_insert(0) += n;
+                *e.flags.entry(flag.to_string()).or_insert(0) += n;
             }
         }
     }
@@ -75,7 +88,7 @@ fn expected_counts() -> BTreeMap<String, (u64, u64, BTreeMap<String, u64>, BTree
 fn every_real_envoy_sample_is_read_exactly() {
     let expected = expected_counts();
     assert!(expected.len() >= 20, "{} files", expected.len());
-    for (file, (lines, records, codes, flags)) in &expected {
+    for (file, Expected { lines, records, codes, flags }) in &expected {
         let (code, v, err) = json_of(&[&sample(file)]);
         assert_eq!(code, 0, "{file}: {err}");
         let (l, r, s, m) = totals(&v);
