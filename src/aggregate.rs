@@ -557,8 +557,10 @@ pub struct Aggregate {
     pub malformed_samples: Earliest<MalformedSample, 5>,
     /// (chunk, source, lines) for every chunk this worker read: turns positions into line numbers.
     pub chunk_lines: Vec<(u64, u32, u64)>,
-    pub first_start_ms: Option<i64>,
-    pub last_start_ms: Option<i64>,
+    first_start_ms: Option<i64>,
+    last_start_ms: Option<i64>,
+    first_raw: Option<[u8; 24]>,
+    last_raw: Option<[u8; 24]>,
 }
 
 impl Aggregate {
@@ -587,6 +589,8 @@ impl Aggregate {
             chunk_lines: Vec::new(),
             first_start_ms: None,
             last_start_ms: None,
+            first_raw: None,
+            last_raw: None,
         }
     }
 
@@ -645,9 +649,8 @@ impl Aggregate {
         if let Some(t) = rec.upstream_service_time_ms {
             record_hist(&mut self.upstream_service_time, t);
         }
-        if let Some(ms) = rec.start_epoch_ms() {
-            self.first_start_ms = Some(self.first_start_ms.map_or(ms, |f| f.min(ms)));
-            self.last_start_ms = Some(self.last_start_ms.map_or(ms, |l| l.max(ms)));
+        if let Some(t) = rec.start_time.as_deref() {
+            self.note_start(t);
         }
         let cluster = rec.upstream_cluster.as_deref().unwrap_or(NO_CLUSTER.as_bytes());
         // Inbound cluster names (`inbound|8080||`) repeat across workloads: tell them apart by
@@ -694,6 +697,36 @@ impl Aggregate {
                 .or_insert_with(|| Group::new(&v))
                 .add(rec, pos, source);
         }
+    }
+
+    /// Tracks the earliest and latest start time. Envoy's own `%START_TIME%` rendering
+    /// (`2020-11-25T21:26:18.409Z`, fixed width, UTC) orders like its bytes, so the common case
+    /// is a comparison; other renderings are parsed.
+    #[inline]
+    fn note_start(&mut self, t: &[u8]) {
+        if let Ok(canonical) = <[u8; 24]>::try_from(t) {
+            if canonical[23] == b'Z' && canonical[19] == b'.' && canonical[10] == b'T' {
+                if self.first_raw.is_none_or(|f| canonical < f) {
+                    self.first_raw = Some(canonical);
+                }
+                if self.last_raw.is_none_or(|l| canonical > l) {
+                    self.last_raw = Some(canonical);
+                }
+                return;
+            }
+        }
+        if let Some(ms) = crate::record::parse_rfc3339_ms(t) {
+            self.first_start_ms = Some(self.first_start_ms.map_or(ms, |f| f.min(ms)));
+            self.last_start_ms = Some(self.last_start_ms.map_or(ms, |l| l.max(ms)));
+        }
+    }
+
+    /// Earliest and latest start time seen, in epoch milliseconds.
+    pub fn start_range(&self) -> Option<(i64, i64)> {
+        let parse = |r: &Option<[u8; 24]>| r.as_ref().and_then(|b| crate::record::parse_rfc3339_ms(b));
+        let first = [self.first_start_ms, parse(&self.first_raw)].into_iter().flatten().min()?;
+        let last = [self.last_start_ms, parse(&self.last_raw)].into_iter().flatten().max()?;
+        Some((first, last))
     }
 
     pub fn add_skipped(&mut self, reason: SkipReason) {
@@ -785,6 +818,8 @@ impl Aggregate {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        self.first_raw = [self.first_raw, o.first_raw].into_iter().flatten().min();
+        self.last_raw = [self.last_raw, o.last_raw].into_iter().flatten().max();
     }
 
     /// The upstream a group belongs to.

@@ -195,25 +195,18 @@ fn read_chunks(
 }
 
 /// Reads until `buf` holds at least `want` bytes; returns true at end of input.
+///
+/// `read_to_end` on a `Take` reads into the vector's spare capacity without zeroing it first
+/// (readers such as `File` and `Stdin` fill uninitialised memory directly).
 fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
     while buf.len() < want {
-        if buf.capacity() - buf.len() < 64 * 1024 {
-            buf.reserve(want - buf.len());
-        }
-        let len = buf.len();
-        let spare = buf.capacity() - len;
-        buf.resize(len + spare, 0);
-        match reader.read(&mut buf[len..]) {
-            Ok(0) => {
-                buf.truncate(len);
-                return Ok(true);
-            }
-            Ok(n) => buf.truncate(len + n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(len),
-            Err(e) => {
-                buf.truncate(len);
-                return Err(e);
-            }
+        let need = want - buf.len();
+        buf.reserve(need);
+        match reader.take(need as u64).read_to_end(buf) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(false)

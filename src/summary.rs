@@ -290,12 +290,9 @@ impl Summary {
                 .zip(per_input)
                 .map(|(i, lines)| InputSummary { name: i.meta.name.clone(), lines, error: i.error.clone() })
                 .collect(),
-            time_range: match (agg.first_start_ms, agg.last_start_ms) {
-                (Some(a), Some(b)) => {
-                    Some(TimeRange { first_start: format_epoch_ms(a), last_start: format_epoch_ms(b) })
-                }
-                _ => None,
-            },
+            time_range: agg
+                .start_range()
+                .map(|(a, b)| TimeRange { first_start: format_epoch_ms(a), last_start: format_epoch_ms(b) }),
             formats: Counts(formats),
             by_code: code_counts(&agg.codes),
             by_flag: flag_counts(&agg.flags),

@@ -336,7 +336,7 @@ fn malformed_lines_are_counted_and_shown_with_kind_and_column() {
     assert_eq!(code, 0);
     assert_eq!(totals(&v), (4, 1, 1, 2));
     assert_eq!(v["malformed_samples"][0]["line"], 2);
-    assert_eq!(v["malformed_samples"][0]["kind"], "expected_literal");
+    assert_eq!(v["malformed_samples"][0]["kind"], "truncated");
     assert_eq!(v["malformed_samples"][1]["line"], 3);
     assert_eq!(v["malformed_samples"][1]["kind"], "unrecognised");
     let table = bin().arg(&path).output().unwrap();

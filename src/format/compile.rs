@@ -316,20 +316,11 @@ impl CompiledFormat {
 
     /// Like [`parse`](Self::parse), also returning how many times the match backtracked: a
     /// match that needed none is a more certain reading than one that did.
+    ///
+    /// Values are validated and stored into the record as the match goes. When a free-text field
+    /// is re-matched after backtracking, every later step runs again and overwrites its slot, so
+    /// the record holds exactly the values of the final match.
     pub fn parse_counting<'a>(&self, line: &'a [u8]) -> Result<(Record<'a>, u32), ParseError> {
-        let mut spans = [(0u32, 0u32); MAX_STEPS];
-        let n = self.steps.len().min(MAX_STEPS);
-        let backtracks = self.match_spans(line, &mut spans[..n])?;
-        let mut rec = Record { format: self.kind, ..Record::default() };
-        for (step, &(s, e)) in self.steps.iter().zip(spans[..n].iter()) {
-            let v = &line[s as usize..e as usize];
-            fill(&mut rec, step.field, v).map_err(|k| ParseError::at(k, s as usize))?;
-        }
-        Ok((rec, backtracks))
-    }
-
-    /// Returns how many times the match had to backtrack.
-    fn match_spans(&self, line: &[u8], spans: &mut [(u32, u32)]) -> Result<u32, ParseError> {
         if line.len() > u32::MAX as usize {
             return Err(ParseError::at(ErrorKind::TrailingData, u32::MAX as usize));
         }
@@ -338,7 +329,8 @@ impl CompiledFormat {
             let kind = if at == line.len() { ErrorKind::Truncated } else { ErrorKind::ExpectedLiteral };
             return Err(ParseError::at(kind, at));
         }
-        let steps = &self.steps[..spans.len()];
+        let mut rec = Record { format: self.kind, ..Record::default() };
+        let steps = &self.steps[..];
         // Backtrack points: (step, field start, where to search next).
         let mut stack = [(0u16, 0u32, 0u32); MAX_BACKTRACK_POINTS];
         let mut depth = 0usize;
@@ -351,27 +343,37 @@ impl CompiledFormat {
         loop {
             let outcome: Result<usize, ParseError> = if i == steps.len() {
                 if pos == line.len() {
-                    return Ok(BACKTRACK_BUDGET - budget);
+                    return Ok((rec, BACKTRACK_BUDGET - budget));
                 }
                 Err(ParseError::at(ErrorKind::TrailingData, pos))
             } else {
                 let step = &steps[i];
                 match &step.term {
-                    Term::End => {
-                        let v = &line[pos..];
-                        validate(step.class, v).map_err(|k| ParseError::at(k, pos)).map(|()| {
-                            spans[i] = (pos as u32, line.len() as u32);
-                            line.len()
-                        })
+                    Term::End => store(&mut rec, step, &line[pos..])
+                        .map(|()| line.len())
+                        .map_err(|k| ParseError::at(k, pos)),
+                    Term::Lit(lit)
+                        if resume.is_none() && !matches!(step.class, Class::Text | Class::Spaced) =>
+                    {
+                        // Fields that cannot hold their terminator: find the end and validate
+                        // in one pass.
+                        match bounded_end(step.class, lit, &line[pos..]) {
+                            Err(k) => Err(ParseError::at(k, pos)),
+                            Ok(rel) => {
+                                let end = pos + rel;
+                                fill(&mut rec, step.field, step.class, &line[pos..end])
+                                    .map(|()| end + lit.len())
+                                    .map_err(|k| ParseError::at(k, pos))
+                            }
+                        }
                     }
                     Term::Lit(lit) => {
                         let from = resume.take().unwrap_or(pos);
                         match find(lit, &line[from..]) {
-                            None => Err(ParseError::at(ErrorKind::ExpectedLiteral, line.len())),
+                            None => Err(ParseError::at(ErrorKind::Truncated, line.len())),
                             Some(rel) => {
                                 let end = from + rel;
-                                let v = &line[pos..end];
-                                match validate(step.class, v) {
+                                match store(&mut rec, step, &line[pos..end]) {
                                     Err(k) => Err(ParseError::at(k, pos)),
                                     Ok(()) => {
                                         if matches!(step.class, Class::Text | Class::Spaced)
@@ -380,14 +382,13 @@ impl CompiledFormat {
                                             stack[depth] = (i as u16, pos as u32, (end + 1) as u32);
                                             depth += 1;
                                         }
-                                        spans[i] = (pos as u32, end as u32);
                                         Ok(end + lit.len())
                                     }
                                 }
                             }
                         }
                     }
-                    Term::Adjacent => self.match_adjacent(line, i, pos, spans),
+                    Term::Adjacent => self.match_adjacent(line, i, pos, &mut rec),
                 }
             };
             match outcome {
@@ -417,14 +418,14 @@ impl CompiledFormat {
     /// Two operators with nothing between them (Istio 1.0.3's `%…PATH)%%PROTOCOL%`): find the
     /// end of the pair with the second step's terminator, then give the second field the longest
     /// suffix its class allows (a protocol name, or digits) and the first field the rest.
-    fn match_adjacent(
+    fn match_adjacent<'a>(
         &self,
-        line: &[u8],
+        line: &'a [u8],
         i: usize,
         pos: usize,
-        spans: &mut [(u32, u32)],
+        rec: &mut Record<'a>,
     ) -> Result<usize, ParseError> {
-        let Some(second) = self.steps.get(i + 1).filter(|_| i + 1 < spans.len()) else {
+        let Some(second) = self.steps.get(i + 1) else {
             return Err(ParseError::at(ErrorKind::Truncated, pos));
         };
         let (end, next) = match &second.term {
@@ -448,73 +449,103 @@ impl CompiledFormat {
         } else {
             end
         };
-        let first = &self.steps[i];
-        validate(first.class, &line[pos..split]).map_err(|k| ParseError::at(k, pos))?;
-        validate(second.class, &line[split..end]).map_err(|k| ParseError::at(k, split))?;
-        spans[i] = (pos as u32, split as u32);
-        spans[i + 1] = (split as u32, end as u32);
+        store(rec, &self.steps[i], &line[pos..split]).map_err(|k| ParseError::at(k, pos))?;
+        store(rec, second, &line[split..end]).map_err(|k| ParseError::at(k, split))?;
         Ok(next)
     }
 }
 
-/// Formats longer than this are matched only up to here (and then fail as trailing data).
-const MAX_STEPS: usize = 96;
 const MAX_BACKTRACK_POINTS: usize = 24;
 /// Bounds the work a hostile line can cause: each retry re-scans at most the rest of the line.
 const BACKTRACK_BUDGET: u32 = 64;
 
+/// Finds a terminating literal. Most fields are short, so the first bytes are scanned directly
+/// before handing over to `memchr` (whose setup costs more than a short scan).
 #[inline]
 fn find(lit: &[u8], hay: &[u8]) -> Option<usize> {
-    match lit.len() {
-        1 => memchr::memchr(lit[0], hay),
-        _ => {
-            let mut from = 0;
-            while let Some(rel) = memchr::memchr(lit[0], &hay[from..]) {
-                let at = from + rel;
-                if hay[at..].starts_with(lit) {
-                    return Some(at);
-                }
-                from = at + 1;
-            }
-            None
+    let first = lit[0];
+    let mut from = 0;
+    loop {
+        let at = from + find_byte(first, &hay[from..])?;
+        if has_prefix(&hay[at + 1..], &lit[1..]) {
+            return Some(at);
         }
+        from = at + 1;
     }
 }
 
+/// `hay.starts_with(lit)` for the short literals of a format, without a `memcmp` call.
 #[inline]
-fn validate(class: Class, v: &[u8]) -> Result<(), ErrorKind> {
-    match class {
-        Class::Text => Ok(()),
+fn has_prefix(hay: &[u8], lit: &[u8]) -> bool {
+    hay.len() >= lit.len() && hay.iter().zip(lit).all(|(a, b)| a == b)
+}
+
+#[inline]
+fn find_byte(b: u8, hay: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    let head = hay.len().min(SHORT);
+    match hay[..head].iter().position(|&x| x == b) {
+        Some(i) => Some(i),
+        None if hay.len() > SHORT => memchr::memchr(b, &hay[SHORT..]).map(|i| i + SHORT),
+        None => None,
+    }
+}
+
+/// The length of a value that cannot contain its terminator `lit` (codes, numbers, flags,
+/// tokens), found and validated in one pass: digits are scanned directly, tokens with
+/// `memchr2` on the terminator's first byte and the byte the class forbids.
+#[inline]
+fn bounded_end(class: Class, lit: &[u8], hay: &[u8]) -> Result<usize, ErrorKind> {
+    let end = match class {
+        Class::Int | Class::Status => {
+            let mut j = hay.iter().take_while(|b| b.is_ascii_digit()).count();
+            if j == 0 && hay.first() == Some(&b'-') {
+                j = 1;
+            }
+            j
+        }
+        Class::Token => {
+            let other = if lit[0] == b' ' { b'"' } else { b' ' };
+            match memchr::memchr2(lit[0], other, hay) {
+                Some(j) if hay[j] == lit[0] => j,
+                Some(_) => return Err(ErrorKind::BadToken),
+                None => return Err(ErrorKind::Truncated),
+            }
+        }
+        _ => find(lit, hay).ok_or(ErrorKind::Truncated)?,
+    };
+    if has_prefix(&hay[end..], lit) {
+        Ok(end)
+    } else if end == hay.len() {
+        Err(ErrorKind::Truncated)
+    } else {
+        Err(match class {
+            Class::Int => ErrorKind::BadNumber,
+            Class::Status => ErrorKind::BadStatus,
+            Class::Token => ErrorKind::BadToken,
+            _ => ErrorKind::ExpectedLiteral,
+        })
+    }
+}
+
+/// Validates a value against its step's class and stores it in the record.
+#[inline]
+fn store<'a>(rec: &mut Record<'a>, step: &Step, v: &'a [u8]) -> Result<(), ErrorKind> {
+    match step.class {
+        // Numbers, codes and flags are validated by their conversion in `fill`.
+        Class::Text | Class::Int | Class::Status | Class::Flags => {}
         Class::Spaced => {
-            if memchr::memchr(b'"', v).is_some() {
-                Err(ErrorKind::BadToken)
-            } else {
-                Ok(())
+            if v.contains(&b'"') {
+                return Err(ErrorKind::BadToken);
             }
         }
         Class::Token => {
             if v.iter().any(|&b| b == b' ' || b == b'"') {
-                Err(ErrorKind::BadToken)
-            } else {
-                Ok(())
+                return Err(ErrorKind::BadToken);
             }
         }
-        Class::Int => {
-            if v == b"-" || v.iter().all(u8::is_ascii_digit) {
-                Ok(())
-            } else {
-                Err(ErrorKind::BadNumber)
-            }
-        }
-        Class::Status => {
-            if v == b"-" || (v.len() <= 5 && v.iter().all(u8::is_ascii_digit)) {
-                Ok(())
-            } else {
-                Err(ErrorKind::BadStatus)
-            }
-        }
-        Class::Flags => ResponseFlags::parse(v).map(|_| ()).map_err(|_| ErrorKind::BadFlags),
     }
+    fill(rec, step.field, step.class, v)
 }
 
 #[inline]
@@ -547,9 +578,10 @@ pub(crate) fn strip_stat_delimiter(v: &[u8]) -> &[u8] {
     v.strip_suffix(b";").unwrap_or(v)
 }
 
-/// Stores one matched value in its record slot.
+/// Stores one matched value in its record slot, converting numbers, codes and flags (which
+/// validates them). An operator envoy-triage does not use is still validated by its class.
 #[inline]
-fn fill<'a>(rec: &mut Record<'a>, field: FieldId, v: &'a [u8]) -> Result<(), ErrorKind> {
+fn fill<'a>(rec: &mut Record<'a>, field: FieldId, class: Class, v: &'a [u8]) -> Result<(), ErrorKind> {
     match field {
         FieldId::StartTime => rec.start_time = opt_bytes(v),
         FieldId::Method => rec.method = opt_bytes(v),
@@ -584,7 +616,18 @@ fn fill<'a>(rec: &mut Record<'a>, field: FieldId, v: &'a [u8]) -> Result<(), Err
         FieldId::RequestedServerName => rec.requested_server_name = opt_bytes(v),
         FieldId::RouteName => rec.route_name = opt_bytes(v),
         FieldId::PolicyStatus => rec.policy_status = opt_bytes(v),
-        FieldId::Ignored => {}
+        FieldId::Ignored => match class {
+            Class::Int => {
+                parse_u64(v)?;
+            }
+            Class::Status => {
+                parse_u64(v).map_err(|_| ErrorKind::BadStatus)?;
+            }
+            Class::Flags => {
+                ResponseFlags::parse(v).map_err(|_| ErrorKind::BadFlags)?;
+            }
+            _ => {}
+        },
     }
     Ok(())
 }

@@ -16,8 +16,9 @@ use crate::record::{FormatKind, Record};
 
 /// What a JSON line turned out to be.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // boxing the record would allocate per line
 pub enum JsonLine<'a> {
-    Record(Box<Record<'a>>),
+    Record(Record<'a>),
     /// A structured application log (pilot-agent / Envoy `logAsJson`): has `level` and `msg`.
     AppLog,
 }
@@ -307,7 +308,7 @@ pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
     }
     let has_status = rec.response_code.is_some() || !rec.response_flags.is_empty();
     if access_keys >= 2 && (has_status || rec.response_code_details.is_some() || rec.duration_ms.is_some()) {
-        Ok(JsonLine::Record(Box::new(rec)))
+        Ok(JsonLine::Record(rec))
     } else if log_keys >= 2 {
         Ok(JsonLine::AppLog)
     } else {
@@ -391,7 +392,7 @@ mod tests {
 
     fn rec(line: &str) -> Record<'_> {
         match parse_json(line.as_bytes()).unwrap() {
-            JsonLine::Record(r) => *r,
+            JsonLine::Record(r) => r,
             JsonLine::AppLog => panic!("not a record"),
         }
     }

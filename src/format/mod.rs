@@ -89,8 +89,9 @@ impl SkipReason {
 
 /// What one physical line became.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // boxing the record would allocate per line
 pub enum Outcome<'a> {
-    Record(Box<Record<'a>>),
+    Record(Record<'a>),
     Skipped(SkipReason),
     Malformed(ParseError),
 }
@@ -224,24 +225,24 @@ impl Decoder {
                 let Some(d) = wrapper::docker_line(payload) else { break };
                 meta.stream = d.stream;
                 meta.log_time = d.time.map(Cow::Borrowed);
-                let mut body = Vec::new();
-                std::mem::swap(&mut body, docker_pending);
-                if json::unescape_into(d.log_escaped, &mut body).is_err() {
-                    body.clear();
-                    *docker_pending = body;
+                // Buffers only trade bytes (append keeps both capacities): no allocation once warm.
+                joined.clear();
+                joined.append(docker_pending);
+                if json::unescape_into(d.log_escaped, joined).is_err() {
+                    joined.clear();
+                    *pending_lines = 0;
                     return Outcome::Malformed(ParseError::at(ErrorKind::BadJson, 8));
                 }
-                if body.last() != Some(&b'\n') {
-                    *docker_pending = body;
+                if joined.last() != Some(&b'\n') {
+                    docker_pending.append(joined);
                     *pending_lines += 1;
                     return Outcome::Skipped(SkipReason::Fragment);
                 }
                 *pending_lines = 0;
-                body.pop();
-                if body.last() == Some(&b'\r') {
-                    body.pop();
+                joined.pop();
+                if joined.last() == Some(&b'\r') {
+                    joined.pop();
                 }
-                *joined = body;
                 let j: &'s Vec<u8> = joined;
                 payload = j;
                 in_line = false;
@@ -286,8 +287,9 @@ impl Decoder {
     }
 }
 
+#[allow(clippy::large_enum_variant)]
 enum PayloadOutcome<'a> {
-    Record(Box<Record<'a>>),
+    Record(Record<'a>),
     Skip(SkipReason),
 }
 
@@ -298,7 +300,7 @@ fn parse_payload<'a>(
 ) -> Result<PayloadOutcome<'a>, ParseError> {
     if let FormatChoice::Custom(f) = choice {
         return match f.parse(payload) {
-            Ok(rec) => Ok(PayloadOutcome::Record(Box::new(rec))),
+            Ok(rec) => Ok(PayloadOutcome::Record(rec)),
             Err(e) => skip_reason(payload).map(PayloadOutcome::Skip).ok_or(e),
         };
     }
@@ -325,18 +327,18 @@ fn parse_payload<'a>(
         let mut best: Option<ParseError> = None;
         // A layout that matched only by guessing where a free-text field ends (backtracking)
         // is kept as a fallback while the others get a chance to match outright.
-        let mut fallback: Option<(usize, Box<Record<'a>>)> = None;
+        let mut fallback: Option<(usize, Record<'a>)> = None;
         let last = *last_layout;
         let order = std::iter::once(last).chain((0..layouts.len()).filter(|&i| i != last));
         for i in order.filter(|&i| allowed(layouts[i].kind())) {
             match layouts[i].parse_counting(payload) {
                 Ok((r, 0)) => {
                     *last_layout = i;
-                    return Ok(PayloadOutcome::Record(Box::new(r)));
+                    return Ok(PayloadOutcome::Record(r));
                 }
                 Ok((r, _)) => {
                     if fallback.is_none() {
-                        fallback = Some((i, Box::new(r)));
+                        fallback = Some((i, r));
                     }
                 }
                 Err(e) => {
@@ -435,7 +437,7 @@ fn rejoin_timestamped_fragments(payload: &[u8], date_prefix: &[u8], out: &mut Ve
 pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
     let mut last = 0;
     match parse_payload(&FormatChoice::Auto, &mut last, line)? {
-        PayloadOutcome::Record(r) => Ok(*r),
+        PayloadOutcome::Record(r) => Ok(r),
         PayloadOutcome::Skip(_) => Err(ParseError::at(ErrorKind::Unrecognised, 0)),
     }
 }
