@@ -459,14 +459,13 @@ const MAX_BACKTRACK_POINTS: usize = 24;
 /// Bounds the work a hostile line can cause: each retry re-scans at most the rest of the line.
 const BACKTRACK_BUDGET: u32 = 64;
 
-/// Finds a terminating literal. Most fields are short, so the first bytes are scanned directly
-/// before handing over to `memchr` (whose setup costs more than a short scan).
+/// Finds a terminating literal: `memchr` on its first byte, then a direct compare.
 #[inline]
 fn find(lit: &[u8], hay: &[u8]) -> Option<usize> {
     let first = lit[0];
     let mut from = 0;
     loop {
-        let at = from + find_byte(first, &hay[from..])?;
+        let at = from + memchr::memchr(first, &hay[from..])?;
         if has_prefix(&hay[at + 1..], &lit[1..]) {
             return Some(at);
         }
@@ -478,17 +477,6 @@ fn find(lit: &[u8], hay: &[u8]) -> Option<usize> {
 #[inline]
 fn has_prefix(hay: &[u8], lit: &[u8]) -> bool {
     hay.len() >= lit.len() && hay.iter().zip(lit).all(|(a, b)| a == b)
-}
-
-#[inline]
-fn find_byte(b: u8, hay: &[u8]) -> Option<usize> {
-    const SHORT: usize = 16;
-    let head = hay.len().min(SHORT);
-    match hay[..head].iter().position(|&x| x == b) {
-        Some(i) => Some(i),
-        None if hay.len() > SHORT => memchr::memchr(b, &hay[SHORT..]).map(|i| i + SHORT),
-        None => None,
-    }
 }
 
 /// The length of a value that cannot contain its terminator `lit` (codes, numbers, flags,
