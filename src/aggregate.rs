@@ -530,8 +530,19 @@ pub struct MalformedSample {
 /// Bytes of a malformed line kept in a sample.
 pub const SAMPLE_BYTES: usize = 240;
 
+/// Live-mode state: sliding windows overall and per upstream (parallel to `upstreams`).
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub overall: crate::window::Ring,
+    pub upstreams: Vec<crate::window::Ring>,
+    pub first_ms: Option<i64>,
+    pub latest_ms: Option<i64>,
+    /// Arrival time of the chunk being processed: the time of records without a timestamp.
+    pub arrival_ms: i64,
+}
+
 /// The per-worker state.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Aggregate {
     pub max_clusters: usize,
     pub records: u64,
@@ -561,6 +572,8 @@ pub struct Aggregate {
     last_start_ms: Option<i64>,
     first_raw: Option<[u8; 24]>,
     last_raw: Option<[u8; 24]>,
+    /// Present in live mode only (windows cost a timestamp parse per record).
+    pub live: Option<Box<Live>>,
 }
 
 impl Aggregate {
@@ -591,7 +604,13 @@ impl Aggregate {
             last_start_ms: None,
             first_raw: None,
             last_raw: None,
+            live: None,
         }
+    }
+
+    /// An aggregate that also keeps sliding windows (live mode).
+    pub fn new_live(max_clusters: usize) -> Aggregate {
+        Aggregate { live: Some(Box::default()), ..Aggregate::new(max_clusters) }
     }
 
     /// Lines accounted for: every line is exactly one of these.
@@ -685,6 +704,16 @@ impl Aggregate {
         }
         if let Some(t) = rec.upstream_service_time_ms {
             record_hist(&mut up.upstream_service_time, t);
+        }
+        if let Some(live) = self.live.as_deref_mut() {
+            let t = rec.start_epoch_ms().unwrap_or(live.arrival_ms);
+            live.first_ms = Some(live.first_ms.map_or(t, |f| f.min(t)));
+            live.latest_ms = Some(live.latest_ms.map_or(t, |l| l.max(t)));
+            live.overall.add(t, verdict.is_some());
+            if live.upstreams.len() <= ui as usize {
+                live.upstreams.resize_with(ui as usize + 1, Default::default);
+            }
+            live.upstreams[ui as usize].add(t, verdict.is_some());
         }
         if let Some(v) = verdict {
             up.failed += 1;
@@ -798,6 +827,19 @@ impl Aggregate {
             };
             self.upstreams[i as usize].merge(up);
             remap.push(i);
+        }
+        if let Some(theirs) = o.live.take() {
+            let mine = self.live.get_or_insert_with(Box::default);
+            mine.overall.merge(&theirs.overall);
+            for (j, ring) in theirs.upstreams.iter().enumerate() {
+                let i = remap[j] as usize;
+                if mine.upstreams.len() <= i {
+                    mine.upstreams.resize_with(i + 1, Default::default);
+                }
+                mine.upstreams[i].merge(ring);
+            }
+            mine.first_ms = [mine.first_ms, theirs.first_ms].into_iter().flatten().min();
+            mine.latest_ms = [mine.latest_ms, theirs.latest_ms].into_iter().flatten().max();
         }
         for ((cause, ui, rep), g) in o.groups.drain() {
             let key = (cause, remap[ui as usize], rep);

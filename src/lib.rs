@@ -19,3 +19,4 @@ pub mod report;
 pub mod source;
 pub mod summary;
 pub mod synth;
+pub mod window;

@@ -1,13 +1,17 @@
-//! The batch pipeline: one reader thread cuts inputs into ~1 MiB chunks of whole lines and sends
-//! them over a bounded `crossbeam-channel`; N workers each own a [`Decoder`] and an
-//! [`Aggregate`]; aggregates merge when the input ends. Records never cross threads, only
-//! byte buffers do, and those are recycled through a second channel. Output does not depend on
-//! the thread count (see `crate::aggregate` on determinism).
+//! The pipeline: readers cut inputs into ~1 MiB chunks of whole lines and send them over a
+//! bounded `crossbeam-channel` to a [`Workers`] pool; each worker owns a [`Decoder`] and an
+//! [`Aggregate`]; aggregates merge when the input ends, or are cloned on request for a live
+//! tick (`Workers::snapshot`). Records never cross threads, only byte buffers do, and those are
+//! recycled through a second channel. Batch mode ([`run`]) reads files here; live mode
+//! (`crate::live`, `crate::follow`) feeds the same pool from tokio tasks. Output does not depend
+//! on the thread count (see `crate::aggregate` on determinism).
 
 use std::io::{self, Read};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use crate::aggregate::{Aggregate, Position, SourceMeta};
 use crate::format::{Decoder, FormatChoice, Outcome, wrapper};
@@ -25,6 +29,8 @@ pub struct PipelineConfig {
     pub format: FormatChoice,
     pub max_clusters: usize,
     pub chunk_size: usize,
+    /// Keep sliding windows (live mode).
+    pub windows: bool,
 }
 
 impl Default for PipelineConfig {
@@ -34,6 +40,7 @@ impl Default for PipelineConfig {
             format: FormatChoice::Auto,
             max_clusters: 10_000,
             chunk_size: CHUNK_SIZE,
+            windows: false,
         }
     }
 }
@@ -43,11 +50,16 @@ pub struct Chunk {
     pub data: Vec<u8>,
     pub seq: u64,
     pub source: u32,
+    pub meta: Arc<SourceMeta>,
 }
 
-/// Decodes and aggregates one chunk. Shared by batch workers and follow mode.
-pub fn process_chunk(decoder: &mut Decoder, agg: &mut Aggregate, chunk: &Chunk, meta: &SourceMeta) {
+/// Decodes and aggregates one chunk.
+pub fn process_chunk(decoder: &mut Decoder, agg: &mut Aggregate, chunk: &Chunk) {
     let data = chunk.data.as_slice();
+    let meta = &*chunk.meta;
+    if let Some(live) = agg.live.as_deref_mut() {
+        live.arrival_ms = now_ms();
+    }
     let mut start = 0;
     let mut line_no: u32 = 0;
     let mut handle = |line: &[u8], line_no: u32| {
@@ -74,58 +86,176 @@ pub fn process_chunk(decoder: &mut Decoder, agg: &mut Aggregate, chunk: &Chunk, 
     agg.chunk_lines.push((chunk.seq, chunk.source, line_no as u64));
 }
 
-/// Reads every input, analyses it with `cfg.threads` workers and returns the merged state.
-pub fn run(inputs: &[Input], cfg: &PipelineConfig) -> (Aggregate, Vec<InputInfo>) {
-    let threads = cfg.threads.max(1);
-    let metas: Arc<Vec<SourceMeta>> = Arc::new(inputs.iter().map(Input::meta).collect());
-    let (tx, rx) = bounded::<Chunk>(threads * 2);
-    let (pool_tx, pool_rx) = bounded::<Vec<u8>>(threads * 4);
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
 
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
+/// A request to one worker.
+enum Control {
+    /// Send a copy of your aggregate.
+    Snapshot(Sender<Aggregate>),
+}
+
+/// The worker threads, the channel that feeds them, and the buffer pool.
+pub struct Workers {
+    tx: Option<Sender<Chunk>>,
+    control: Vec<Sender<Control>>,
+    handles: Vec<JoinHandle<Aggregate>>,
+    pool: Receiver<Vec<u8>>,
+    seq: Arc<AtomicU64>,
+    max_clusters: usize,
+}
+
+/// What a reader needs to feed the workers: a sender, the buffer pool and the chunk counter.
+#[derive(Clone)]
+pub struct Feed {
+    tx: Sender<Chunk>,
+    pool: Receiver<Vec<u8>>,
+    seq: Arc<AtomicU64>,
+    pub chunk_size: usize,
+}
+
+impl Feed {
+    /// An empty buffer, recycled when one is available.
+    pub fn buffer(&self) -> Vec<u8> {
+        let mut b = self.pool.try_recv().unwrap_or_default();
+        b.clear();
+        b.reserve(self.chunk_size);
+        b
+    }
+
+    /// Sends whole lines of `source` to the workers (blocks while they are busy).
+    pub fn send(&self, data: Vec<u8>, source: u32, meta: &Arc<SourceMeta>) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        // Workers only stop when every sender is gone, so this cannot fail while we hold one.
+        let _ = self.tx.send(Chunk { data, seq, source, meta: Arc::clone(meta) });
+    }
+
+    /// Like [`send`](Self::send) but gives the chunk back when the workers are busy (for async
+    /// callers that must not block).
+    pub fn try_send(&self, data: Vec<u8>, source: u32, meta: &Arc<SourceMeta>) -> Result<(), Vec<u8>> {
+        // A number lost to a full channel leaves a gap, which line numbering tolerates.
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        self.tx.try_send(Chunk { data, seq, source, meta: Arc::clone(meta) }).map_err(|e| e.into_inner().data)
+    }
+}
+
+impl Workers {
+    pub fn spawn(cfg: &PipelineConfig) -> Workers {
+        let threads = cfg.threads.max(1);
+        let (tx, rx) = bounded::<Chunk>(threads * 2);
+        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(threads * 4);
+        let mut control = Vec::with_capacity(threads);
+        let handles = (0..threads)
+            .map(|i| {
                 let rx: Receiver<Chunk> = rx.clone();
+                let (ctl_tx, mut ctl_rx) = bounded::<Control>(1);
+                control.push(ctl_tx);
                 let pool_tx = pool_tx.clone();
-                let metas = Arc::clone(&metas);
                 let format = cfg.format.clone();
                 let max_clusters = cfg.max_clusters;
-                scope.spawn(move || {
-                    let mut decoder = Decoder::new(format);
-                    let mut agg = Aggregate::new(max_clusters);
-                    for chunk in rx {
-                        process_chunk(&mut decoder, &mut agg, &chunk, &metas[chunk.source as usize]);
-                        let mut buf = chunk.data;
-                        buf.clear();
-                        let _ = pool_tx.try_send(buf);
-                    }
-                    agg
-                })
+                let windows = cfg.windows;
+                std::thread::Builder::new()
+                    .name(format!("worker-{i}"))
+                    .spawn(move || {
+                        let mut decoder = Decoder::new(format);
+                        let mut agg = if windows {
+                            Aggregate::new_live(max_clusters)
+                        } else {
+                            Aggregate::new(max_clusters)
+                        };
+                        loop {
+                            select! {
+                                recv(rx) -> msg => match msg {
+                                    Ok(chunk) => {
+                                        process_chunk(&mut decoder, &mut agg, &chunk);
+                                        let _ = pool_tx.try_send(chunk.data);
+                                    }
+                                    Err(_) => break,
+                                },
+                                recv(ctl_rx) -> msg => match msg {
+                                    Ok(Control::Snapshot(reply)) => {
+                                        let _ = reply.send(agg.clone());
+                                    }
+                                    // No more snapshots will be asked for: stop watching.
+                                    Err(_) => ctl_rx = crossbeam_channel::never(),
+                                },
+                            }
+                        }
+                        agg
+                    })
+                    .expect("spawn worker thread")
             })
             .collect();
-        drop(rx);
-        drop(pool_tx);
-
-        let mut infos: Vec<InputInfo> = Vec::with_capacity(inputs.len());
-        let mut seq = 0u64;
-        for (i, input) in inputs.iter().enumerate() {
-            let error = match input.open() {
-                Ok(reader) => read_chunks(reader, i as u32, &mut seq, cfg.chunk_size, &tx, &pool_rx).err(),
-                Err(e) => Some(e),
-            };
-            infos.push(InputInfo { meta: metas[i].clone(), error: error.map(|e| describe(&e)) });
+        Workers {
+            tx: Some(tx),
+            control,
+            handles,
+            pool: pool_rx,
+            seq: Arc::new(AtomicU64::new(0)),
+            max_clusters: cfg.max_clusters,
         }
-        drop(tx);
+    }
 
+    pub fn feed(&self, chunk_size: usize) -> Feed {
+        Feed {
+            tx: self.tx.clone().expect("workers still running"),
+            pool: self.pool.clone(),
+            seq: Arc::clone(&self.seq),
+            chunk_size,
+        }
+    }
+
+    /// A merged copy of every worker's state, now (chunks still queued are not in it).
+    pub fn snapshot(&self) -> Aggregate {
+        let (reply_tx, reply_rx) = bounded(self.control.len());
+        let asked =
+            self.control.iter().filter(|c| c.send(Control::Snapshot(reply_tx.clone())).is_ok()).count();
+        drop(reply_tx);
+        let mut merged = Aggregate::new(self.max_clusters);
+        for agg in reply_rx.iter().take(asked) {
+            merged.merge(agg);
+        }
+        merged
+    }
+
+    /// Closes the feed (every `Feed` clone must be gone too), waits for the workers to drain
+    /// it, and merges their states.
+    pub fn finish(mut self) -> Aggregate {
+        self.tx = None;
+        self.control.clear();
         let mut merged: Option<Aggregate> = None;
-        for w in workers {
-            let agg = w.join().expect("worker thread panicked");
+        for h in self.handles.drain(..) {
+            let agg = h.join().expect("worker thread panicked");
             match merged.as_mut() {
                 None => merged = Some(agg),
                 Some(m) => m.merge(agg),
             }
         }
-        (merged.unwrap_or_else(|| Aggregate::new(cfg.max_clusters)), infos)
-    })
+        merged.unwrap_or_else(|| Aggregate::new(self.max_clusters))
+    }
+}
+
+/// Reads every input, analyses it with `cfg.threads` workers and returns the merged state.
+pub fn run(inputs: &[Input], cfg: &PipelineConfig) -> (Aggregate, Vec<InputInfo>) {
+    let workers = Workers::spawn(cfg);
+    let infos = read_inputs(inputs, &workers.feed(cfg.chunk_size));
+    (workers.finish(), infos)
+}
+
+/// Reads inputs one after the other into `feed`; returns what each one was.
+pub fn read_inputs(inputs: &[Input], feed: &Feed) -> Vec<InputInfo> {
+    let mut infos: Vec<InputInfo> = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let meta = Arc::new(input.meta());
+        let error = match input.open() {
+            Ok(reader) => read_chunks(reader, i as u32, &meta, feed).err(),
+            Err(e) => Some(e),
+        };
+        infos.push(InputInfo { meta: (*meta).clone(), error: error.map(|e| describe(&e)) });
+    }
+    infos
 }
 
 fn describe(e: &io::Error) -> String {
@@ -140,53 +270,40 @@ fn describe(e: &io::Error) -> String {
 fn read_chunks(
     mut reader: Box<dyn Read + Send>,
     source: u32,
-    seq: &mut u64,
-    chunk_size: usize,
-    tx: &Sender<Chunk>,
-    pool: &Receiver<Vec<u8>>,
+    meta: &Arc<SourceMeta>,
+    feed: &Feed,
 ) -> io::Result<()> {
-    let fresh = |pool: &Receiver<Vec<u8>>| {
-        let mut b = pool.try_recv().unwrap_or_default();
-        b.reserve(chunk_size);
-        b
-    };
-    let send = |data: Vec<u8>, seq: &mut u64| {
-        let chunk = Chunk { data, seq: *seq, source };
-        *seq += 1;
-        // Workers only stop when the channel closes, so a send cannot fail while we hold `tx`.
-        let _ = tx.send(chunk);
-    };
-    let mut buf = fresh(pool);
+    let chunk_size = feed.chunk_size;
+    let mut buf = feed.buffer();
     let mut want = chunk_size;
     loop {
-        let result = fill(&mut reader, &mut buf, want);
-        let eof = match result {
+        let eof = match fill(&mut reader, &mut buf, want) {
             Ok(eof) => eof,
             Err(e) => {
                 if !buf.is_empty() {
-                    send(buf, seq);
+                    feed.send(buf, source, meta);
                 }
                 return Err(e);
             }
         };
         if eof {
             if !buf.is_empty() {
-                send(buf, seq);
+                feed.send(buf, source, meta);
             }
             return Ok(());
         }
-        match wrapper::safe_cut(&buf).filter(|_| true) {
+        match wrapper::safe_cut(&buf) {
             Some(cut) => {
-                let mut next = fresh(pool);
+                let mut next = feed.buffer();
                 next.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
-                send(std::mem::replace(&mut buf, next), seq);
+                feed.send(std::mem::replace(&mut buf, next), source, meta);
                 want = chunk_size;
             }
             None if buf.len() >= MAX_CHUNK => {
                 // One enormous line (or fragment run): pass it on whole rather than grow forever.
-                let next = fresh(pool);
-                send(std::mem::replace(&mut buf, next), seq);
+                let next = feed.buffer();
+                feed.send(std::mem::replace(&mut buf, next), source, meta);
                 want = chunk_size;
             }
             None => want = buf.len() + chunk_size,
