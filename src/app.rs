@@ -12,7 +12,28 @@ use crate::report;
 use crate::source;
 use crate::summary::Summary;
 
+/// Whether stdin is a stream (pipe, socket, terminal) rather than a regular file.
+fn stdin_is_stream() -> bool {
+    use std::os::fd::AsFd;
+    let Ok(fd) = io::stdin().as_fd().try_clone_to_owned() else { return false };
+    std::fs::File::from(fd).metadata().is_ok_and(|m| !m.is_file())
+}
+
 pub fn run(config: &Config) -> io::Result<ExitCode> {
+    if config.follow {
+        let patterns = config.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+        if patterns.iter().all(|p| p == "-") {
+            return crate::live::run(config, crate::live::LiveSource::Stdin);
+        }
+        return crate::live::run(config, crate::live::LiveSource::Files(patterns));
+    }
+    let stdin_only = config.files.is_empty() || config.files.iter().all(|f| f.as_os_str() == "-");
+    // Live refreshes only help someone watching: a terminal, or an NDJSON consumer.
+    let watched = config.output == OutputKind::Ndjson
+        || (config.output == OutputKind::Table && io::IsTerminal::is_terminal(&io::stdout()));
+    if stdin_only && watched && stdin_is_stream() {
+        return crate::live::run(config, crate::live::LiveSource::Stdin);
+    }
     let (inputs, errors) = source::expand(&config.files);
     let mut failed = !errors.is_empty();
     for e in &errors {
@@ -40,16 +61,24 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
             report::json::write(&summary, &mut out)?;
             out.flush()?;
         }
-        OutputKind::Table => {
-            let choice = match config.color {
-                ColorWhen::Auto => anstream::ColorChoice::Auto,
-                ColorWhen::Always => anstream::ColorChoice::Always,
-                ColorWhen::Never => anstream::ColorChoice::Never,
-            };
-            let mut out = anstream::AutoStream::new(io::stdout().lock(), choice);
-            report::table::write(&summary, config.top, &mut out)?;
+        OutputKind::Ndjson => {
+            let mut out = io::stdout().lock();
+            report::json::write_event(&summary, "summary", 1, 0, &mut out)?;
             out.flush()?;
         }
+        OutputKind::Table => write_table(&summary, config)?,
     }
     Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// The table on stdout, coloured per `--color` (and `NO_COLOR`, and whether it is a terminal).
+pub fn write_table(summary: &Summary, config: &Config) -> io::Result<()> {
+    let choice = match config.color {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    };
+    let mut out = anstream::AutoStream::new(io::stdout().lock(), choice);
+    report::table::write(summary, config.top, &mut out)?;
+    out.flush()
 }

@@ -17,8 +17,15 @@ Examples:
   envoy-triage /var/log/pods/shop_checkout-*/istio-proxy/
   envoy-triage archive/*.log.gz --output json > triage.json
 
+  # Watch live: follow files like tail -F (rotation survived), or a streaming pipe:
+  envoy-triage --follow '/var/log/pods/*/istio-proxy/*.log'
+  kubectl logs -f deploy/checkout -c istio-proxy | envoy-triage --interval 5
+
   # A custom access-log format (the string from meshConfig.accessLogFormat):
   envoy-triage --format '[%START_TIME%] %RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER% %DURATION%' app.log
+
+Live mode (--follow, or a streaming stdin on a terminal or with --output ndjson) refreshes the
+report every --interval; Ctrl-C (SIGINT), SIGTERM or the end of input print the final report.
 
 Exit codes: 0 success, 2 error (unreadable input, bad flag); the report is still printed for the
 inputs that could be read.";
@@ -54,6 +61,19 @@ pub struct Cli {
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_clusters: usize,
 
+    /// Follow files like `tail -F`: keep reading, survive rotation, pick up new files matching
+    /// a quoted glob.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+
+    /// With --follow, read what the files already hold first (default: start at their end).
+    #[arg(long, requires = "follow")]
+    pub from_start: bool,
+
+    /// Seconds between live refreshes (decimals allowed, e.g. 0.5).
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub interval: f64,
+
     /// When to use colours (NO_COLOR is honoured by `auto`).
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
     pub color: ColorWhen,
@@ -65,6 +85,8 @@ pub enum OutputKind {
     Table,
     /// The versioned JSON contract (docs/json-contract.md).
     Json,
+    /// Live: one JSON object per tick (`"type":"tick"`) and a final `"type":"summary"`.
+    Ndjson,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

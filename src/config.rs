@@ -14,11 +14,18 @@ pub enum ConfigError {
     Threads,
     #[error("--max-clusters must be at least 1")]
     MaxClusters,
+    #[error("--interval must be a number of seconds greater than 0 (got {0})")]
+    Interval(f64),
+    #[error("--follow needs files, directories or quoted glob patterns to follow")]
+    FollowWithoutFiles,
 }
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub files: Vec<PathBuf>,
+    pub follow: bool,
+    pub from_start: bool,
+    pub interval: std::time::Duration,
     pub output: OutputKind,
     pub top: usize,
     pub color: ColorWhen,
@@ -39,6 +46,21 @@ impl Config {
         if cli.max_clusters == 0 {
             return Err(ConfigError::MaxClusters);
         }
-        Ok(Config { files: cli.files, output: cli.output, top: cli.top, color: cli.color, pipeline })
+        if !(cli.interval.is_finite() && cli.interval > 0.0 && cli.interval < 86_400.0) {
+            return Err(ConfigError::Interval(cli.interval));
+        }
+        if cli.follow && cli.files.is_empty() {
+            return Err(ConfigError::FollowWithoutFiles);
+        }
+        Ok(Config {
+            files: cli.files,
+            follow: cli.follow,
+            from_start: cli.from_start,
+            interval: std::time::Duration::from_secs_f64(cli.interval),
+            output: cli.output,
+            top: cli.top,
+            color: cli.color,
+            pipeline,
+        })
     }
 }

@@ -90,6 +90,9 @@ pub struct UpstreamSummary {
     pub by_cause: Counts,
     pub duration_ms: Percentiles,
     pub upstream_service_time_ms: Percentiles,
+    /// Live mode only: last minute, last five minutes, since start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<crate::window::Windows>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -134,6 +137,9 @@ pub struct Summary {
     pub by_reporter: Counts,
     pub duration_ms: Percentiles,
     pub upstream_service_time_ms: Percentiles,
+    /// Live mode only: last minute, last five minutes, since start, over all records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<crate::window::Windows>,
     pub upstreams: Vec<UpstreamSummary>,
     pub folding: Folding,
     pub findings: Vec<Finding>,
@@ -244,10 +250,12 @@ impl Summary {
                 Counts(v)
             },
         };
+        let live = agg.live.as_deref().and_then(|l| Some((l, l.latest_ms?, l.first_ms?)));
         let mut upstreams: Vec<UpstreamSummary> = agg
             .upstreams
             .iter()
-            .map(|u| UpstreamSummary {
+            .enumerate()
+            .map(|(i, u)| UpstreamSummary {
                 cluster: String::from_utf8_lossy(&u.name).into_owned(),
                 workload: u.workload.as_deref().map(|w| String::from_utf8_lossy(w).into_owned()),
                 requests: u.requests,
@@ -257,6 +265,11 @@ impl Summary {
                 by_cause: cause_counts(&u.causes),
                 duration_ms: Percentiles::of(&u.duration),
                 upstream_service_time_ms: Percentiles::of(&u.upstream_service_time),
+                windows: live.and_then(|(l, now, first)| {
+                    l.upstreams
+                        .get(i)
+                        .map(|ring| crate::window::Windows::of(ring, now, first, (u.requests, u.failed)))
+                }),
             })
             .collect();
         upstreams.sort_by(|a, b| {
@@ -313,6 +326,9 @@ impl Summary {
             ),
             duration_ms: Percentiles::of(&agg.duration),
             upstream_service_time_ms: Percentiles::of(&agg.upstream_service_time),
+            windows: live.map(|(l, now, first)| {
+                crate::window::Windows::of(&l.overall, now, first, (agg.records, agg.failed))
+            }),
             upstreams,
             folding: Folding { max_clusters: agg.max_clusters, folded_records: agg.folded_records },
             findings: findings::build(agg),

@@ -61,6 +61,25 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
     if !context.is_empty() {
         writeln!(out, "{DIM}{}{DIM:#}", context.join(" · "))?;
     }
+    if let Some(w) = &s.windows {
+        let fig = |label: &str, f: &crate::window::WindowFigures| {
+            format!(
+                "{label} {} req ({:.1}/s) {}{:.1}% failed{}",
+                thousands(f.requests),
+                f.rps,
+                if f.error_rate > 0.0 { RED } else { Style::new() },
+                f.error_rate * 100.0,
+                if f.error_rate > 0.0 { RED } else { Style::new() }.render_reset()
+            )
+        };
+        writeln!(
+            out,
+            "{BOLD}live{BOLD:#} · {} · {} · {}",
+            fig("last 1m", &w.last_1m),
+            fig("last 5m", &w.last_5m),
+            fig("since start", &w.since_start)
+        )?;
+    }
     for input in s.inputs.iter().filter(|i| i.error.is_some()) {
         writeln!(
             out,
@@ -119,9 +138,14 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
             s.upstreams.len().min(top),
             s.upstreams.len()
         )?;
+        let live = s.windows.is_some();
         let mut table = Table::new();
         table.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
-        table.set_header(vec!["cluster", "requests", "failed", "fail%", "top cause", "p50", "p99", "max"]);
+        let mut header = vec!["cluster", "requests", "failed", "fail%", "top cause", "p50", "p99", "max"];
+        if live {
+            header.extend(["1m req/s", "1m fail%"]);
+        }
+        table.set_header(header);
         for u in s.upstreams.iter().take(top) {
             let top_cause =
                 u.by_cause.0.first().map_or("-".to_string(), |(c, n)| format!("{c} ({})", thousands(*n)));
@@ -129,7 +153,7 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
                 Some(w) => format!("{} ({})", esc(&u.cluster), esc(w)),
                 None => esc(&u.cluster).into_owned(),
             };
-            table.add_row(vec![
+            let mut row = vec![
                 name,
                 thousands(u.requests),
                 thousands(u.failed),
@@ -138,9 +162,14 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
                 ms(u.duration_ms.p50),
                 ms(u.duration_ms.p99),
                 ms(u.duration_ms.max),
-            ]);
+            ];
+            if let Some(w) = &u.windows {
+                row.push(format!("{:.1}", w.last_1m.rps));
+                row.push(pct(w.last_1m.failed, w.last_1m.requests));
+            }
+            table.add_row(row);
         }
-        for i in [1, 2, 3, 5, 6, 7] {
+        for i in [1, 2, 3, 5, 6, 7, 8, 9] {
             if let Some(c) = table.column_mut(i) {
                 c.set_cell_alignment(CellAlignment::Right);
             }
