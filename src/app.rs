@@ -68,7 +68,25 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
         }
         OutputKind::Table => write_table(&summary, config)?,
     }
-    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(exit_code(failed, &summary, config))
+}
+
+/// 2 when an input failed, else 1 when a `--fail-on` condition holds (said on stderr), else 0.
+pub fn exit_code(input_failed: bool, summary: &Summary, config: &Config) -> ExitCode {
+    let mut met = false;
+    for (text, expr) in &config.fail_on {
+        if expr.eval(summary) {
+            met = true;
+            eprintln!("envoy-triage: --fail-on '{text}' met: {}", expr.explain(summary).join(", "));
+        }
+    }
+    if input_failed {
+        ExitCode::from(2)
+    } else if met {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// The table on stdout, coloured per `--color` (and `NO_COLOR`, and whether it is a terminal).

@@ -27,8 +27,11 @@ Examples:
 Live mode (--follow, or a streaming stdin on a terminal or with --output ndjson) refreshes the
 report every --interval; Ctrl-C (SIGINT), SIGTERM or the end of input print the final report.
 
-Exit codes: 0 success, 2 error (unreadable input, bad flag); the report is still printed for the
-inputs that could be read.";
+  # Fail a CI step or an alert when a condition holds (exit code 1):
+  envoy-triage logs/ --fail-on 'rate(5xx) > 1%' --fail-on 'cause(tls_failure) > 0'
+
+Exit codes: 0 success, 1 a --fail-on condition was met, 2 error (unreadable input, bad flag); the
+report is still printed for the inputs that could be read.";
 
 /// Turns Envoy and Istio access logs into answers: what is failing, where, why, and what to run
 /// next.
@@ -73,6 +76,11 @@ pub struct Cli {
     /// Seconds between live refreshes (decimals allowed, e.g. 0.5).
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub interval: f64,
+
+    /// Exit with code 1 when this condition holds, e.g. 'rate(5xx) > 1%' or
+    /// 'count(cause:tls_failure) > 0' (repeatable; see docs/fail-on.md).
+    #[arg(long, value_name = "EXPR")]
+    pub fail_on: Vec<String>,
 
     /// When to use colours (NO_COLOR is honoured by `auto`).
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]

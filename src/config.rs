@@ -18,6 +18,8 @@ pub enum ConfigError {
     Interval(f64),
     #[error("--follow needs files, directories or quoted glob patterns to follow")]
     FollowWithoutFiles,
+    #[error(transparent)]
+    FailOn(#[from] crate::failon::FailOnError),
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +28,8 @@ pub struct Config {
     pub follow: bool,
     pub from_start: bool,
     pub interval: std::time::Duration,
+    /// `--fail-on` conditions: (as written, parsed).
+    pub fail_on: Vec<(String, crate::failon::Expr)>,
     pub output: OutputKind,
     pub top: usize,
     pub color: ColorWhen,
@@ -52,7 +56,13 @@ impl Config {
         if cli.follow && cli.files.is_empty() {
             return Err(ConfigError::FollowWithoutFiles);
         }
+        let fail_on = cli
+            .fail_on
+            .iter()
+            .map(|e| crate::failon::Expr::parse(e).map(|x| (e.clone(), x)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
+            fail_on,
             files: cli.files,
             follow: cli.follow,
             from_start: cli.from_start,

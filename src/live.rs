@@ -109,7 +109,7 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<ExitCode> {
             }
         }
     }
-    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(crate::app::exit_code(failed, &summary, config))
 }
 
 /// Clears the terminal and draws the table (a terminal only; see `run`).

@@ -156,6 +156,15 @@ impl Decoder {
         if line.iter().all(u8::is_ascii_whitespace) {
             return Outcome::Skipped(SkipReason::Blank);
         }
+        // A custom format may itself start with a timestamp (`%START_TIME% …`), which would
+        // otherwise be taken for a kubectl --timestamps prefix: try the whole line first.
+        if let FormatChoice::Custom(f) = &*choice {
+            if f.lead().is_empty() {
+                if let Ok(rec) = f.parse(line) {
+                    return Outcome::Record(rec);
+                }
+            }
+        }
         let mut meta = Meta::default();
         let mut payload: &'s [u8] = line;
         let mut plain = Some(plain);
@@ -176,6 +185,10 @@ impl Decoder {
                 break;
             }
             if first.is_ascii_digit() {
+                // One timestamp layer at most: what follows it is the record's own.
+                if meta.log_time.is_some() {
+                    break;
+                }
                 let Some(n) = wrapper::rfc3339_len(payload) else { break };
                 // An application log line starts with its own timestamp: not a wrapper.
                 if payload.get(n) != Some(&b' ') || skip_reason(payload).is_some() {
@@ -209,7 +222,7 @@ impl Decoder {
                     payload = after;
                     // kubectl --timestamps over split CRI records prints `TS1 part1TS2 part2`:
                     // the inner timestamps share the outer one's date, so look for that.
-                    if n >= 20 && rejoin_timestamped_fragments(payload, &ts[..11], rejoined) {
+                    if n >= 20 && rejoin_timestamped_fragments(payload, ts, rejoined) {
                         let r: &'s Vec<u8> = rejoined;
                         payload = r;
                         in_line = false;
@@ -406,16 +419,18 @@ fn skip_reason(p: &[u8]) -> Option<SkipReason> {
     None
 }
 
-/// Removes inner kubelet timestamps (`<date>T…Z `) that start with `date_prefix`; true if any.
-fn rejoin_timestamped_fragments(payload: &[u8], date_prefix: &[u8], out: &mut Vec<u8>) -> bool {
-    let finder = memchr::memmem::Finder::new(date_prefix);
+/// Removes inner kubelet timestamps (`<date>T…Z `) shaped like the outer one `outer` (same
+/// date, same fixed width: kubelet writes 9 fraction digits); true if any. A record's own
+/// `%START_TIME%` has another width, so it is left alone.
+fn rejoin_timestamped_fragments(payload: &[u8], outer: &[u8], out: &mut Vec<u8>) -> bool {
+    let finder = memchr::memmem::Finder::new(&outer[..11]);
     let mut found = false;
     let mut from = 0;
     let mut search = 0;
     while let Some(rel) = finder.find(&payload[search..]) {
         let at = search + rel;
         match wrapper::rfc3339_len(&payload[at..]) {
-            Some(n) if payload.get(at + n) == Some(&b' ') => {
+            Some(n) if at > 0 && n == outer.len() && payload.get(at + n) == Some(&b' ') => {
                 if !found {
                     out.clear();
                 }

@@ -404,3 +404,20 @@ fn auto_detection_remembers_the_last_layout_but_reads_mixed_input() {
         }
     }
 }
+
+#[test]
+fn a_custom_format_starting_with_a_bare_timestamp_is_not_taken_for_a_kubectl_prefix() {
+    let mut d = Decoder::new(FormatChoice::parse("%START_TIME% %RESPONSE_CODE%").unwrap());
+    match d.decode(b"2026-11-20T10:00:00.003Z 200") {
+        Outcome::Record(r) => {
+            assert_eq!(r.response_code, Some(200));
+            assert_eq!(r.start_time.as_deref(), Some(&b"2026-11-20T10:00:00.003Z"[..]));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same format behind a real kubectl timestamp still works.
+    match d.decode(b"2026-11-20T10:00:01.000000000Z 2026-11-20T10:00:00.003Z 503") {
+        Outcome::Record(r) => assert_eq!(r.response_code, Some(503)),
+        other => panic!("{other:?}"),
+    }
+}

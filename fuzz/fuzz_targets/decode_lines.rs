@@ -1,0 +1,28 @@
+//! Every line of the input through one auto-detecting decoder (as a pipeline worker reads a
+//! chunk, so CRI and docker fragments join across lines) and through the JSON-only and
+//! Istio-only decoders. None of them may panic; any record must stay inside its line.
+#![no_main]
+
+use envoy_triage::format::{Decoder, FormatChoice, Outcome};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut decoders = [
+        Decoder::new(FormatChoice::Auto),
+        Decoder::new(FormatChoice::Json),
+        Decoder::new(FormatChoice::Istio),
+    ];
+    for line in data.split(|&b| b == b'\n') {
+        for decoder in decoders.iter_mut() {
+            if let Outcome::Record(record) = decoder.decode(line) {
+                // Touch the derived views too: they parse the borrowed fields again.
+                let _ = record.details();
+                let _ = record.start_epoch_ms();
+                let _ = record.fields();
+            }
+        }
+    }
+    for decoder in &decoders {
+        let _ = decoder.has_pending_fragments();
+    }
+});

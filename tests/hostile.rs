@@ -1,0 +1,190 @@
+//! Hostile and broken input: huge lines, NUL bytes, invalid UTF-8, terminal escapes, a million
+//! clusters, truncated and corrupt gzip, unreadable inputs, empty and all-noise input, and
+//! `--fail-on` exit codes. Each test fails if its protection is removed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+fn bin() -> std::process::Command {
+    std::process::Command::cargo_bin("envoy-triage").unwrap()
+}
+
+fn run_json(args: &[&str]) -> (i32, Value, String) {
+    let out = bin().args(["--output", "json"]).args(args).output().unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap(), v, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn istio_line(ua: &[u8], cluster: &[u8]) -> Vec<u8> {
+    let mut l = br#"[2025-01-01T10:00:00.000Z] "GET /api HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 91 3 - "-" ""#.to_vec();
+    l.extend_from_slice(ua);
+    l.extend_from_slice(br#"" "0b0c5a3e-a8a3-4b71-9d51-0d6c1e1b1ab1" "api:80" "10.1.0.9:8080" "#);
+    l.extend_from_slice(cluster);
+    l.extend_from_slice(b" 10.1.0.5:1 10.0.0.3:80 10.1.0.5:40000 - default\n");
+    l
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+#[test]
+fn a_2_mib_line_is_read_or_rejected_without_harm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = istio_line(&vec![b'A'; 2 << 20], b"outbound|80||api.shop.svc.cluster.local");
+    data.extend_from_slice(&vec![b'x'; 2 << 20]);
+    data.push(b'\n');
+    let p = write(dir.path(), "huge.log", &data);
+    let (code, v, _) = run_json(&[p.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!((v["totals"]["records"].as_u64(), v["totals"]["malformed"].as_u64()), (Some(1), Some(1)));
+    // The sample keeps the start of the line only.
+    assert!(v["malformed_samples"][0]["text"].as_str().unwrap().len() <= 240);
+}
+
+#[test]
+fn nul_bytes_invalid_utf8_and_escapes_never_reach_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = Vec::new();
+    data.extend(istio_line(
+        b"nul\0byte \xff\xfe invalid \x1b[2J\x1b]0;title\x07 \r\x08\x08",
+        b"outbound|80||a\xffb\x1b[31m.svc",
+    ));
+    data.extend(b"\x1b[31mgarbage \0 \xff\xff\x9b1m\r\n");
+    let p = write(dir.path(), "evil.log", &data);
+    let out = bin().arg(&p).args(["--color", "always"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = &out.stdout;
+    for bad in [
+        &b"\0"[..],
+        b"\x1b[2J",
+        b"\x1b]0",
+        b"\x07",
+        b"\x08",
+        b"\r",
+        b"\x1b[31m.svc",
+        b"\x1b[31mgarbage",
+        b"\xc2\x9b",
+    ] {
+        assert!(!text.windows(bad.len()).any(|w| w == bad), "raw {bad:?} in output");
+    }
+    // JSON stays valid and carries the text (escaped by JSON itself).
+    let (_, v, _) = run_json(&[p.to_str().unwrap()]);
+    assert_eq!(v["totals"]["records"], 1);
+    assert_eq!(v["totals"]["malformed"], 1);
+    assert!(v["upstreams"][0]["cluster"].as_str().unwrap().contains('\u{fffd}'));
+}
+
+#[test]
+fn a_million_distinct_clusters_fold_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = Vec::with_capacity(14 << 20);
+    for i in 0..1_000_000u32 {
+        writeln!(data, "503 UF c{i}").unwrap();
+    }
+    let p = write(dir.path(), "many.log", &data);
+    let (code, v, _) = run_json(&[
+        p.to_str().unwrap(),
+        "--format",
+        "%RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER%",
+        "-j",
+        "1",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(v["totals"]["records"], 1_000_000);
+    assert_eq!(v["folding"]["max_clusters"], 10_000);
+    assert_eq!(v["folding"]["folded_records"], 990_000);
+    let ups = v["upstreams"].as_array().unwrap();
+    assert_eq!(ups.len(), 10_001);
+    assert_eq!(ups[0]["cluster"], "(other)");
+    let table = bin()
+        .arg(&p)
+        .args(["--format", "%RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER%", "-j", "1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).contains("counted under (other)"));
+}
+
+#[test]
+fn truncated_and_corrupt_gzip_report_what_was_read_then_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs/real-healthy.log"))
+            .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&sample).unwrap();
+    let full = gz.finish().unwrap();
+    let cut = write(dir.path(), "cut.log.gz", &full[..full.len() * 2 / 3]);
+    let (code, v, err) = run_json(&[cut.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cut.log.gz"), "{err}");
+    let records = v["totals"]["records"].as_u64().unwrap();
+    assert!(records > 50 && records < 276, "{records}");
+    assert!(v["inputs"][0]["error"].is_string());
+    assert_eq!(v["totals"]["lines"].as_u64(), Some(records + v["totals"]["malformed"].as_u64().unwrap()));
+
+    let mut bad = full.clone();
+    let mid = bad.len() / 2;
+    for b in &mut bad[mid..mid + 64] {
+        *b ^= 0x5a;
+    }
+    let corrupt = write(dir.path(), "corrupt.log.gz", &bad);
+    let (code, _, err) = run_json(&[corrupt.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("corrupt.log.gz"));
+}
+
+#[test]
+fn one_unreadable_input_among_readable_ones() {
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs/real-tcp.log");
+    // Opening /proc/self/mem works, reading it fails (EIO): an input that breaks mid-way.
+    let (code, v, err) = run_json(&[sample.to_str().unwrap(), "/proc/self/mem", sample.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/proc/self/mem"), "{err}");
+    assert_eq!(v["totals"]["records"], 52);
+    assert!(v["inputs"][1]["error"].is_string());
+}
+
+#[test]
+fn empty_input_and_input_without_access_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.log", b"");
+    let (code, v, _) = run_json(&[empty.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(v["totals"]["lines"], 0);
+    let noise = write(
+        dir.path(),
+        "noise.log",
+        b"2021-09-13T06:29:50.786352Z\twarning\tenvoy config\tclosed\n2020-11-22T19:32:17.857430Z\tinfo\tFLAG: --x\n\n",
+    );
+    let (code, v, _) = run_json(&[noise.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!((v["totals"]["records"].as_u64(), v["totals"]["skipped"].as_u64()), (Some(0), Some(3)));
+    let out = bin().arg(&noise).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No Envoy access-log records found"));
+}
+
+#[test]
+fn fail_on_sets_exit_code_1_only_when_met() {
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs/real-refused-localhost.log");
+    let s = sample.to_str().unwrap();
+    let out = bin().args([s, "--fail-on", "rate(5xx) > 1%"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("met: rate(5xx) = 36.364%"), "{err}");
+    let out = bin().args([s, "--fail-on", "cause(tls_failure) > 0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = bin()
+        .args([s, "--fail-on", "cause(connection_refused) >= 12 and count(malformed) == 0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = bin().args([s, "--fail-on", "rate(5xx) >> 1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("column"));
+}
