@@ -654,7 +654,13 @@ impl Aggregate {
         i
     }
 
-    pub fn add_record(&mut self, rec: &Record<'_>, pos: Position, source: &SourceMeta) {
+    /// Counts one record; returns who logged it and, if it failed, its classification.
+    pub fn add_record(
+        &mut self,
+        rec: &Record<'_>,
+        pos: Position,
+        source: &SourceMeta,
+    ) -> (Reporter, Option<Classification>) {
         self.records += 1;
         *self.formats.entry(rec.format).or_insert(0) += 1;
         let code = rec.response_code;
@@ -726,6 +732,7 @@ impl Aggregate {
                 .or_insert_with(|| Group::new(&v))
                 .add(rec, pos, source);
         }
+        (reporter, verdict)
     }
 
     /// Tracks the earliest and latest start time. Envoy's own `%START_TIME%` rendering

@@ -29,7 +29,7 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     }
     let stdin_only = config.files.is_empty() || config.files.iter().all(|f| f.as_os_str() == "-");
     // Live refreshes only help someone watching: a terminal, or an NDJSON consumer.
-    let watched = config.output == OutputKind::Ndjson
+    let watched = matches!(config.output, OutputKind::Ndjson | OutputKind::Records)
         || (config.output == OutputKind::Table && io::IsTerminal::is_terminal(&io::stdout()));
     if stdin_only && watched && stdin_is_stream() {
         return crate::live::run(config, crate::live::LiveSource::Stdin);
@@ -47,7 +47,8 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
             "envoy-triage: reading access logs from the terminal (end with Ctrl-D); pipe `kubectl logs … -c istio-proxy` in or pass files"
         );
     }
-    let (agg, infos) = pipeline::run(&inputs, &config.pipeline);
+    let (agg, infos, written) = pipeline::run_with_output(&inputs, &config.pipeline);
+    written?;
     for info in &infos {
         if let Some(e) = &info.error {
             failed = true;
@@ -67,6 +68,8 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
             out.flush()?;
         }
         OutputKind::Table => write_table(&summary, config)?,
+        // The records were the output.
+        OutputKind::Records => {}
     }
     Ok(exit_code(failed, &summary, config))
 }

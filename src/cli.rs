@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -39,8 +39,17 @@ report is still printed for the inputs that could be read.";
 /// Reads Envoy's default format, every Istio text layout, Istio JSON and any custom
 /// %OPERATOR% format, with kubectl, stern, CRI and docker wrappers, detected line by line.
 #[derive(Debug, Parser)]
-#[command(name = "envoy-triage", version, after_long_help = EXAMPLES, after_help = "Run with --help for examples.")]
+#[command(
+    name = "envoy-triage",
+    version,
+    after_long_help = EXAMPLES,
+    after_help = "Run with --help for examples.",
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Access-log files (plain or gzip) or directories; `-` or none reads stdin.
     pub files: Vec<PathBuf>,
 
@@ -87,6 +96,21 @@ pub struct Cli {
     pub color: ColorWhen,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Explain access-log lines in plain words: every field, flag and detail, who logged it,
+    /// the cause and the next step. Lines as arguments, or on stdin.
+    ///
+    /// Example: envoy-triage explain '[2025-01-01T10:00:00.000Z] "GET /api HTTP/1.1" 503 UF …'
+    Explain {
+        /// The lines to explain (each argument is one line); none reads stdin.
+        lines: Vec<String>,
+        /// Log format, as for the main command.
+        #[arg(short = 'F', long, default_value = "auto", value_name = "FORMAT")]
+        format: String,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputKind {
     /// A first screen for people: totals, top findings with their fix, upstreams.
@@ -95,6 +119,9 @@ pub enum OutputKind {
     Json,
     /// Live: one JSON object per tick (`"type":"tick"`) and a final `"type":"summary"`.
     Ndjson,
+    /// One JSON object per record, every field under stable names, with its cause (for jq,
+    /// DuckDB, ClickHouse); see docs/records.md.
+    Records,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

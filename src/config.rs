@@ -39,8 +39,12 @@ pub struct Config {
 impl Config {
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
         let format = FormatChoice::parse(&cli.format)?;
-        let mut pipeline =
-            PipelineConfig { format, max_clusters: cli.max_clusters, ..PipelineConfig::default() };
+        let mut pipeline = PipelineConfig {
+            format,
+            max_clusters: cli.max_clusters,
+            records: cli.output == OutputKind::Records,
+            ..PipelineConfig::default()
+        };
         if let Some(t) = cli.threads {
             if t == 0 {
                 return Err(ConfigError::Threads);

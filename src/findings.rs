@@ -139,6 +139,14 @@ impl Target {
     }
 }
 
+/// Istio mTLS SNI names the service exactly: `outbound_.<port>_.<subset>_.<fqdn>` → `fqdn:port`.
+pub fn sni_host(sni: &str) -> Option<String> {
+    let rest = sni.strip_prefix("outbound_.")?;
+    let mut parts = rest.splitn(3, "_.");
+    let (port, _subset, fqdn) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(format!("{fqdn}:{port}"))
+}
+
 /// `host:port`, `[v6]:port` or `host` → (host, port).
 fn split_host_port(a: &str) -> (&str, Option<&str>) {
     match a.rsplit_once(':') {
@@ -508,14 +516,7 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
             };
             let cx = Context { related: &related, strict_servers, plaintext_clients };
             let pod = g.pods.iter().next().map(|(_, (ns, p))| (lossy(ns), lossy(p)));
-            // Istio mTLS SNI names the service exactly: outbound_.<port>_.<subset>_.<fqdn>.
-            let sni_host = g.server_names.iter().next().and_then(|(_, s)| {
-                let s = lossy(s);
-                let rest = s.strip_prefix("outbound_.")?;
-                let mut parts = rest.splitn(3, "_.");
-                let (port, _subset, fqdn) = (parts.next()?, parts.next()?, parts.next()?);
-                Some(format!("{fqdn}:{port}"))
-            });
+            let sni_host = g.server_names.iter().next().and_then(|(_, s)| sni_host(&lossy(s)));
             let authority = sni_host.or_else(|| g.authorities.iter().next().map(|(_, a)| lossy(a)));
             let mut target = Target::new(
                 &upstream,

@@ -30,9 +30,11 @@ pub const DISCOVER: Duration = Duration::from_millis(1000);
 pub type Registry = Arc<Mutex<Vec<InputInfo>>>;
 
 /// Sends without blocking the async runtime: retries while the workers are busy.
-async fn send(feed: &Feed, mut data: Vec<u8>, source: u32, meta: &Arc<SourceMeta>) {
+async fn send(feed: &Feed, mut data: Vec<u8>, source: u32, meta: &Arc<SourceMeta>, line: &mut u64) {
+    let first = *line;
+    *line += feed.lines_in(&data);
     loop {
-        match feed.try_send(data, source, meta) {
+        match feed.try_send(data, source, meta, first) {
             Ok(()) => return,
             Err(back) => {
                 data = back;
@@ -43,7 +45,7 @@ async fn send(feed: &Feed, mut data: Vec<u8>, source: u32, meta: &Arc<SourceMeta
 }
 
 /// Sends the complete lines in `carry` (keeping an unfinished line or fragment run).
-async fn send_lines(feed: &Feed, carry: &mut Vec<u8>, source: u32, meta: &Arc<SourceMeta>) {
+async fn send_lines(feed: &Feed, carry: &mut Vec<u8>, source: u32, meta: &Arc<SourceMeta>, line: &mut u64) {
     let cut = match wrapper::safe_cut(carry) {
         Some(cut) => cut,
         None if carry.len() >= MAX_CHUNK => carry.len(),
@@ -52,15 +54,15 @@ async fn send_lines(feed: &Feed, carry: &mut Vec<u8>, source: u32, meta: &Arc<So
     let mut out = feed.buffer();
     out.extend_from_slice(&carry[..cut]);
     carry.drain(..cut);
-    send(feed, out, source, meta).await;
+    send(feed, out, source, meta, line).await;
 }
 
 /// Sends whatever is left, complete or not (end of input, or the old file of a rotation).
-async fn flush(feed: &Feed, carry: &mut Vec<u8>, source: u32, meta: &Arc<SourceMeta>) {
+async fn flush(feed: &Feed, carry: &mut Vec<u8>, source: u32, meta: &Arc<SourceMeta>, line: &mut u64) {
     if !carry.is_empty() {
         let mut out = feed.buffer();
         out.append(carry);
-        send(feed, out, source, meta).await;
+        send(feed, out, source, meta, line).await;
     }
 }
 
@@ -71,6 +73,7 @@ pub async fn read_stdin(feed: Feed, registry: Registry, mut stop: watch::Receive
     let mut stdin = tokio::io::stdin();
     let mut carry: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 256 * 1024];
+    let mut line = 1u64;
     loop {
         let n = tokio::select! {
             r = stdin.read(&mut buf) => r,
@@ -80,7 +83,7 @@ pub async fn read_stdin(feed: Feed, registry: Registry, mut stop: watch::Receive
             Ok(0) => break,
             Ok(n) => {
                 carry.extend_from_slice(&buf[..n]);
-                send_lines(&feed, &mut carry, source, &meta).await;
+                send_lines(&feed, &mut carry, source, &meta, &mut line).await;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
@@ -89,7 +92,7 @@ pub async fn read_stdin(feed: Feed, registry: Registry, mut stop: watch::Receive
             }
         }
     }
-    flush(&feed, &mut carry, source, &meta).await;
+    flush(&feed, &mut carry, source, &meta, &mut line).await;
 }
 
 fn register(registry: &Registry, meta: &Arc<SourceMeta>) -> u32 {
@@ -159,13 +162,15 @@ struct Tail {
     carry: Vec<u8>,
     source: u32,
     meta: Arc<SourceMeta>,
+    /// Number of the next line to send (counted across rotations: one followed name).
+    line: u64,
 }
 
 impl Tail {
     fn new(path: PathBuf, at_end: bool, registry: &Registry) -> Tail {
         let meta = Arc::new(Input::Path(path.clone()).meta());
         let source = register(registry, &meta);
-        Tail { path, file: None, id: (0, 0), offset: 0, at_end, carry: Vec::new(), source, meta }
+        Tail { path, file: None, id: (0, 0), offset: 0, at_end, carry: Vec::new(), source, meta, line: 1 }
     }
 
     async fn run(mut self, feed: Feed, registry: Registry, mut stop: watch::Receiver<bool>) {
@@ -180,7 +185,7 @@ impl Tail {
         }
         // Last look before the final report: read what was written, keep nothing back.
         let _ = self.poll(&feed).await;
-        flush(&feed, &mut self.carry, self.source, &self.meta).await;
+        flush(&feed, &mut self.carry, self.source, &self.meta, &mut self.line).await;
     }
 
     async fn poll(&mut self, feed: &Feed) -> io::Result<()> {
@@ -199,13 +204,13 @@ impl Tail {
             Ok(md) if (md.dev(), md.ino()) != self.id => {
                 // Rename rotation: a new file under the name. Finish the old one first.
                 self.read_available(feed).await?;
-                flush(feed, &mut self.carry, self.source, &self.meta).await;
+                flush(feed, &mut self.carry, self.source, &self.meta, &mut self.line).await;
                 self.file = None;
                 self.offset = 0;
             }
             Ok(md) if md.len() < self.offset => {
                 // copytruncate: the file was emptied in place. Start over from its beginning.
-                flush(feed, &mut self.carry, self.source, &self.meta).await;
+                flush(feed, &mut self.carry, self.source, &self.meta, &mut self.line).await;
                 self.offset = 0;
                 self.read_available(feed).await?;
             }
@@ -227,7 +232,7 @@ impl Tail {
             if n == 0 {
                 break;
             }
-            send_lines(feed, &mut self.carry, self.source, &self.meta).await;
+            send_lines(feed, &mut self.carry, self.source, &self.meta, &mut self.line).await;
             if n < want {
                 break;
             }

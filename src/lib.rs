@@ -10,6 +10,7 @@ pub mod app;
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod explain;
 pub mod failon;
 pub mod findings;
 pub mod flags;

@@ -90,8 +90,9 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<ExitCode> {
         outcome
     });
     drop(runtime);
-    let agg = workers.finish();
+    let (agg, written) = workers.finish_with_output();
     result?;
+    written?;
     let infos = registry.lock().expect("registry lock").clone();
     let summary = Summary::build(&agg, &infos);
     let failed = infos.iter().any(|i| i.error.is_some());
@@ -108,6 +109,7 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<ExitCode> {
                 crate::app::write_table(&summary, config)?;
             }
         }
+        OutputKind::Records => {}
     }
     Ok(crate::app::exit_code(failed, &summary, config))
 }

@@ -31,6 +31,8 @@ pub struct PipelineConfig {
     pub chunk_size: usize,
     /// Keep sliding windows (live mode).
     pub windows: bool,
+    /// Write every record as NDJSON (`--output records`).
+    pub records: bool,
 }
 
 impl Default for PipelineConfig {
@@ -41,6 +43,7 @@ impl Default for PipelineConfig {
             max_clusters: 10_000,
             chunk_size: CHUNK_SIZE,
             windows: false,
+            records: false,
         }
     }
 }
@@ -51,10 +54,17 @@ pub struct Chunk {
     pub seq: u64,
     pub source: u32,
     pub meta: Arc<SourceMeta>,
+    /// 1-based number of the chunk's first line in its input (0 when not counted).
+    pub first_line: u64,
 }
 
-/// Decodes and aggregates one chunk.
-pub fn process_chunk(decoder: &mut Decoder, agg: &mut Aggregate, chunk: &Chunk) {
+/// Decodes and aggregates one chunk; with `records`, also renders each record as a JSON line.
+pub fn process_chunk(
+    decoder: &mut Decoder,
+    agg: &mut Aggregate,
+    chunk: &Chunk,
+    mut records: Option<&mut Vec<u8>>,
+) {
     let data = chunk.data.as_slice();
     let meta = &*chunk.meta;
     if let Some(live) = agg.live.as_deref_mut() {
@@ -65,7 +75,20 @@ pub fn process_chunk(decoder: &mut Decoder, agg: &mut Aggregate, chunk: &Chunk) 
     let mut handle = |line: &[u8], line_no: u32| {
         let pos = Position { chunk: chunk.seq, line: line_no };
         match decoder.decode(line) {
-            Outcome::Record(rec) => agg.add_record(&rec, pos, meta),
+            Outcome::Record(rec) => {
+                let (reporter, verdict) = agg.add_record(&rec, pos, meta);
+                if let Some(out) = records.as_deref_mut() {
+                    let line = chunk.first_line + line_no as u64;
+                    crate::report::records::write_record(
+                        out,
+                        &rec,
+                        &meta.name,
+                        line,
+                        reporter,
+                        verdict.as_ref(),
+                    );
+                }
+            }
             Outcome::Skipped(reason) => agg.add_skipped(reason),
             Outcome::Malformed(err) => agg.add_malformed(err, line, pos, chunk.source),
         }
@@ -105,6 +128,8 @@ pub struct Workers {
     pool: Receiver<Vec<u8>>,
     seq: Arc<AtomicU64>,
     max_clusters: usize,
+    count_lines: bool,
+    writer: Option<JoinHandle<io::Result<()>>>,
 }
 
 /// What a reader needs to feed the workers: a sender, the buffer pool and the chunk counter.
@@ -114,6 +139,8 @@ pub struct Feed {
     pool: Receiver<Vec<u8>>,
     seq: Arc<AtomicU64>,
     pub chunk_size: usize,
+    /// Readers count the lines of each chunk (for record line numbers).
+    pub count_lines: bool,
 }
 
 impl Feed {
@@ -125,19 +152,38 @@ impl Feed {
         b
     }
 
-    /// Sends whole lines of `source` to the workers (blocks while they are busy).
-    pub fn send(&self, data: Vec<u8>, source: u32, meta: &Arc<SourceMeta>) {
+    /// Lines in `data` (a last line without newline counts), when counting is on.
+    pub fn lines_in(&self, data: &[u8]) -> u64 {
+        if !self.count_lines {
+            return 0;
+        }
+        let n = memchr::memchr_iter(b'\n', data).count() as u64;
+        n + u64::from(data.last().is_some_and(|&b| b != b'\n'))
+    }
+
+    /// Sends whole lines of `source` to the workers (blocks while they are busy). `first_line`
+    /// is the 1-based number of the first line in its input.
+    pub fn send(&self, data: Vec<u8>, source: u32, meta: &Arc<SourceMeta>, first_line: u64) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         // Workers only stop when every sender is gone, so this cannot fail while we hold one.
-        let _ = self.tx.send(Chunk { data, seq, source, meta: Arc::clone(meta) });
+        let _ = self.tx.send(Chunk { data, seq, source, meta: Arc::clone(meta), first_line });
     }
 
     /// Like [`send`](Self::send) but gives the chunk back when the workers are busy (for async
     /// callers that must not block).
-    pub fn try_send(&self, data: Vec<u8>, source: u32, meta: &Arc<SourceMeta>) -> Result<(), Vec<u8>> {
-        // A number lost to a full channel leaves a gap, which line numbering tolerates.
+    pub fn try_send(
+        &self,
+        data: Vec<u8>,
+        source: u32,
+        meta: &Arc<SourceMeta>,
+        first_line: u64,
+    ) -> Result<(), Vec<u8>> {
+        // A number lost to a full channel leaves a gap, which line numbering tolerates (and live
+        // record output does not wait for it).
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        self.tx.try_send(Chunk { data, seq, source, meta: Arc::clone(meta) }).map_err(|e| e.into_inner().data)
+        self.tx
+            .try_send(Chunk { data, seq, source, meta: Arc::clone(meta), first_line })
+            .map_err(|e| e.into_inner().data)
     }
 }
 
@@ -147,6 +193,15 @@ impl Workers {
         let (tx, rx) = bounded::<Chunk>(threads * 2);
         let (pool_tx, pool_rx) = bounded::<Vec<u8>>(threads * 4);
         let mut control = Vec::with_capacity(threads);
+        // Record output: workers render per chunk, one thread writes (in input order in batch
+        // mode; as it comes in live mode, where chunk numbers may have gaps).
+        let (rec_tx, writer) = if cfg.records {
+            let (t, r) = bounded::<(u64, Vec<u8>)>(threads * 4);
+            let ordered = !cfg.windows;
+            (Some(t), Some(std::thread::spawn(move || write_records(r, ordered))))
+        } else {
+            (None, None)
+        };
         let handles = (0..threads)
             .map(|i| {
                 let rx: Receiver<Chunk> = rx.clone();
@@ -156,6 +211,7 @@ impl Workers {
                 let format = cfg.format.clone();
                 let max_clusters = cfg.max_clusters;
                 let windows = cfg.windows;
+                let rec_tx = rec_tx.clone();
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
                     .spawn(move || {
@@ -169,7 +225,14 @@ impl Workers {
                             select! {
                                 recv(rx) -> msg => match msg {
                                     Ok(chunk) => {
-                                        process_chunk(&mut decoder, &mut agg, &chunk);
+                                        match &rec_tx {
+                                            None => process_chunk(&mut decoder, &mut agg, &chunk, None),
+                                            Some(out) => {
+                                                let mut rendered = Vec::with_capacity(chunk.data.len() * 2);
+                                                process_chunk(&mut decoder, &mut agg, &chunk, Some(&mut rendered));
+                                                let _ = out.send((chunk.seq, rendered));
+                                            }
+                                        }
                                         let _ = pool_tx.try_send(chunk.data);
                                     }
                                     Err(_) => break,
@@ -195,6 +258,8 @@ impl Workers {
             pool: pool_rx,
             seq: Arc::new(AtomicU64::new(0)),
             max_clusters: cfg.max_clusters,
+            count_lines: cfg.records,
+            writer,
         }
     }
 
@@ -204,6 +269,7 @@ impl Workers {
             pool: self.pool.clone(),
             seq: Arc::clone(&self.seq),
             chunk_size,
+            count_lines: self.count_lines,
         }
     }
 
@@ -218,6 +284,14 @@ impl Workers {
             merged.merge(agg);
         }
         merged
+    }
+
+    /// Like [`finish`](Self::finish), also returning how the record writer ended.
+    pub fn finish_with_output(mut self) -> (Aggregate, io::Result<()>) {
+        let writer = self.writer.take();
+        let agg = self.finish();
+        let written = writer.map_or(Ok(()), |w| w.join().expect("record writer panicked"));
+        (agg, written)
     }
 
     /// Closes the feed (every `Feed` clone must be gone too), waits for the workers to drain
@@ -239,9 +313,43 @@ impl Workers {
 
 /// Reads every input, analyses it with `cfg.threads` workers and returns the merged state.
 pub fn run(inputs: &[Input], cfg: &PipelineConfig) -> (Aggregate, Vec<InputInfo>) {
+    let (agg, infos, _) = run_with_output(inputs, cfg);
+    (agg, infos)
+}
+
+/// Like [`run`], also returning how record output (`cfg.records`) ended.
+pub fn run_with_output(
+    inputs: &[Input],
+    cfg: &PipelineConfig,
+) -> (Aggregate, Vec<InputInfo>, io::Result<()>) {
     let workers = Workers::spawn(cfg);
     let infos = read_inputs(inputs, &workers.feed(cfg.chunk_size));
-    (workers.finish(), infos)
+    let (agg, written) = workers.finish_with_output();
+    (agg, infos, written)
+}
+
+/// Writes rendered record buffers to stdout, in chunk order when `ordered`. Stops on a write
+/// error (a closed pipe) and returns it; workers then find the channel closed.
+fn write_records(rx: Receiver<(u64, Vec<u8>)>, ordered: bool) -> io::Result<()> {
+    use std::io::Write;
+    let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    let mut pending: std::collections::BTreeMap<u64, Vec<u8>> = std::collections::BTreeMap::new();
+    let mut next = 0u64;
+    for (seq, buf) in rx {
+        if !ordered {
+            out.write_all(&buf)?;
+            continue;
+        }
+        pending.insert(seq, buf);
+        while let Some(buf) = pending.remove(&next) {
+            out.write_all(&buf)?;
+            next += 1;
+        }
+    }
+    for buf in pending.into_values() {
+        out.write_all(&buf)?;
+    }
+    out.flush()
 }
 
 /// Reads inputs one after the other into `feed`; returns what each one was.
@@ -276,19 +384,25 @@ fn read_chunks(
     let chunk_size = feed.chunk_size;
     let mut buf = feed.buffer();
     let mut want = chunk_size;
+    let mut line = 1u64;
+    let mut send = |data: Vec<u8>| {
+        let first = line;
+        line += feed.lines_in(&data);
+        feed.send(data, source, meta, first);
+    };
     loop {
         let eof = match fill(&mut reader, &mut buf, want) {
             Ok(eof) => eof,
             Err(e) => {
                 if !buf.is_empty() {
-                    feed.send(buf, source, meta);
+                    send(buf);
                 }
                 return Err(e);
             }
         };
         if eof {
             if !buf.is_empty() {
-                feed.send(buf, source, meta);
+                send(buf);
             }
             return Ok(());
         }
@@ -297,13 +411,13 @@ fn read_chunks(
                 let mut next = feed.buffer();
                 next.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
-                feed.send(std::mem::replace(&mut buf, next), source, meta);
+                send(std::mem::replace(&mut buf, next));
                 want = chunk_size;
             }
             None if buf.len() >= MAX_CHUNK => {
                 // One enormous line (or fragment run): pass it on whole rather than grow forever.
                 let next = feed.buffer();
-                feed.send(std::mem::replace(&mut buf, next), source, meta);
+                send(std::mem::replace(&mut buf, next));
                 want = chunk_size;
             }
             None => want = buf.len() + chunk_size,

@@ -2,6 +2,7 @@
 //! `table` is for people (first screen, colour on a TTY), `json` is the versioned contract.
 
 pub mod json;
+pub mod records;
 pub mod table;
 
 use std::borrow::Cow;
