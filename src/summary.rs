@@ -224,6 +224,7 @@ pub struct InputInfo {
 impl Summary {
     pub fn build(agg: &Aggregate, inputs: &[InputInfo]) -> Summary {
         let lines_map = LineMap::new(&agg.chunk_lines);
+        let overall = agg.overall_latency();
         let mut per_input = vec![0u64; inputs.len()];
         for &(_, source, lines) in &agg.chunk_lines {
             if let Some(n) = per_input.get_mut(source as usize) {
@@ -324,8 +325,8 @@ impl Summary {
                     .map(|r| (r.name().to_string(), agg.reporters[*r as usize]))
                     .collect(),
             ),
-            duration_ms: Percentiles::of(&agg.duration),
-            upstream_service_time_ms: Percentiles::of(&agg.upstream_service_time),
+            duration_ms: Percentiles::of(&overall.0),
+            upstream_service_time_ms: Percentiles::of(&overall.1),
             windows: live.map(|(l, now, first)| {
                 crate::window::Windows::of(&l.overall, now, first, (agg.records, agg.failed))
             }),
