@@ -20,6 +20,11 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Counts(pub Vec<(String, u64)>);
 
 impl Counts {
+    /// The entries with a count, in the given order.
+    pub fn nonzero<const N: usize>(entries: [(&str, u64); N]) -> Counts {
+        Counts(entries.into_iter().filter(|(_, n)| *n > 0).map(|(k, n)| (k.to_string(), n)).collect())
+    }
+
     pub fn get(&self, key: &str) -> u64 {
         self.0.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v)
     }
@@ -237,12 +242,8 @@ impl Summary {
             skipped: agg.skipped_total(),
             malformed: agg.malformed,
             failed: agg.failed,
-            skipped_by_reason: Counts(
-                SkipReason::ALL
-                    .iter()
-                    .filter(|r| agg.skipped[**r as usize] > 0)
-                    .map(|r| (r.as_str().to_string(), agg.skipped[*r as usize]))
-                    .collect(),
+            skipped_by_reason: Counts::nonzero(
+                SkipReason::ALL.map(|r| (r.as_str(), agg.skipped[r as usize])),
             ),
             malformed_by_kind: {
                 let mut v: Vec<(String, u64)> =
@@ -311,20 +312,8 @@ impl Summary {
             by_code: code_counts(&agg.codes),
             by_flag: flag_counts(&agg.flags),
             by_cause: cause_counts(&agg.causes),
-            by_domain: Counts(
-                Domain::ALL
-                    .iter()
-                    .filter(|d| agg.domains[**d as usize] > 0)
-                    .map(|d| (d.name().to_string(), agg.domains[*d as usize]))
-                    .collect(),
-            ),
-            by_reporter: Counts(
-                Reporter::ALL
-                    .iter()
-                    .filter(|r| agg.reporters[**r as usize] > 0)
-                    .map(|r| (r.name().to_string(), agg.reporters[*r as usize]))
-                    .collect(),
-            ),
+            by_domain: Counts::nonzero(Domain::ALL.map(|d| (d.name(), agg.domains[d as usize]))),
+            by_reporter: Counts::nonzero(Reporter::ALL.map(|r| (r.name(), agg.reporters[r as usize]))),
             duration_ms: Percentiles::of(&overall.0),
             upstream_service_time_ms: Percentiles::of(&overall.1),
             windows: live.map(|(l, now, first)| {
