@@ -34,6 +34,9 @@ async fn send(feed: &Feed, mut data: Vec<u8>, source: u32, meta: &Arc<SourceMeta
     let first = *line;
     *line += feed.lines_in(&data);
     loop {
+        if feed.halted() {
+            return;
+        }
         match feed.try_send(data, source, meta, first) {
             Ok(()) => return,
             Err(back) => {

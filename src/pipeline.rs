@@ -8,7 +8,7 @@
 
 use std::io::{self, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select};
@@ -130,6 +130,8 @@ pub struct Workers {
     max_clusters: usize,
     count_lines: bool,
     writer: Option<JoinHandle<io::Result<()>>>,
+    /// Set when the output is gone (a closed pipe): readers stop early.
+    halted: Arc<AtomicBool>,
 }
 
 /// What a reader needs to feed the workers: a sender, the buffer pool and the chunk counter.
@@ -141,6 +143,7 @@ pub struct Feed {
     pub chunk_size: usize,
     /// Readers count the lines of each chunk (for record line numbers).
     pub count_lines: bool,
+    halted: Arc<AtomicBool>,
 }
 
 impl Feed {
@@ -150,6 +153,11 @@ impl Feed {
         b.clear();
         b.reserve(self.chunk_size);
         b
+    }
+
+    /// True once nothing more can be written (the reader of our output went away).
+    pub fn halted(&self) -> bool {
+        self.halted.load(Ordering::Relaxed)
     }
 
     /// Lines in `data` (a last line without newline counts), when counting is on.
@@ -193,6 +201,7 @@ impl Workers {
         let (tx, rx) = bounded::<Chunk>(threads * 2);
         let (pool_tx, pool_rx) = bounded::<Vec<u8>>(threads * 4);
         let mut control = Vec::with_capacity(threads);
+        let halted = Arc::new(AtomicBool::new(false));
         // Record output: workers render per chunk, one thread writes (in input order in batch
         // mode; as it comes in live mode, where chunk numbers may have gaps).
         let (rec_tx, writer) = if cfg.records {
@@ -212,6 +221,7 @@ impl Workers {
                 let max_clusters = cfg.max_clusters;
                 let windows = cfg.windows;
                 let rec_tx = rec_tx.clone();
+                let halted = Arc::clone(&halted);
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
                     .spawn(move || {
@@ -230,7 +240,9 @@ impl Workers {
                                             Some(out) => {
                                                 let mut rendered = Vec::with_capacity(chunk.data.len() * 2);
                                                 process_chunk(&mut decoder, &mut agg, &chunk, Some(&mut rendered));
-                                                let _ = out.send((chunk.seq, rendered));
+                                                if out.send((chunk.seq, rendered)).is_err() {
+                                                    halted.store(true, Ordering::Relaxed);
+                                                }
                                             }
                                         }
                                         let _ = pool_tx.try_send(chunk.data);
@@ -260,6 +272,7 @@ impl Workers {
             max_clusters: cfg.max_clusters,
             count_lines: cfg.records,
             writer,
+            halted,
         }
     }
 
@@ -270,6 +283,7 @@ impl Workers {
             seq: Arc::clone(&self.seq),
             chunk_size,
             count_lines: self.count_lines,
+            halted: Arc::clone(&self.halted),
         }
     }
 
@@ -391,6 +405,9 @@ fn read_chunks(
         feed.send(data, source, meta, first);
     };
     loop {
+        if feed.halted() {
+            return Ok(());
+        }
         let eof = match fill(&mut reader, &mut buf, want) {
             Ok(eof) => eof,
             Err(e) => {

@@ -408,3 +408,25 @@ fn bad_flags_are_explained_with_exit_code_2() {
     let out = bin().args(["--threads", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn records_into_a_closed_pipe_stop_early_and_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = big_input(dir.path());
+    let mut child = bin()
+        .args(["-o", "records", "-j", "2"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut out = child.stdout.take().unwrap();
+        let mut first = [0u8; 1000];
+        std::io::Read::read_exact(&mut out, &mut first).unwrap();
+        assert!(first.starts_with(b"{\"input\""));
+    } // like `| head -c 1000`
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
