@@ -226,6 +226,60 @@ pub fn workload_of(pod: &[u8]) -> &[u8] {
     }
 }
 
+/// Counts of distinct values, up to [`ExactValues::CAP`] of them; past that only `overflow` is
+/// kept. Order-independent, so merges are deterministic.
+#[derive(Debug, Clone, Default)]
+pub struct ExactValues {
+    values: Vec<(u64, u64)>,
+    pub overflow: bool,
+}
+
+impl ExactValues {
+    pub const CAP: usize = 16;
+
+    #[inline]
+    pub fn add(&mut self, v: u64, n: u64) {
+        if self.overflow {
+            return;
+        }
+        if let Some((_, c)) = self.values.iter_mut().find(|(x, _)| *x == v) {
+            *c += n;
+        } else if self.values.len() < Self::CAP {
+            self.values.push((v, n));
+        } else {
+            self.overflow = true;
+            self.values = Vec::new();
+        }
+    }
+
+    pub fn merge(&mut self, o: &ExactValues) {
+        if o.overflow {
+            self.overflow = true;
+            self.values = Vec::new();
+        }
+        for &(v, n) in &o.values {
+            self.add(v, n);
+        }
+    }
+
+    /// The median of the values, when they were all kept.
+    pub fn median(&self) -> Option<u64> {
+        if self.overflow || self.values.is_empty() {
+            return None;
+        }
+        let mut v = self.values.clone();
+        v.sort_unstable();
+        let total: u64 = v.iter().map(|(_, n)| n).sum();
+        let mut seen = 0;
+        v.into_iter()
+            .find(|(_, n)| {
+                seen += n;
+                seen * 2 >= total
+            })
+            .map(|(x, _)| x)
+    }
+}
+
 fn new_histogram() -> Histogram<u64> {
     // Two significant digits (1%) are enough for p50/p90/p99 and keep per-upstream state small;
     // the range grows with the largest value seen.
@@ -374,6 +428,9 @@ pub struct Group {
     pub count: u64,
     pub with_retries: u64,
     pub durations: Histogram<u64>,
+    /// The exact durations while there are few distinct ones (a timeout wall has a handful):
+    /// gives the cut-off to the millisecond where the histogram has 1% buckets.
+    pub exact: ExactValues,
     /// (signature hash, first position, sample, count).
     pub signatures: Vec<(u64, Position, EvidenceSample, u64)>,
     pub other_signatures: u64,
@@ -399,8 +456,8 @@ impl Group {
             reporter: c.reporter,
             count: 0,
             with_retries: 0,
-            // Three significant digits: the cut-off of a timeout is read from these.
-            durations: Histogram::new(3).expect("valid histogram"),
+            durations: new_histogram(),
+            exact: ExactValues::default(),
             signatures: Vec::new(),
             other_signatures: 0,
             request_ids: Earliest::default(),
@@ -420,6 +477,7 @@ impl Group {
         }
         if let Some(d) = rec.duration_ms {
             record_hist(&mut self.durations, d);
+            self.exact.add(d, 1);
         }
         let details = rec.response_code_details.as_deref().unwrap_or(b"");
         let tf = rec.upstream_transport_failure_reason.as_deref().unwrap_or(b"");
@@ -487,6 +545,7 @@ impl Group {
         self.count += o.count;
         self.with_retries += o.with_retries;
         let _ = self.durations.add(&o.durations);
+        self.exact.merge(&o.exact);
         for (sig, pos, sample, n) in o.signatures {
             let full = self.signatures.len() >= MAX_SIGNATURES;
             match self.signatures.iter_mut().find(|s| s.0 == sig) {

@@ -181,7 +181,10 @@ pub fn cutoff(g: &Group) -> Option<(u64, u64)> {
     if h.len() < 3 {
         return None;
     }
-    let median = h.median_equivalent(h.value_at_quantile(0.5)).clamp(h.min(), h.max());
+    let median = g
+        .exact
+        .median()
+        .unwrap_or_else(|| h.median_equivalent(h.value_at_quantile(0.5)).clamp(h.min(), h.max()));
     if median < 100 {
         return None;
     }

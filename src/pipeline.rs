@@ -198,8 +198,9 @@ impl Feed {
 impl Workers {
     pub fn spawn(cfg: &PipelineConfig) -> Workers {
         let threads = cfg.threads.max(1);
-        let (tx, rx) = bounded::<Chunk>(threads * 2);
-        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(threads * 4);
+        // Each buffer is a chunk (~1 MiB): keep just enough in flight to keep every worker busy.
+        let (tx, rx) = bounded::<Chunk>(threads);
+        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(threads + 1);
         let mut control = Vec::with_capacity(threads);
         let halted = Arc::new(AtomicBool::new(false));
         // Record output: workers render per chunk, one thread writes (in input order in batch
