@@ -20,6 +20,7 @@ pub mod live;
 pub mod pipeline;
 pub mod record;
 pub mod report;
+pub mod scan;
 pub mod source;
 pub mod summary;
 pub mod synth;
