@@ -605,6 +605,8 @@ pub struct Live {
 pub struct Aggregate {
     pub max_clusters: usize,
     pub records: u64,
+    /// Records read from cut (pasted) lines: some fields missing.
+    pub partial: u64,
     pub failed: u64,
     pub skipped: [u64; 5],
     pub malformed: u64,
@@ -638,6 +640,7 @@ impl Aggregate {
         Aggregate {
             max_clusters: max_clusters.max(1),
             records: 0,
+            partial: 0,
             failed: 0,
             skipped: [0; 5],
             malformed: 0,
@@ -717,6 +720,7 @@ impl Aggregate {
         source: &SourceMeta,
     ) -> (Reporter, Option<Classification>) {
         self.records += 1;
+        self.partial += rec.partial as u64;
         *self.formats.entry(rec.format).or_insert(0) += 1;
         let code = rec.response_code;
         if let Some(c) = code {
@@ -839,6 +843,7 @@ impl Aggregate {
     /// Folds another worker's state into this one. Upstreams are matched by name.
     pub fn merge(&mut self, mut o: Aggregate) {
         self.records += o.records;
+        self.partial += o.partial;
         self.failed += o.failed;
         for (a, b) in self.skipped.iter_mut().zip(o.skipped) {
             *a += b;

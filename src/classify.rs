@@ -29,7 +29,7 @@ use std::fmt;
 use memchr::memmem;
 
 use crate::flags::{Flag, ResponseFlags};
-use crate::record::{Details, Record};
+use crate::record::{Details, Direction, FormatKind, Record};
 
 /// What broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -368,6 +368,8 @@ pub struct Facts<'r> {
     pub route: &'r [u8],
     pub cluster: &'r [u8],
     pub tcp: bool,
+    /// An Istio ambient ztunnel L4 record: `transport_failure` holds its `error` text.
+    pub l4: bool,
 }
 
 impl<'r> Facts<'r> {
@@ -382,7 +384,14 @@ impl<'r> Facts<'r> {
             route: rec.route_name.as_deref().unwrap_or(b""),
             cluster: rec.upstream_cluster.as_deref().unwrap_or(b""),
             tcp: rec.is_tcp(),
+            l4: rec.format == FormatKind::Ztunnel,
         }
+    }
+
+    /// ztunnel's error text contains `needle` (family reference §10.1; its messages change
+    /// between versions, so rules match parts of them).
+    fn l4_error(&self, needle: &[u8]) -> bool {
+        self.l4 && memmem::find(self.transport_failure, needle).is_some()
     }
 
     fn has(&self, f: Flag) -> bool {
@@ -407,7 +416,12 @@ impl<'r> Facts<'r> {
 /// True when the record describes a failure (failure-semantics §3.10): a 5xx, an HTTP record
 /// with code 0, any flag but the informational `DI`/`RFCF`, reset/disconnect/deny details, or
 /// a TCP RBAC deny in the termination details. A TCP session with code 0 and no flag is fine.
+/// A ztunnel record failed when it carries an error.
 pub fn is_failure(rec: &Record<'_>) -> bool {
+    // ztunnel has no status: a connection failed when it logged an error.
+    if rec.format == FormatKind::Ztunnel {
+        return rec.upstream_transport_failure_reason.is_some();
+    }
     let code = rec.response_code.unwrap_or(0);
     if code >= 500 || rec.response_flags.has_failure_flag() {
         return true;
@@ -428,12 +442,39 @@ pub fn is_failure(rec: &Record<'_>) -> bool {
     rec.connection_termination_details.as_deref().is_some_and(|t| t.starts_with(b"rbac_access_denied"))
 }
 
-/// Who logged the record (reference §6.2). The pod name from the line prefix or the file path
-/// is the strongest signal: a pod named like a gateway is a gateway.
+/// Who logged the record (reference §6.2; other products: family reference §15). The pod name
+/// from the line prefix or the file path is the strongest signal: a pod named like a gateway is
+/// a gateway. Then the layout, when it names the product's role (Emissary and Envoy Gateway are
+/// gateways; ztunnel and Kuma say the direction), then the cluster name.
+///
+/// Istio ambient waypoints (`inbound-vip|…`, `connect_originate`, `main_internal`, …) count as
+/// [`Reporter::ServerSidecar`]: the family reference (§10.2, §15) calls a waypoint record "the
+/// server-side view of the service", the hop in front of the destination that a server sidecar
+/// is in sidecar mode. ztunnel counts as the sidecar of the side it logged for: `outbound`
+/// (source node) → [`Reporter::ClientSidecar`], `inbound` → [`Reporter::ServerSidecar`].
 pub fn reporter(rec: &Record<'_>, source_pod: Option<&[u8]>) -> Reporter {
     let pod = rec.meta.pod.as_deref().or(source_pod);
     if pod.is_some_and(|p| memmem::find(p, b"gateway").is_some()) {
         return Reporter::Gateway;
+    }
+    match rec.format {
+        FormatKind::Emissary | FormatKind::EnvoyGatewayText => return Reporter::Gateway,
+        FormatKind::Ztunnel | FormatKind::KumaHttp | FormatKind::KumaHttpPre131 | FormatKind::KumaTcp => {
+            match rec.direction {
+                Some(Direction::Inbound) => return Reporter::ServerSidecar,
+                Some(Direction::Outbound) => return Reporter::ClientSidecar,
+                None => {}
+            }
+            if rec.format != FormatKind::Ztunnel {
+                // Kuma's inbound records name the source service `unknown` (family §7).
+                return match rec.source_workload.as_deref() {
+                    Some(b"unknown") => Reporter::ServerSidecar,
+                    Some(_) => Reporter::ClientSidecar,
+                    None => Reporter::Unknown,
+                };
+            }
+        }
+        _ => {}
     }
     let cluster = rec.upstream_cluster.as_deref().unwrap_or(b"");
     if cluster.starts_with(b"inbound|") || cluster.starts_with(b"InboundPassthroughCluster") {
@@ -442,17 +483,7 @@ pub fn reporter(rec: &Record<'_>, source_pod: Option<&[u8]>) -> Reporter {
     if cluster.starts_with(b"outbound|")
         || matches!(cluster, b"PassthroughCluster" | b"BlackHoleCluster" | b"AllowAnyDynamicDNSCluster")
     {
-        // A gateway accepts on its own pod IP and connects out from it; a client sidecar
-        // accepts on the address the app dialled (a ClusterIP or another pod), so the two
-        // local addresses differ.
-        if let (Some(up), Some(down)) =
-            (rec.upstream_local_address.as_deref(), rec.downstream_local_address.as_deref())
-        {
-            if ip_of(up).is_some_and(|ip| Some(ip) == ip_of(down)) {
-                return Reporter::Gateway;
-            }
-        }
-        return Reporter::ClientSidecar;
+        return outbound_side(rec);
     }
     if cluster.is_empty() {
         // No cluster chosen: Istio mTLS SNI means an inbound listener; block_all/allow_any are
@@ -463,8 +494,134 @@ pub fn reporter(rec: &Record<'_>, source_pod: Option<&[u8]>) -> Reporter {
         if matches!(rec.route_name.as_deref(), Some(b"block_all" | b"allow_any")) {
             return Reporter::ClientSidecar;
         }
+        return Reporter::Unknown;
     }
-    Reporter::Unknown
+    match product_cluster_side(cluster) {
+        Some(Side::Gateway) => Reporter::Gateway,
+        Some(Side::Server) => Reporter::ServerSidecar,
+        Some(Side::Client) => outbound_side(rec),
+        None => Reporter::Unknown,
+    }
+}
+
+/// A client-side record is a gateway's when the gateway accepted on its own pod IP and
+/// connected out from it; a client sidecar accepts on the address the app dialled (a
+/// ClusterIP or another pod), so the two local addresses differ.
+fn outbound_side(rec: &Record<'_>) -> Reporter {
+    if let (Some(up), Some(down)) =
+        (rec.upstream_local_address.as_deref(), rec.downstream_local_address.as_deref())
+    {
+        if ip_of(up).is_some_and(|ip| Some(ip) == ip_of(down)) {
+            return Reporter::Gateway;
+        }
+    }
+    Reporter::ClientSidecar
+}
+
+/// The side a cluster name implies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Gateway,
+    /// Outbound from a mesh proxy (a client sidecar, or a gateway: see [`outbound_side`]).
+    Client,
+    /// In front of the destination: a server sidecar or an ambient waypoint.
+    Server,
+}
+
+/// Cluster names of the other Envoy-family products (family reference §15), and Istio
+/// ambient's waypoint clusters. Names a product shares with arbitrary user clusters (Contour's
+/// and Emissary's stat names `ns_svc_port`, `quote_8080`; Gloo's `<upstream>_<ns>`) say nothing.
+fn product_cluster_side(c: &[u8]) -> Option<Side> {
+    // Istio ambient waypoint and HBONE internals.
+    if c.starts_with(b"inbound-vip|")
+        || c.starts_with(b"inbound-pod|")
+        || matches!(
+            c,
+            b"connect_originate"
+                | b"main_internal"
+                | b"encap"
+                | b"connect_terminate"
+                | b"inner_connect_originate"
+                | b"outer_connect_originate"
+                | b"forward_inner_connect"
+        )
+    {
+        return Some(Side::Server);
+    }
+    let slashes = memchr::memchr_iter(b'/', c).count();
+    // Envoy Gateway: `httproute/ns/name/rule/0`, `tcproute/ns/name/rule/-1`, mirrors
+    // `…-mirror-N`; merged backends (v1.9+) `service/ns/name/port[/protocol]`.
+    const EG_KINDS: [&[u8]; 5] = [b"httproute/", b"grpcroute/", b"tcproute/", b"tlsroute/", b"udproute/"];
+    if EG_KINDS.iter().any(|k| c.starts_with(k)) && memmem::find(c, b"/rule/").is_some() {
+        return Some(Side::Gateway);
+    }
+    if c.starts_with(b"service/") && (3..=4).contains(&slashes) {
+        return Some(Side::Gateway);
+    }
+    // Contour: `ns/service/port/<10 hex>`, extension services `extension/ns/name`.
+    if slashes == 3 {
+        let last = &c[memchr::memrchr(b'/', c)? + 1..];
+        if last.len() == 10 && last.iter().all(u8::is_ascii_hexdigit) {
+            return Some(Side::Gateway);
+        }
+    }
+    if c.starts_with(b"extension/") && slashes == 2 {
+        return Some(Side::Gateway);
+    }
+    // Emissary (full cluster names, Emissary 1.x/2.x logs), Gloo Edge, kgateway.
+    if c.starts_with(b"cluster_") || c.starts_with(b"kube-svc:") || c.starts_with(b"kube-upstream_") {
+        return Some(Side::Gateway);
+    }
+    if c.starts_with(b"kube_") && c.iter().filter(|&&b| b == b'_').count() >= 3 {
+        return Some(Side::Gateway);
+    }
+    // Consul: `local_app` is the local application; SNI-style upstream names end in
+    // `.consul` (`svc.ns.dc.internal.<uuid>.consul`, `failover-target~…`, `<hash>~<sni>`).
+    if c == b"local_app" {
+        return Some(Side::Server);
+    }
+    if c == b"original-destination" || (c.ends_with(b".consul") && memchr::memchr(b'.', c).is_some()) {
+        return Some(Side::Client);
+    }
+    // AWS App Mesh: `cds_ingress_<mesh>_<vgw>_self_redirect_…` is a virtual gateway,
+    // other `cds_ingress_…` the local app, `cds_egress_…` outbound.
+    if c.starts_with(b"cds_ingress_") {
+        return Some(if memmem::find(c, b"_self_redirect_").is_some() {
+            Side::Gateway
+        } else {
+            Side::Server
+        });
+    }
+    if c.starts_with(b"cds_egress_") {
+        return Some(Side::Client);
+    }
+    // Open Service Mesh: `ns/svc|port|local` (v0.11+) or `ns/svc-local` (≤v0.10) is the local
+    // app; `ns/svc|port`, `passthrough-outbound` outbound.
+    if c == b"passthrough-outbound" {
+        return Some(Side::Client);
+    }
+    if slashes == 1 {
+        if c.ends_with(b"|local") || (memchr::memchr(b'|', c).is_none() && c.ends_with(b"-local")) {
+            return Some(Side::Server);
+        }
+        let bars = memchr::memchr_iter(b'|', c).count();
+        if bars == 1
+            && c.rsplit(|&b| b == b'|')
+                .next()
+                .is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
+        {
+            return Some(Side::Client);
+        }
+        // Cilium Ingress / Gateway API: `ns/service:port`.
+        if bars == 0
+            && c.rsplit(|&b| b == b':')
+                .next()
+                .is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
+        {
+            return Some(Side::Gateway);
+        }
+    }
+    None
 }
 
 /// The IP part of `ip:port` or `[v6]:port`.
@@ -490,6 +647,8 @@ pub struct Rule {
 const DETAILS: &[Ev] = &[Ev::Code, Ev::Flags, Ev::Details];
 const TRANSPORT: &[Ev] = &[Ev::Code, Ev::Flags, Ev::Details, Ev::TransportFailure, Ev::Duration];
 const TIMING: &[Ev] = &[Ev::Code, Ev::Flags, Ev::Details, Ev::Duration];
+/// ztunnel records: the error text is in the transport-failure field.
+const L4: &[Ev] = &[Ev::TransportFailure, Ev::Duration];
 
 fn connect_failure(f: &Facts<'_>) -> bool {
     f.has(Flag::UF)
@@ -512,6 +671,12 @@ fn refused_evidence(f: &Facts<'_>) -> bool {
         || f.transport_text(b"onnection refused")
         || f.transport_text(b"connect_error:_111")
         || f.transport_text(b"connect error: 111")
+}
+
+/// The source ztunnel's view of a destination that could not reach its app: the destination
+/// answers the HBONE CONNECT with 503 (family §10.1: refused, or timed out after 10 s).
+fn l4_connect_503(f: &Facts<'_>) -> bool {
+    f.l4_error(b"http status: 503")
 }
 
 fn unreachable_evidence(f: &Facts<'_>) -> bool {
@@ -671,6 +836,47 @@ pub const RULES: &[Rule] = &[
                 || f.details.raw.starts_with(b"upstream_reset_")
         },
         evidence: TIMING,
+    },
+    // Istio ambient ztunnel (L4): no code, flags or details, only its `error` text (family
+    // §10.1), which no rule above reads; matched on parts because the wording changed between
+    // releases (1.22/1.23 lack the NetworkPolicy hint and the policy name).
+    Rule {
+        cause: Cause::AuthzDenied,
+        // AuthorizationPolicy at the destination, or its 401 as the source sees it.
+        test: |f| {
+            f.l4_error(b"policy rejection")
+                || f.l4_error(b"policy change")
+                || f.l4_error(b"http status: 401")
+                || f.l4_error(b"http status: 403")
+        },
+        evidence: L4,
+    },
+    Rule { cause: Cause::NoHealthyUpstream, test: |f| f.l4_error(b"no healthy upstream"), evidence: L4 },
+    Rule {
+        cause: Cause::TlsFailure,
+        test: |f| f.l4_error(b"tls error") || f.l4_error(b"identity error"),
+        evidence: L4,
+    },
+    Rule {
+        cause: Cause::ConnectTimeout,
+        // The 10 s connect timeout to the app, or the HBONE connect to the remote :15008.
+        test: |f| {
+            f.l4_error(b"deadline has elapsed")
+                || f.l4_error(b"timed out")
+                || (l4_connect_503(f) && f.duration_ms.unwrap_or(0) >= CONNECT_TIMEOUT_GUESS_MS)
+        },
+        evidence: L4,
+    },
+    Rule {
+        cause: Cause::ConnectionRefused,
+        test: |f| f.l4_error(b"Connection refused") || f.l4_error(b"os error 111") || l4_connect_503(f),
+        evidence: L4,
+    },
+    Rule { cause: Cause::DownstreamDisconnect, test: |f| f.l4_error(b"client disconnected"), evidence: L4 },
+    Rule {
+        cause: Cause::UpstreamReset,
+        test: |f| f.l4_error(b"destination disconnected") || f.l4_error(b"Connection reset"),
+        evidence: L4,
     },
     Rule {
         cause: Cause::AppError,

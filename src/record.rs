@@ -4,6 +4,12 @@
 //! aggregates. Text formats borrow every value from the input line; JSON values borrow too unless
 //! they carry escapes, which is why byte fields are `Cow`. Envoy's `-` (and JSON `null`, or a
 //! missing key) is `None`.
+//!
+//! Besides Envoy's own fields a record carries the few that Istio ambient's ztunnel (an L4
+//! proxy, not Envoy) and Kuma log about the peers: the source and destination workload and the
+//! direction. (The record is returned by value on every line, so it only grows by what the
+//! classifier and reports use.) A record read from a line
+//! as people paste it (cut at either end, quotes escaped) is marked [`Record::partial`].
 
 use std::borrow::Cow;
 
@@ -38,6 +44,30 @@ pub enum FormatKind {
     Json,
     /// A user-supplied `--format` string.
     Custom,
+    /// Emissary-ingress / Ambassador: Envoy's default behind a literal `ACCESS ` (family §3).
+    Emissary,
+    /// Kuma / Kong Mesh HTTP default, ≥1.3.1 (mesh name, trace id, source/destination service).
+    KumaHttp,
+    /// Kuma HTTP default up to 1.3.0 (no trace-id field).
+    KumaHttpPre131,
+    /// Kuma / Kong Mesh TCP default (`src(svc)->host(svc) took Nms, sent …`).
+    KumaTcp,
+    /// Amazon ECS Service Connect HTTP text: Envoy's default without the flags (family §8.2).
+    EcsHttp,
+    /// ECS Service Connect HTTP/2 text: `EcsHttp` plus a quoted stream id.
+    EcsHttp2,
+    /// ECS Service Connect gRPC text: `EcsHttp2` plus the gRPC status after the code.
+    EcsGrpc,
+    /// ECS Service Connect TCP text.
+    EcsTcp,
+    /// Envoy Gateway v0.6–v1.3.0: JSON-shaped text whose values are not escaped, read as text
+    /// when it is not valid JSON (family §1.2). Valid lines read as [`FormatKind::Json`].
+    EnvoyGatewayText,
+    /// `key=value` (logfmt-style) lines with conventional keys (family §14).
+    KeyValue,
+    /// Istio ambient ztunnel L4 access lines, text or JSON (family §10.1). Not Envoy: no
+    /// response code or flags; the error text is in `upstream_transport_failure_reason`.
+    Ztunnel,
 }
 
 impl FormatKind {
@@ -54,6 +84,63 @@ impl FormatKind {
             FormatKind::Istio19 => "istio",
             FormatKind::Json => "json",
             FormatKind::Custom => "custom",
+            FormatKind::Emissary => "emissary",
+            FormatKind::KumaHttp => "kuma_http",
+            FormatKind::KumaHttpPre131 => "kuma_http_pre_1_3_1",
+            FormatKind::KumaTcp => "kuma_tcp",
+            FormatKind::EcsHttp => "ecs_http",
+            FormatKind::EcsHttp2 => "ecs_http2",
+            FormatKind::EcsGrpc => "ecs_grpc",
+            FormatKind::EcsTcp => "ecs_tcp",
+            FormatKind::EnvoyGatewayText => "envoy_gateway_text",
+            FormatKind::KeyValue => "key_value",
+            FormatKind::Ztunnel => "ztunnel",
+        }
+    }
+
+    /// Istio's own layouts (sidecars, gateways, waypoints, ztunnel): what `--format istio` reads.
+    pub fn is_istio(self) -> bool {
+        matches!(
+            self,
+            FormatKind::Istio10Http
+                | FormatKind::Istio10Tcp
+                | FormatKind::Istio11Pre
+                | FormatKind::Istio11
+                | FormatKind::Istio12
+                | FormatKind::Istio13
+                | FormatKind::Istio18
+                | FormatKind::Istio19
+                | FormatKind::Ztunnel
+        )
+    }
+}
+
+/// Which way a connection went, as the proxy that logged it saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Logged at the destination (ztunnel `direction="inbound"`, Kuma `INBOUND`).
+    Inbound,
+    /// Logged at the source (ztunnel `direction="outbound"`, Kuma `OUTBOUND`).
+    Outbound,
+}
+
+impl Direction {
+    /// `inbound` / `outbound` in any case; anything else (Kuma's `UNSPECIFIED`) is `None`.
+    pub fn parse(v: &[u8]) -> Option<Direction> {
+        if v.eq_ignore_ascii_case(b"inbound") {
+            Some(Direction::Inbound)
+        } else if v.eq_ignore_ascii_case(b"outbound") {
+            Some(Direction::Outbound)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
         }
     }
 }
@@ -133,6 +220,19 @@ pub struct Record<'a> {
     pub route_name: Option<Bytes<'a>>,
     /// Istio 1.1–1.7 `%DYNAMIC_METADATA(istio.mixer:status)%`.
     pub policy_status: Option<Bytes<'a>>,
+    /// The calling workload: ztunnel `src.workload`; Kuma `%KUMA_SOURCE_SERVICE%` (a
+    /// `kuma.io/service` tag, `unknown` on inbound records).
+    pub source_workload: Option<Bytes<'a>>,
+    /// ztunnel `dst.workload`. (ztunnel's `dst.service` is the `authority`; Kuma's destination
+    /// service, which Kuma names its outbound clusters after, the `upstream_cluster`.)
+    pub destination_workload: Option<Bytes<'a>>,
+    /// ztunnel `direction`, Kuma `%KUMA_TRAFFIC_DIRECTION%` (when a format logs it).
+    pub direction: Option<Direction>,
+    /// Read from a line as people paste it, not as the proxy wrote it: cut at the start or the
+    /// end, elided (`...`), or with its quotes escaped (`\"`, `""`). A cut record keeps the fields
+    /// it has (a value the cut may have shortened is dropped); it always has a response code and
+    /// either the flags or the request line.
+    pub partial: bool,
     pub meta: Meta<'a>,
 }
 
@@ -165,6 +265,10 @@ impl Default for Record<'_> {
             requested_server_name: None,
             route_name: None,
             policy_status: None,
+            source_workload: None,
+            destination_workload: None,
+            direction: None,
+            partial: false,
             meta: Meta::default(),
         }
     }
@@ -217,6 +321,10 @@ impl<'a> Record<'a> {
             ("requested_server_name", t(&self.requested_server_name)),
             ("route_name", t(&self.route_name)),
             ("policy_status", t(&self.policy_status)),
+            ("source_workload", t(&self.source_workload)),
+            ("destination_workload", t(&self.destination_workload)),
+            ("direction", self.direction.map(|d| d.as_str().to_string())),
+            ("partial", self.partial.then(|| "true".to_string())),
             ("log_time", t(&self.meta.log_time)),
             ("namespace", t(&self.meta.namespace)),
             ("pod", t(&self.meta.pod)),

@@ -4,7 +4,6 @@
 //! `crate::format::compile`.
 
 const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
 /// Past this many bytes the vectorised `memchr` wins.
 const SWAR_SPAN: usize = 64;
 

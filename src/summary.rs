@@ -67,6 +67,9 @@ pub struct Totals {
     pub records: u64,
     pub skipped: u64,
     pub malformed: u64,
+    /// Records read from cut lines (pasted into a ticket), with only some fields (a subset of
+    /// `records`).
+    pub partial: u64,
     /// Records classified as failures (a subset of `records`).
     pub failed: u64,
     pub skipped_by_reason: Counts,
@@ -241,6 +244,7 @@ impl Summary {
             records: agg.records,
             skipped: agg.skipped_total(),
             malformed: agg.malformed,
+            partial: agg.partial,
             failed: agg.failed,
             skipped_by_reason: Counts::nonzero(
                 SkipReason::ALL.map(|r| (r.as_str(), agg.skipped[r as usize])),

@@ -330,7 +330,8 @@ fn malformed_lines_are_counted_and_shown_with_kind_and_column() {
     let path = dir.path().join("mixed.log");
     let good = std::fs::read_to_string(samples().join("real-tcp.log")).unwrap();
     let first = good.lines().next().unwrap();
-    let cut = &first[..60];
+    // Cut before the response code: not even a partial record.
+    let cut = &first[..35];
     std::fs::write(&path, format!("{first}\n{cut}\nhello world\n\n")).unwrap();
     let (code, v, _) = json_of(&[path.to_str().unwrap()]);
     assert_eq!(code, 0);
@@ -343,6 +344,11 @@ fn malformed_lines_are_counted_and_shown_with_kind_and_column() {
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("MALFORMED (2 lines"), "{text}");
     assert!(text.contains("mixed.log:3 col 1"), "{text}");
+    // Cut after the code and flags: a partial record, counted and flagged.
+    let partial = dir.path().join("partial.log");
+    std::fs::write(&partial, format!("{}\n", &first[..60])).unwrap();
+    let (_, v, _) = json_of(&[partial.to_str().unwrap()]);
+    assert_eq!((v["totals"]["records"].as_u64(), v["totals"]["partial"].as_u64()), (Some(1), Some(1)));
 }
 
 /// A multi-megabyte input built from every sample (text, JSON, wrapped) with fresh request ids.

@@ -315,3 +315,191 @@ fn every_cause_has_a_row_and_a_unique_name() {
         assert!(!c.commands.is_empty());
     }
 }
+
+/// A ztunnel line (family §10.1) with the interesting fields substituted.
+fn ztunnel(direction: &str, duration: &str, error: &str) -> String {
+    let error = if error.is_empty() { String::new() } else { format!(" error=\"{error}\"") };
+    format!(
+        "2025-06-01T10:00:05.000210Z\terror\taccess\tconnection complete\tsrc.addr=10.244.1.6:51844 src.workload=\"curl-5b9c7d8f6-abcde\" src.namespace=\"default\" dst.addr=10.244.2.5:15008 dst.hbone_addr=10.244.2.5:8080 dst.service=\"httpbin.default.svc.cluster.local\" dst.workload=\"httpbin-6d8f9c7b5-fghij\" dst.namespace=\"default\" direction=\"{direction}\" bytes_sent=0 bytes_recv=0 duration=\"{duration}\"{error}"
+    )
+}
+
+#[test]
+fn ztunnel_errors_map_onto_the_causes() {
+    type Verdict = Option<(Cause, Domain, Reporter)>;
+    let cases: &[(&str, &str, &str, Verdict)] = &[
+        ("outbound", "4ms", "", None),
+        // Nothing listens on the app port: the destination's ztunnel says so.
+        (
+            "inbound",
+            "0ms",
+            "connection failed: Connection refused (os error 111)",
+            Some((ConnectionRefused, Application, ServerSidecar)),
+        ),
+        (
+            "outbound",
+            "1ms",
+            "io error: Connection refused (os error 111)",
+            Some((ConnectionRefused, Network, ClientSidecar)),
+        ),
+        // The source's view of that refusal: a quick 503 to the HBONE CONNECT…
+        (
+            "outbound",
+            "2ms",
+            "http status: 503 Service Unavailable",
+            Some((ConnectionRefused, Network, ClientSidecar)),
+        ),
+        // …or a slow one: the destination's connect timed out.
+        (
+            "outbound",
+            "10003ms",
+            "http status: 503 Service Unavailable",
+            Some((ConnectTimeout, Network, ClientSidecar)),
+        ),
+        (
+            "inbound",
+            "10001ms",
+            "connection failed: deadline has elapsed",
+            Some((ConnectTimeout, Network, ServerSidecar)),
+        ),
+        (
+            "outbound",
+            "10000ms",
+            "connection timed out, maybe a NetworkPolicy is blocking HBONE port 15008: deadline has elapsed",
+            Some((ConnectTimeout, Network, ClientSidecar)),
+        ),
+        (
+            "outbound",
+            "10000ms",
+            "io error: deadline has elapsed",
+            Some((ConnectTimeout, Network, ClientSidecar)),
+        ),
+        (
+            "inbound",
+            "0ms",
+            "connection closed due to policy rejection: allow policies exist, but none allowed",
+            Some((AuthzDenied, Security, ServerSidecar)),
+        ),
+        (
+            "inbound",
+            "0ms",
+            "connection closed due to policy rejection: explicitly denied by: default/deny-all",
+            Some((AuthzDenied, Security, ServerSidecar)),
+        ),
+        (
+            "inbound",
+            "0ms",
+            "connection closed due to policy rejection",
+            Some((AuthzDenied, Security, ServerSidecar)),
+        ),
+        ("outbound", "1ms", "http status: 401 Unauthorized", Some((AuthzDenied, Security, ClientSidecar))),
+        (
+            "outbound",
+            "0ms",
+            "no healthy upstream: 10.96.0.20:8080",
+            Some((NoHealthyUpstream, Capacity, ClientSidecar)),
+        ),
+        (
+            "outbound",
+            "3ms",
+            "tls error: invalid peer certificate",
+            Some((TlsFailure, Security, ClientSidecar)),
+        ),
+        (
+            "inbound",
+            "9ms",
+            "client disconnected before all data was written",
+            Some((DownstreamDisconnect, Client, ServerSidecar)),
+        ),
+        (
+            "outbound",
+            "9ms",
+            "destination disconnected before all data was written",
+            Some((UpstreamReset, Network, ClientSidecar)),
+        ),
+        ("outbound", "0ms", "unknown waypoint: default/waypoint", Some((Other, Network, ClientSidecar))),
+    ];
+    for (direction, duration, error, want) in cases {
+        let line = ztunnel(direction, duration, error);
+        assert_eq!(verdict(&line, None), *want, "{error}");
+    }
+    // The evidence is the error text (and the duration), not the absent code and flags.
+    let line = ztunnel("inbound", "0ms", "connection failed: Connection refused (os error 111)");
+    let rec = parse_line(line.as_bytes()).unwrap();
+    let c = classify(&rec, reporter(&rec, None)).unwrap();
+    assert_eq!(c.evidence, &[Ev::TransportFailure, Ev::Duration]);
+}
+
+#[test]
+fn reporter_knows_product_cluster_names() {
+    use crate::record::{FormatKind, Record};
+    let side = |cluster: &str, up: Option<&str>, down: Option<&str>| {
+        let rec = Record {
+            format: FormatKind::Json,
+            response_code: Some(503),
+            upstream_cluster: Some(cluster.as_bytes().into()),
+            upstream_local_address: up.map(|a| a.as_bytes().into()),
+            downstream_local_address: down.map(|a| a.as_bytes().into()),
+            ..Record::default()
+        };
+        reporter(&rec, None)
+    };
+    let cases: &[(&str, Reporter)] = &[
+        // Istio ambient waypoints: the server-side view of the service.
+        ("inbound-vip|9080|http|productpage.default.svc.cluster.local", ServerSidecar),
+        ("inbound-vip|9080|tcp/v1|productpage.default.svc.cluster.local", ServerSidecar),
+        ("connect_originate", ServerSidecar),
+        ("main_internal", ServerSidecar),
+        ("encap", ServerSidecar),
+        // Envoy Gateway, Contour, Emissary, Gloo, kgateway, Cilium: always the gateway.
+        ("httproute/default/backend/rule/0", Gateway),
+        ("tcproute/default/tls-app-1/rule/-1", Gateway),
+        ("service/default/backend/3000", Gateway),
+        ("default/kuard/80/da39a3ee5e", Gateway),
+        ("extension/projectcontour/authserver", Gateway),
+        ("cluster_quote_default", Gateway),
+        ("kube-svc:default-petstore-8080_default", Gateway),
+        ("kube_default_httpbin_8000", Gateway),
+        ("default/details:9080", Gateway),
+        // OSM.
+        ("bookstore/bookstore-v1|14001", ClientSidecar),
+        ("bookstore/bookstore-v1|14001|local", ServerSidecar),
+        ("bookstore/bookstore-v1-local", ServerSidecar),
+        ("passthrough-outbound", ClientSidecar),
+        // Consul.
+        ("backend.default.dc1.internal.5e1a3f2c-8b7d-4c6e-9f0a-1b2c3d4e5f60.consul", ClientSidecar),
+        ("local_app", ServerSidecar),
+        ("original-destination", ClientSidecar),
+        // AWS App Mesh.
+        ("cds_egress_cb-mesh_colorteller-white-vn_http_9080", ClientSidecar),
+        ("cds_ingress_cb-mesh_colorteller-white-vn_http_9080", ServerSidecar),
+        ("cds_ingress_cb-mesh_gw_self_redirect_http_15001", Gateway),
+        // Names shared with arbitrary clusters say nothing.
+        ("default_kuard_80", Unknown),
+        ("quote_8080", Unknown),
+        ("hosted_proxy", Unknown),
+    ];
+    for (cluster, want) in cases {
+        assert_eq!(side(cluster, None, None), *want, "{cluster}");
+    }
+    // A Consul upstream logged by a gateway: accepts and connects from its own IP.
+    assert_eq!(
+        side("backend.default.dc1.internal.5e1a3f2c.consul", Some("10.0.3.11:51512"), Some("10.0.3.11:8443")),
+        Gateway
+    );
+}
+
+#[test]
+fn reporter_reads_the_layout_where_it_names_the_role() {
+    let emissary = r#"ACCESS [2025-02-11T14:03:07.215Z] "GET /backend/ HTTP/1.1" 503 UF 0 145 1 - "10.244.0.1" "curl/8.5.0" "1d0a4f9e-5c2b-4b8a-9f7e-3a2b1c0d9e8f" "example.com" "10.244.0.21:8080""#;
+    assert_eq!(verdict(emissary, None), Some((ConnectionRefused, Network, Gateway)));
+    let kuma_out = r#"[2025-04-02T08:15:30.001Z] default "GET /api/counter HTTP/1.1" 503 UF 0 145 2 - "-" "curl/8.5.0" "-" "4e7a9c1d-2b3f-4a5e-8c6d-7f8091a2b3c4" "backend.kuma-demo.svc:3001" "demo-app_kuma-demo_svc_5000" "backend_kuma-demo_svc_3001" "10.244.0.8" "10.244.0.9:3001""#;
+    assert_eq!(verdict(kuma_out, None).unwrap().2, ClientSidecar);
+    let kuma_in = kuma_out.replace("\"demo-app_kuma-demo_svc_5000\"", "\"unknown\"");
+    assert_eq!(verdict(&kuma_in, None).unwrap().2, ServerSidecar);
+    // A waypoint's own record.
+    let waypoint = r#"[2025-05-20T10:00:00.000Z] "GET /productpage HTTP/1.1" 503 UF upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused} - "delayed_connect_error:_Connection_refused" 0 145 2 - "-" "curl/8.7.1" "ab4922ee-f733-4625-84e3-f5c045d979e8" "productpage:9080" "envoy://connect_originate/10.244.1.24:9080" inbound-vip|9080|http|productpage.default.svc.cluster.local envoy://internal_client_address/ 10.96.138.243:9080 envoy://internal_client_address/ - default"#;
+    assert_eq!(verdict(waypoint, None), Some((ConnectionRefused, Application, ServerSidecar)));
+    // The pod name still wins.
+    assert_eq!(verdict(&kuma_in, Some("kuma-gateway-7d9f")).unwrap().2, Gateway);
+}

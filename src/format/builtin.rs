@@ -1,10 +1,15 @@
 //! The built-in text layouts: Envoy's default and every Istio text format (reference §1, §2.3),
-//! as format strings compiled by [`super::compile`]. Listed most common first; auto-detection
-//! tries them in this order after the layout that matched the previous line.
+//! then the other products' defaults ([`super::products`]), as format strings compiled by
+//! [`super::compile`]. Listed most common first; auto-detection tries them in this order after
+//! the layout that matched the previous line, skipping those whose first literal byte differs.
 
 use std::sync::OnceLock;
 
 use super::compile::CompiledFormat;
+use super::products::{
+    ECS_GRPC, ECS_HTTP, ECS_HTTP2, ECS_TCP, EMISSARY, ENVOY_GATEWAY_TEXT, KUMA_HTTP, KUMA_HTTP_PRE_1_3_1,
+    KUMA_TCP,
+};
 use crate::record::FormatKind;
 
 /// Istio ≥1.9 (1.23+ spells the cluster `%UPSTREAM_CLUSTER_RAW%`; the output is the same shape).
@@ -35,7 +40,7 @@ pub const ISTIO_1_0_HTTP: &str = "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-O
 pub const ISTIO_1_0_TCP: &str = "[%START_TIME%] %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% \"%UPSTREAM_HOST%\" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS%\n";
 
 /// Every built-in text layout, in detection order.
-pub const TEXT_LAYOUTS: [(FormatKind, &str); 9] = [
+pub const TEXT_LAYOUTS: [(FormatKind, &str); 18] = [
     (FormatKind::Istio19, ISTIO_1_9),
     (FormatKind::EnvoyDefault, ENVOY_DEFAULT),
     (FormatKind::Istio18, ISTIO_1_8),
@@ -45,6 +50,15 @@ pub const TEXT_LAYOUTS: [(FormatKind, &str); 9] = [
     (FormatKind::Istio11Pre, ISTIO_1_1_PRE),
     (FormatKind::Istio10Http, ISTIO_1_0_HTTP),
     (FormatKind::Istio10Tcp, ISTIO_1_0_TCP),
+    (FormatKind::KumaHttp, KUMA_HTTP),
+    (FormatKind::KumaHttpPre131, KUMA_HTTP_PRE_1_3_1),
+    (FormatKind::KumaTcp, KUMA_TCP),
+    (FormatKind::EcsHttp, ECS_HTTP),
+    (FormatKind::EcsHttp2, ECS_HTTP2),
+    (FormatKind::EcsGrpc, ECS_GRPC),
+    (FormatKind::EcsTcp, ECS_TCP),
+    (FormatKind::Emissary, EMISSARY),
+    (FormatKind::EnvoyGatewayText, ENVOY_GATEWAY_TEXT),
 ];
 
 /// The compiled built-in layouts (compiled once per process).

@@ -19,7 +19,7 @@ use nom::{
 
 use super::error::{ErrorKind, ParseError};
 use crate::flags::ResponseFlags;
-use crate::record::{FormatKind, Record};
+use crate::record::{Direction, FormatKind, Record};
 
 /// Which [`Record`] slot an operator fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,13 @@ pub enum FieldId {
     RequestedServerName,
     RouteName,
     PolicyStatus,
+    SourceWorkload,
+    DestinationWorkload,
+    Direction,
+    /// ztunnel's `dst.addr`: the upstream host unless `dst.hbone_addr` names the inner target.
+    L4DestinationAddress,
+    /// ztunnel's `error` text (kept for ztunnel records only).
+    L4Error,
     /// An operator envoy-triage does not use: matched and dropped.
     Ignored,
 }
@@ -184,6 +191,16 @@ fn operator(i: &str) -> IResult<&str, Token<'_>> {
     Ok((i, Token::Operator { command, arg, max_len }))
 }
 
+/// Request headers whose values are ids without spaces or quotes.
+const TRACE_HEADERS: [&str; 6] = [
+    "X-B3-TRACEID",
+    "X-B3-SPANID",
+    "X-DATADOG-TRACEID",
+    "TRACEPARENT",
+    "UBER-TRACE-ID",
+    "X-CLOUD-TRACE-CONTEXT",
+];
+
 /// Maps an operator to the record slot it fills and the class of its values (reference §7.2–7.3).
 pub fn classify_operator(command: &str, arg: Option<&str>) -> (FieldId, Class) {
     let header = |a: Option<&str>| a.map(|s| s.to_ascii_uppercase()).unwrap_or_default();
@@ -229,6 +246,8 @@ pub fn classify_operator(command: &str, arg: Option<&str>) -> (FieldId, Class) {
             let class = match field {
                 FieldId::Method | FieldId::RequestId | FieldId::Authority => Class::Token,
                 FieldId::XForwardedFor => Class::Spaced,
+                // Trace ids (Kuma's `X-B3-TRACEID?X-DATADOG-TRACEID`) are single tokens.
+                _ if TRACE_HEADERS.contains(&first) => Class::Token,
                 _ => Class::Text,
             };
             (field, class)
@@ -236,11 +255,24 @@ pub fn classify_operator(command: &str, arg: Option<&str>) -> (FieldId, Class) {
         "RESP" | "RESPONSE_HEADER" if header(arg) == "X-ENVOY-UPSTREAM-SERVICE-TIME" => {
             (FieldId::UpstreamServiceTime, Class::Token)
         }
+        // Kuma substitutes its `%KUMA_*%` placeholders at config time (family §7): the log
+        // shows plain names and addresses.
+        "KUMA_SOURCE_SERVICE" => (FieldId::SourceWorkload, Class::Token),
+        // The destination's `kuma.io/service` tag, which Kuma names outbound clusters after.
+        "KUMA_DESTINATION_SERVICE" => (FieldId::UpstreamCluster, Class::Token),
+        "KUMA_TRAFFIC_DIRECTION" => (FieldId::Direction, Class::Token),
+        c if c.starts_with("KUMA_") => (FieldId::Ignored, Class::Token),
         c if c.ends_with("_BYTES_RECEIVED")
             || c.ends_with("_BYTES_SENT")
-            || c == "UPSTREAM_REQUEST_ATTEMPT_COUNT" =>
+            || c.ends_with("_PORT")
+            || c.ends_with("CONNECTION_ID")
+            || c == "UPSTREAM_REQUEST_ATTEMPT_COUNT"
+            || c == "GRPC_STATUS_NUMBER" =>
         {
             (FieldId::Ignored, Class::Int)
+        }
+        "GRPC_STATUS" | "STREAM_ID" | "TRACE_ID" | "SPAN_ID" | "UNIQUE_ID" => {
+            (FieldId::Ignored, Class::Token)
         }
         _ => (FieldId::Ignored, Class::Text),
     }
@@ -321,6 +353,16 @@ impl CompiledFormat {
     /// is re-matched after backtracking, every later step runs again and overwrites its slot, so
     /// the record holds exactly the values of the final match.
     pub fn parse_counting<'a>(&self, line: &'a [u8]) -> Result<(Record<'a>, u32), ParseError> {
+        let mut rec = Record::default();
+        let n = self.parse_into(line, &mut rec)?;
+        Ok((rec, n))
+    }
+
+    /// Like [`parse_counting`](Self::parse_counting), filling `rec`, which must be empty
+    /// ([`Record::default`]) and holds leftovers after an error. Lets the decoder build the
+    /// record where it returns it: a record moved through return values costs a copy each time.
+    #[inline(always)]
+    pub fn parse_into<'a>(&self, line: &'a [u8], rec: &mut Record<'a>) -> Result<u32, ParseError> {
         if line.len() > u32::MAX as usize {
             return Err(ParseError::at(ErrorKind::TrailingData, u32::MAX as usize));
         }
@@ -329,7 +371,82 @@ impl CompiledFormat {
             let kind = if at == line.len() { ErrorKind::Truncated } else { ErrorKind::ExpectedLiteral };
             return Err(ParseError::at(kind, at));
         }
-        let mut rec = Record { format: self.kind, ..Record::default() };
+        rec.format = self.kind;
+        self.run::<false>(line, 0, self.lead.len(), &mut None, rec)
+    }
+
+    /// Reads a line as people paste it (reference §10 examples 11, 13, 19, 20): cut at the start,
+    /// so that it begins with a step's value or with the tail of the literal before it (`"GET …`
+    /// without `[START_TIME] `), and/or cut at the end. Tries each step up to the response code
+    /// as the first one present, in order, and returns the first reading that matches to the end
+    /// of the line or runs out there, provided it has a response code and either the flags or the
+    /// request line. The value the line ends inside is dropped: the cut may have shortened it.
+    pub fn parse_pasted<'a>(&self, line: &'a [u8]) -> Option<(Record<'a>, Pasted)> {
+        if line.len() > u32::MAX as usize {
+            return None;
+        }
+        let steps = &self.steps[..];
+        let code_step = steps.iter().position(|s| s.field == FieldId::ResponseCode)?;
+        let flags_step = steps.iter().position(|s| s.field == FieldId::ResponseFlags);
+        let starts_whole = !self.lead.is_empty() && line.starts_with(&self.lead);
+        for k in 0..=code_step {
+            let before: &[u8] = match k {
+                0 => &self.lead,
+                _ => match &steps[k - 1].term {
+                    Term::Lit(l) => l,
+                    Term::Adjacent => continue,
+                    Term::End => break,
+                },
+            };
+            if k > 0 && starts_whole {
+                break;
+            }
+            // The longest tail of the literal that the line starts with (possibly none).
+            let j = (0..=before.len()).rev().find(|&j| line.starts_with(&before[before.len() - j..]))?;
+            // A line that starts with a value (no literal before it) must start with a
+            // plausible one: a method is upper-case, not a word of some prefix.
+            if j == 0 && steps[k].field == FieldId::Method {
+                let word = line.iter().take_while(|&&b| b != b' ').count();
+                if word == 0 || !(line[..word] == *b"-" || line[..word].iter().all(u8::is_ascii_uppercase)) {
+                    continue;
+                }
+            }
+            let mut cut = None;
+            let mut rec = Record { format: self.kind, ..Record::default() };
+            if self.run::<true>(line, k, j, &mut cut, &mut rec).is_err() {
+                continue;
+            }
+            let read = |step: usize| step >= k && cut.is_none_or(|c| step < c);
+            let has_flags = flags_step.is_some_and(read);
+            let has_request = rec.method.is_some() || rec.path.is_some();
+            if !read(code_step) || rec.response_code.is_none() || !(has_flags || has_request) {
+                continue;
+            }
+            if k == 0 && j < before.len() {
+                // The start time itself may have lost its beginning.
+                if rec.start_time.as_deref().and_then(crate::record::parse_rfc3339_ms).is_none() {
+                    rec.start_time = None;
+                }
+            }
+            rec.partial = true;
+            return Some((rec, Pasted { first_step: k, cut_at: cut }));
+        }
+        None
+    }
+
+    /// The matching loop, from step `start_step` at byte `start_pos`. With `CUT`, a line that
+    /// runs out before the format does is a success: `cut` is set to the step it ran out in, and
+    /// that step and every later one are left empty. (An out-parameter rather than a wider
+    /// return value: the record is large and returned through several calls per line.)
+    #[inline(always)]
+    fn run<'a, const CUT: bool>(
+        &self,
+        line: &'a [u8],
+        start_step: usize,
+        start_pos: usize,
+        cut: &mut Option<usize>,
+        rec: &mut Record<'a>,
+    ) -> Result<u32, ParseError> {
         let steps = &self.steps[..];
         // Backtrack points: (step, field start, where to search next).
         let mut stack = [(0u16, 0u32, 0u32); MAX_BACKTRACK_POINTS];
@@ -337,19 +454,19 @@ impl CompiledFormat {
         let mut budget = BACKTRACK_BUDGET;
         let mut first_error: Option<ParseError> = None;
 
-        let mut i = 0usize;
-        let mut pos = self.lead.len();
+        let mut i = start_step;
+        let mut pos = start_pos;
         let mut resume: Option<usize> = None;
         loop {
             let outcome: Result<usize, ParseError> = if i == steps.len() {
                 if pos == line.len() {
-                    return Ok((rec, BACKTRACK_BUDGET - budget));
+                    return Ok(BACKTRACK_BUDGET - budget);
                 }
                 Err(ParseError::at(ErrorKind::TrailingData, pos))
             } else {
                 let step = &steps[i];
                 match &step.term {
-                    Term::End => store(&mut rec, step, &line[pos..])
+                    Term::End => store(rec, step, &line[pos..])
                         .map(|()| line.len())
                         .map_err(|k| ParseError::at(k, pos)),
                     Term::Lit(lit)
@@ -361,7 +478,7 @@ impl CompiledFormat {
                             Err(k) => Err(ParseError::at(k, pos)),
                             Ok(rel) => {
                                 let end = pos + rel;
-                                fill(&mut rec, step.field, step.class, &line[pos..end])
+                                fill(rec, step.field, step.class, &line[pos..end])
                                     .map(|()| end + lit.len())
                                     .map_err(|k| ParseError::at(k, pos))
                             }
@@ -373,7 +490,7 @@ impl CompiledFormat {
                             None => Err(ParseError::at(ErrorKind::Truncated, line.len())),
                             Some(rel) => {
                                 let end = from + rel;
-                                match store(&mut rec, step, &line[pos..end]) {
+                                match store(rec, step, &line[pos..end]) {
                                     Err(k) => Err(ParseError::at(k, pos)),
                                     Ok(()) => {
                                         if matches!(step.class, Class::Text | Class::Spaced)
@@ -388,7 +505,7 @@ impl CompiledFormat {
                             }
                         }
                     }
-                    Term::Adjacent => self.match_adjacent(line, i, pos, &mut rec),
+                    Term::Adjacent => self.match_adjacent(line, i, pos, rec),
                 }
             };
             match outcome {
@@ -398,6 +515,14 @@ impl CompiledFormat {
                     pos = next;
                 }
                 Err(e) => {
+                    if CUT && e.kind == ErrorKind::Truncated && i < steps.len() {
+                        // Values of an abandoned longer match may linger in later slots.
+                        for s in &steps[i..] {
+                            clear(rec, s.field);
+                        }
+                        *cut = Some(i);
+                        return Ok(BACKTRACK_BUDGET - budget);
+                    }
                     // The first failure is the most useful one to show: later ones come from
                     // guesses about where a free-text field might end.
                     let first = *first_error.get_or_insert(e);
@@ -455,6 +580,15 @@ impl CompiledFormat {
     }
 }
 
+/// How a pasted line was read by [`CompiledFormat::parse_pasted`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pasted {
+    /// The first step present in the line (0: the line starts with the format).
+    pub first_step: usize,
+    /// The step the line ran out in, if it was cut at the end.
+    pub cut_at: Option<usize>,
+}
+
 const MAX_BACKTRACK_POINTS: usize = 24;
 /// Bounds the work a hostile line can cause: each retry re-scans at most the rest of the line.
 const BACKTRACK_BUDGET: u32 = 64;
@@ -482,7 +616,7 @@ fn has_prefix(hay: &[u8], lit: &[u8]) -> bool {
 /// The length of a value that cannot contain its terminator `lit` (codes, numbers, flags,
 /// tokens), found and validated in one pass: digits are scanned directly, tokens with
 /// `memchr2` on the terminator's first byte and the byte the class forbids.
-#[inline]
+#[inline(always)]
 fn bounded_end(class: Class, lit: &[u8], hay: &[u8]) -> Result<usize, ErrorKind> {
     let end = match class {
         Class::Int | Class::Status => {
@@ -566,6 +700,52 @@ pub(crate) fn strip_stat_delimiter(v: &[u8]) -> &[u8] {
     v.strip_suffix(b";").unwrap_or(v)
 }
 
+/// The slots [`fill`] rarely meets.
+#[cold]
+#[inline(never)]
+fn fill_rare<'a>(rec: &mut Record<'a>, field: FieldId, v: &'a [u8]) {
+    match field {
+        FieldId::Direction => rec.direction = Direction::parse(v),
+        FieldId::L4DestinationAddress if rec.upstream_host.is_none() => rec.upstream_host = opt_bytes(v),
+        _ => {}
+    }
+}
+
+/// Empties the slot a step fills.
+fn clear(rec: &mut Record<'_>, field: FieldId) {
+    match field {
+        FieldId::StartTime => rec.start_time = None,
+        FieldId::Method => rec.method = None,
+        FieldId::Path => rec.path = None,
+        FieldId::Protocol => rec.protocol = None,
+        FieldId::ResponseCode => rec.response_code = None,
+        FieldId::ResponseFlags => rec.response_flags = ResponseFlags::NONE,
+        FieldId::Details => rec.response_code_details = None,
+        FieldId::TerminationDetails => rec.connection_termination_details = None,
+        FieldId::TransportFailure | FieldId::L4Error => rec.upstream_transport_failure_reason = None,
+        FieldId::BytesReceived => rec.bytes_received = None,
+        FieldId::BytesSent => rec.bytes_sent = None,
+        FieldId::Duration => rec.duration_ms = None,
+        FieldId::UpstreamServiceTime => rec.upstream_service_time_ms = None,
+        FieldId::XForwardedFor => rec.x_forwarded_for = None,
+        FieldId::UserAgent => rec.user_agent = None,
+        FieldId::RequestId => rec.request_id = None,
+        FieldId::Authority => rec.authority = None,
+        FieldId::UpstreamHost | FieldId::L4DestinationAddress => rec.upstream_host = None,
+        FieldId::UpstreamCluster => rec.upstream_cluster = None,
+        FieldId::UpstreamLocalAddress => rec.upstream_local_address = None,
+        FieldId::DownstreamLocalAddress => rec.downstream_local_address = None,
+        FieldId::DownstreamRemoteAddress => rec.downstream_remote_address = None,
+        FieldId::RequestedServerName => rec.requested_server_name = None,
+        FieldId::RouteName => rec.route_name = None,
+        FieldId::PolicyStatus => rec.policy_status = None,
+        FieldId::SourceWorkload => rec.source_workload = None,
+        FieldId::DestinationWorkload => rec.destination_workload = None,
+        FieldId::Direction => rec.direction = None,
+        FieldId::Ignored => {}
+    }
+}
+
 /// Stores one matched value in its record slot, converting numbers, codes and flags (which
 /// validates them). An operator envoy-triage does not use is still validated by its class.
 #[inline]
@@ -604,6 +784,11 @@ fn fill<'a>(rec: &mut Record<'a>, field: FieldId, class: Class, v: &'a [u8]) -> 
         FieldId::RequestedServerName => rec.requested_server_name = opt_bytes(v),
         FieldId::RouteName => rec.route_name = opt_bytes(v),
         FieldId::PolicyStatus => rec.policy_status = opt_bytes(v),
+        FieldId::SourceWorkload => rec.source_workload = opt_bytes(v),
+        FieldId::DestinationWorkload => rec.destination_workload = opt_bytes(v),
+        // Kuma's direction only, and never written by a format: kept out of line so that
+        // this function's prologue stays as light as the common fields need.
+        FieldId::Direction | FieldId::L4DestinationAddress | FieldId::L4Error => fill_rare(rec, field, v),
         FieldId::Ignored => match class {
             Class::Int => {
                 parse_u64(v)?;

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use super::compile::{FieldId, parse_u64, strip_stat_delimiter};
 use super::error::{ErrorKind, ParseError};
 use crate::flags::ResponseFlags;
-use crate::record::{FormatKind, Record};
+use crate::record::{Direction, FormatKind, Record};
 
 /// What a JSON line turned out to be.
 #[derive(Debug)]
@@ -23,49 +23,163 @@ pub enum JsonLine<'a> {
     AppLog,
 }
 
-/// Maps a key to the record slot it fills (Istio's keys plus common spellings).
+/// How a key maps to a record slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alias {
+    pub field: FieldId,
+    /// Istio's own spelling: a value of the wrong type makes the line malformed. For every other
+    /// spelling (`status`, `code`, …, which unrelated logs use too) such a value is ignored.
+    pub strict: bool,
+}
+
+/// Maps a key to the record slot it fills (see [`alias`]).
 pub fn field_for_key(key: &[u8]) -> Option<FieldId> {
+    alias(key).map(|a| a.field)
+}
+
+/// Maps a key to the record slot it fills: Istio's keys as written, then every spelling the
+/// family reference lists (§13), matched after normalising the key: leading `:`/`@`/`_`
+/// dropped, `-`, `.`, `:` and camelCase humps turned into `_`, lower-cased
+/// (`:authority` → `authority`, `x-request-id` → `x_request_id`, `responseCode` →
+/// `response_code`, `src.addr` → `src_addr`, `RESPONSE_CODE` → `response_code`). Istio's keys
+/// are matched first and as written, so Istio JSON costs one lookup per key.
+#[inline(always)]
+pub fn alias(key: &[u8]) -> Option<Alias> {
+    if let Some(field) = istio_key(key) {
+        return Some(Alias { field, strict: true });
+    }
+    other_alias(key)
+}
+
+/// [`alias`] for keys that are not Istio's, out of line.
+#[inline(never)]
+fn other_alias(key: &[u8]) -> Option<Alias> {
+    if let Some(field) = alias_key(key) {
+        return Some(Alias { field, strict: false });
+    }
+    let mut buf = [0u8; 64];
+    let n = normalise_key(key, &mut buf)?;
+    let k = &buf[..n];
+    if k == key {
+        return None;
+    }
+    istio_key(k).or_else(|| alias_key(k)).map(|field| Alias { field, strict: false })
+}
+
+/// Istio's JSON keys (reference §2.4), which Consul, OSM, Emissary and Envoy Gateway share.
+#[inline(always)]
+fn istio_key(key: &[u8]) -> Option<FieldId> {
     Some(match key {
-        b"start_time" | b"startTime" => FieldId::StartTime,
-        b"method" | b":method" | b"request_method" | b"requestMethod" => FieldId::Method,
-        b"path"
-        | b":path"
-        | b"x-envoy-origin-path"
-        | b"x_envoy_origin_path"
-        | b"request_path"
-        | b"requestPath" => FieldId::Path,
+        b"start_time" => FieldId::StartTime,
+        b"method" => FieldId::Method,
+        b"path" => FieldId::Path,
         b"protocol" => FieldId::Protocol,
-        b"response_code" | b"responseCode" | b"status" | b"status_code" | b"statusCode" => {
-            FieldId::ResponseCode
-        }
-        b"response_flags" | b"responseFlags" => FieldId::ResponseFlags,
-        b"response_code_details" | b"responseCodeDetails" => FieldId::Details,
-        b"connection_termination_details" | b"connectionTerminationDetails" => FieldId::TerminationDetails,
-        b"upstream_transport_failure_reason" | b"upstreamTransportFailureReason" => FieldId::TransportFailure,
-        b"bytes_received" | b"bytesReceived" => FieldId::BytesReceived,
-        b"bytes_sent" | b"bytesSent" => FieldId::BytesSent,
-        b"duration" | b"duration_ms" | b"durationMs" => FieldId::Duration,
-        b"upstream_service_time" | b"upstreamServiceTime" | b"x-envoy-upstream-service-time" => {
-            FieldId::UpstreamServiceTime
-        }
-        b"x_forwarded_for" | b"xForwardedFor" | b"x-forwarded-for" => FieldId::XForwardedFor,
-        b"user_agent" | b"userAgent" | b"user-agent" => FieldId::UserAgent,
-        b"request_id" | b"requestId" | b"x-request-id" | b"x_request_id" => FieldId::RequestId,
-        b"authority" | b":authority" => FieldId::Authority,
-        b"upstream_host" | b"upstreamHost" => FieldId::UpstreamHost,
-        b"upstream_cluster" | b"upstreamCluster" => FieldId::UpstreamCluster,
-        b"upstream_local_address" | b"upstreamLocalAddress" => FieldId::UpstreamLocalAddress,
-        b"downstream_local_address" | b"downstreamLocalAddress" => FieldId::DownstreamLocalAddress,
-        b"downstream_remote_address" | b"downstreamRemoteAddress" => FieldId::DownstreamRemoteAddress,
-        b"requested_server_name" | b"requestedServerName" => FieldId::RequestedServerName,
-        b"route_name" | b"routeName" => FieldId::RouteName,
+        b"response_code" => FieldId::ResponseCode,
+        b"response_flags" => FieldId::ResponseFlags,
+        b"response_code_details" => FieldId::Details,
+        b"connection_termination_details" => FieldId::TerminationDetails,
+        b"upstream_transport_failure_reason" => FieldId::TransportFailure,
+        b"bytes_received" => FieldId::BytesReceived,
+        b"bytes_sent" => FieldId::BytesSent,
+        b"duration" => FieldId::Duration,
+        b"upstream_service_time" => FieldId::UpstreamServiceTime,
+        b"x_forwarded_for" => FieldId::XForwardedFor,
+        b"user_agent" => FieldId::UserAgent,
+        b"request_id" => FieldId::RequestId,
+        b"authority" => FieldId::Authority,
+        b"upstream_host" => FieldId::UpstreamHost,
+        b"upstream_cluster" => FieldId::UpstreamCluster,
+        b"upstream_local_address" => FieldId::UpstreamLocalAddress,
+        b"downstream_local_address" => FieldId::DownstreamLocalAddress,
+        b"downstream_remote_address" => FieldId::DownstreamRemoteAddress,
+        b"requested_server_name" => FieldId::RequestedServerName,
+        b"route_name" => FieldId::RouteName,
         b"istio_policy_status" => FieldId::PolicyStatus,
         _ => return None,
     })
 }
 
-/// A scalar or raw JSON value.
-enum Value<'a> {
+/// Every other spelling, in normalised form (family reference §13 and §10.1). Where seen:
+/// Envoy Gateway's header-named keys (`x-envoy-origin-path`, `:authority`, `user-agent`,
+/// `x-request-id`, `x-forwarded-for`, `x-envoy-upstream-service-time`); Contour's `@timestamp`
+/// and `ts`; ECS's `duration_ms` and `forwarded_for`; Gloo's camelCase; Cloud Logging's
+/// `requestMethod`/`requestUrl`; the stackdriver labels `response_flag`/`response_details`;
+/// Filebeat's `envoyproxy.*` and ECS-schema `http.response.status_code`; ztunnel's dotted keys;
+/// `key=value` guides' `code`, `flags`, `bytes_in`, `upstream_time`, `src`, `dst`, `cluster`.
+fn alias_key(key: &[u8]) -> Option<FieldId> {
+    Some(match key {
+        b"timestamp" | b"ts" | b"time" => FieldId::StartTime,
+        b"request_method" | b"http_method" | b"req_method" => FieldId::Method,
+        b"x_envoy_origin_path"
+        | b"x_envoy_original_path"
+        | b"request_path"
+        | b"req_path"
+        | b"request_url"
+        | b"url" => FieldId::Path,
+        b"status"
+        | b"status_code"
+        | b"code"
+        | b"response_status"
+        | b"http_status"
+        | b"http_response_status_code" => FieldId::ResponseCode,
+        b"response_flag" | b"flags" | b"response_flags_long" | b"envoyproxy_response_flags" => {
+            FieldId::ResponseFlags
+        }
+        b"response_details" | b"details" => FieldId::Details,
+        b"bytes_recv" | b"bytes_in" | b"bytes_rx" | b"rx_bytes" | b"req_bytes" | b"request_bytes" => {
+            FieldId::BytesReceived
+        }
+        b"bytes_out" | b"bytes_tx" | b"tx_bytes" | b"resp_bytes" | b"response_bytes" => FieldId::BytesSent,
+        b"duration_ms" | b"request_time" => FieldId::Duration,
+        b"x_envoy_upstream_service_time" | b"upstream_time" => FieldId::UpstreamServiceTime,
+        b"forwarded_for" => FieldId::XForwardedFor,
+        b"x_request_id" | b"envoyproxy_request_id" => FieldId::RequestId,
+        b"host" | b"dst_service" => FieldId::Authority,
+        b"upstream" | b"dst" | b"dst_hbone_addr" => FieldId::UpstreamHost,
+        b"dst_addr" => FieldId::L4DestinationAddress,
+        b"upstream_cluster_raw" | b"cluster" | b"backend_cluster" => FieldId::UpstreamCluster,
+        b"src" | b"src_addr" | b"client_ip" => FieldId::DownstreamRemoteAddress,
+        b"src_workload" | b"source_workload" => FieldId::SourceWorkload,
+        b"dst_workload" | b"destination_workload" => FieldId::DestinationWorkload,
+        b"direction" => FieldId::Direction,
+        b"error" => FieldId::L4Error,
+        _ => return None,
+    })
+}
+
+/// Writes the normalised form of `key` into `buf` (see [`alias`]); `None` if it does not fit.
+pub(crate) fn normalise_key(key: &[u8], buf: &mut [u8; 64]) -> Option<usize> {
+    let mut n = 0;
+    let mut after_lower = false;
+    for &b in key {
+        let (sep, c) = match b {
+            b'A'..=b'Z' => (after_lower, b.to_ascii_lowercase()),
+            b'a'..=b'z' | b'0'..=b'9' => (false, b),
+            _ => {
+                if n > 0 && buf[n - 1] != b'_' {
+                    *buf.get_mut(n)? = b'_';
+                    n += 1;
+                }
+                after_lower = false;
+                continue;
+            }
+        };
+        if sep {
+            *buf.get_mut(n)? = b'_';
+            n += 1;
+        }
+        *buf.get_mut(n)? = c;
+        n += 1;
+        after_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
+    }
+    while n > 0 && buf[n - 1] == b'_' {
+        n -= 1;
+    }
+    Some(n)
+}
+
+/// A scalar or raw JSON value (also a `key=value` value, always a string).
+pub enum Value<'a> {
     Str(Cow<'a, [u8]>),
     /// A number, `true`/`false`, or a nested object/array: its raw text.
     Raw(&'a [u8]),
@@ -100,6 +214,25 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The body of a string starting at the opening quote, escapes left as they are.
+    fn raw_string(&mut self) -> Result<&'a [u8], ParseError> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let end = string_end(&self.s[start..]).ok_or(ParseError::at(ErrorKind::BadJson, self.s.len()))?;
+        self.i = start + end + 1;
+        Ok(&self.s[start..start + end])
+    }
+
+    /// A value as written: a string's body with its escapes, anything else whole.
+    fn raw_value(&mut self) -> Result<&'a [u8], ParseError> {
+        if self.s.get(self.i) == Some(&b'"') {
+            return self.raw_string();
+        }
+        let start = self.i;
+        self.value()?;
+        Ok(&self.s[start..self.i])
+    }
+
     /// A string starting at the opening quote; borrowed unless it holds escapes.
     fn string(&mut self) -> Result<Cow<'a, [u8]>, ParseError> {
         self.eat(b'"')?;
@@ -122,6 +255,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline(always)]
     fn value(&mut self) -> Result<Value<'a>, ParseError> {
         let start = self.i;
         match self.s.get(self.i) {
@@ -268,6 +402,7 @@ pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
     let mut rec = Record { format: FormatKind::Json, ..Record::default() };
     let mut access_keys = 0u32;
     let mut log_keys = 0u32;
+    let mut ztunnel = L4Line::default();
     c.ws();
     if c.s.get(c.i) == Some(&b'}') {
         c.i += 1;
@@ -279,15 +414,24 @@ pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
             c.eat(b':')?;
             c.ws();
             let at = c.i;
-            let value = c.value()?;
-            match field_for_key(&key) {
-                Some(field) => {
-                    access_keys += 1;
-                    store(&mut rec, field, value).map_err(|k| ParseError::at(k, at))?;
-                }
+            match alias(&key) {
+                Some(Alias { field: FieldId::L4Error, .. }) => ztunnel.error = text(c.value()?),
+                Some(a) => match store_inline(&mut rec, a.field, c.value()?) {
+                    Ok(()) => access_keys += 1,
+                    Err(k) if a.strict => return Err(ParseError::at(k, at)),
+                    Err(_) => {}
+                },
+                // Other values are only looked at, never unescaped (an envelope's `log` is).
                 None => {
-                    if matches!(&*key, b"level" | b"msg" | b"message" | b"severity") {
-                        log_keys += 1;
+                    let raw = c.raw_value()?;
+                    match &*key {
+                        b"level" | b"severity" => log_keys += 1,
+                        b"msg" | b"message" => {
+                            log_keys += 1;
+                            ztunnel.message = L4Message::of(raw);
+                        }
+                        b"scope" => ztunnel.access_scope = raw == b"access",
+                        _ => {}
                     }
                 }
             }
@@ -306,6 +450,14 @@ pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
     if c.i != line.len() {
         return Err(c.err(ErrorKind::TrailingData));
     }
+    if ztunnel.access_scope {
+        // ztunnel with LOG_FORMAT=json (family §10.1).
+        match ztunnel.message {
+            L4Message::Record => return Ok(JsonLine::Record(finish_l4(rec, ztunnel.error))),
+            L4Message::Opened => return Ok(JsonLine::AppLog),
+            L4Message::Other => {}
+        }
+    }
     let has_status = rec.response_code.is_some() || !rec.response_flags.is_empty();
     if access_keys >= 2 && (has_status || rec.response_code_details.is_some() || rec.duration_ms.is_some()) {
         Ok(JsonLine::Record(rec))
@@ -316,6 +468,167 @@ pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
     }
 }
 
+/// What a ztunnel line said besides its fields.
+#[derive(Default)]
+struct L4Line<'a> {
+    access_scope: bool,
+    message: L4Message,
+    error: Option<Cow<'a, [u8]>>,
+}
+
+/// ztunnel's access-log messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum L4Message {
+    /// `connection complete` (every connection's end) or `connection failed` (early deny).
+    Record,
+    /// `connection opened` (debug level): the same connection's start, not a record.
+    Opened,
+    #[default]
+    Other,
+}
+
+impl L4Message {
+    pub(crate) fn of(m: &[u8]) -> L4Message {
+        match m {
+            b"connection complete" | b"connection failed" => L4Message::Record,
+            b"connection opened" => L4Message::Opened,
+            _ => L4Message::Other,
+        }
+    }
+}
+
+/// Completes a ztunnel record: its `error` text goes where the classifier reads transport
+/// failures. (`dst.service` is read as the authority, family §13.)
+pub(crate) fn finish_l4<'a>(mut rec: Record<'a>, error: Option<Cow<'a, [u8]>>) -> Record<'a> {
+    rec.format = FormatKind::Ztunnel;
+    rec.upstream_transport_failure_reason = error;
+    rec
+}
+
+/// A string value as found under a log shipper's envelope key (`log`, `message`, `msg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inner<'a> {
+    /// The body of a JSON string, still escaped.
+    Escaped(&'a [u8]),
+    /// An embedded JSON object, as written.
+    Object(&'a [u8]),
+}
+
+/// The values under `log`, `message` and `msg` of a JSON object, in the order they appear
+/// (Fluent Bit and Fluentd use `log`, Vector `message`, Filebeat `message` with `log` holding
+/// file metadata). `None` if the line is not one JSON object. Nothing is unescaped.
+pub(crate) fn envelope_candidates(line: &[u8]) -> Option<[Option<Inner<'_>>; 3]> {
+    let mut out = [None; 3];
+    let mut found = 0;
+    let mut c = Cursor { s: line, i: 0 };
+    c.ws();
+    c.eat(b'{').ok()?;
+    loop {
+        c.ws();
+        if c.s.get(c.i) == Some(&b'}') {
+            c.i += 1;
+            break;
+        }
+        let key = c.raw_string().ok()?;
+        c.ws();
+        c.eat(b':').ok()?;
+        c.ws();
+        let wanted = matches!(key, b"log" | b"message" | b"msg") && found < out.len();
+        let inner = if c.s.get(c.i) == Some(&b'"') {
+            Inner::Escaped(c.raw_string().ok()?)
+        } else {
+            let start = c.i;
+            c.value().ok()?;
+            Inner::Object(&c.s[start..c.i])
+        };
+        if wanted && !matches!(inner, Inner::Object(o) if !o.starts_with(b"{")) {
+            out[found] = Some(inner);
+            found += 1;
+        }
+        c.ws();
+        match c.s.get(c.i) {
+            Some(b',') => c.i += 1,
+            Some(b'}') => {
+                c.i += 1;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    c.ws();
+    (c.i == line.len() && found > 0).then_some(out)
+}
+
+/// The pod, namespace and container a shipper's Kubernetes metadata names.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KubernetesMeta<'a> {
+    pub pod: Option<&'a [u8]>,
+    pub namespace: Option<&'a [u8]>,
+    pub container: Option<&'a [u8]>,
+}
+
+/// Reads the top-level `kubernetes` object of an envelope: Fluent Bit and Fluentd write
+/// `pod_name`, `namespace_name`, `container_name`; Vector `pod_name`, `pod_namespace`,
+/// `container_name`; Filebeat `pod.name`, `namespace`, `container.name`. Values with escapes
+/// (never in Kubernetes names) are left out.
+pub(crate) fn kubernetes_meta(line: &[u8]) -> KubernetesMeta<'_> {
+    let mut out = KubernetesMeta::default();
+    let name = |v: &[u8], string: bool| -> bool { string && !v.is_empty() && !v.contains(&b'\\') };
+    let mut k8s = None;
+    each_member(line, |key, v, string| {
+        if key == b"kubernetes" && !string {
+            k8s = Some(v);
+        }
+    });
+    let Some(k8s) = k8s else { return out };
+    each_member(k8s, |key, v, string| match key {
+        b"pod_name" if name(v, string) => out.pod = Some(v),
+        b"namespace_name" | b"pod_namespace" | b"namespace" if name(v, string) => out.namespace = Some(v),
+        b"container_name" if name(v, string) => out.container = Some(v),
+        b"pod" | b"container" if !string => each_member(v, |k, n, string| {
+            if k == b"name" && name(n, string) {
+                if key == b"pod" {
+                    out.pod = Some(n);
+                } else {
+                    out.container = Some(n);
+                }
+            }
+        }),
+        _ => {}
+    });
+    out
+}
+
+/// Calls `f(key, value, is_string)` for each member of a JSON object: a string's body still
+/// escaped, any other value as written. Stops quietly at the first syntax error.
+fn each_member<'a>(obj: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8], bool)) {
+    let mut c = Cursor { s: obj, i: 0 };
+    let mut run = || -> Result<(), ParseError> {
+        c.ws();
+        c.eat(b'{')?;
+        loop {
+            c.ws();
+            if c.s.get(c.i) == Some(&b'}') {
+                return Ok(());
+            }
+            let key = c.raw_string()?;
+            c.ws();
+            c.eat(b':')?;
+            c.ws();
+            let string = c.s.get(c.i) == Some(&b'"');
+            let v = c.raw_value()?;
+            f(key, v, string);
+            c.ws();
+            match c.s.get(c.i) {
+                Some(b',') => c.i += 1,
+                _ => return Ok(()),
+            }
+        }
+    };
+    let _ = run();
+}
+
+#[inline(always)]
 fn text(v: Value<'_>) -> Option<Cow<'_, [u8]>> {
     match v {
         Value::Null => None,
@@ -325,6 +638,7 @@ fn text(v: Value<'_>) -> Option<Cow<'_, [u8]>> {
     }
 }
 
+#[inline(always)]
 fn number(v: Value<'_>) -> Result<Option<u64>, ErrorKind> {
     match v {
         Value::Null => Ok(None),
@@ -333,38 +647,70 @@ fn number(v: Value<'_>) -> Result<Option<u64>, ErrorKind> {
     }
 }
 
-fn store<'a>(rec: &mut Record<'a>, field: FieldId, v: Value<'a>) -> Result<(), ErrorKind> {
+/// A duration in milliseconds: a number, or a string with an `ms` suffix (ztunnel's `"4ms"`,
+/// `key=value` guides' `%DURATION%ms`).
+#[inline(always)]
+fn millis(v: Value<'_>) -> Result<Option<u64>, ErrorKind> {
+    match v {
+        Value::Str(s) => parse_u64(s.strip_suffix(b"ms").unwrap_or(&s)),
+        v => number(v),
+    }
+}
+
+/// Sets `slot` when the value is present: an absent value (`null`, `"-"`) never overwrites one
+/// that another spelling of the same field already gave.
+#[inline(always)]
+fn set<T>(slot: &mut Option<T>, v: Option<T>) {
+    if v.is_some() {
+        *slot = v;
+    }
+}
+
+/// Stores one value into its record slot (for the `key=value` and ztunnel readers).
+pub fn store<'a>(rec: &mut Record<'a>, field: FieldId, v: Value<'a>) -> Result<(), ErrorKind> {
+    store_inline(rec, field, v)
+}
+
+/// [`store`], inlined into [`parse_json`]'s loop.
+#[inline(always)]
+fn store_inline<'a>(rec: &mut Record<'a>, field: FieldId, v: Value<'a>) -> Result<(), ErrorKind> {
     match field {
-        FieldId::StartTime => rec.start_time = text(v),
-        FieldId::Method => rec.method = text(v),
-        FieldId::Path => rec.path = text(v),
-        FieldId::Protocol => rec.protocol = text(v),
-        FieldId::ResponseCode => {
-            rec.response_code = number(v)
+        FieldId::StartTime => set(&mut rec.start_time, text(v)),
+        FieldId::Method => set(&mut rec.method, text(v)),
+        FieldId::Path => set(&mut rec.path, text(v)),
+        FieldId::Protocol => set(&mut rec.protocol, text(v)),
+        FieldId::ResponseCode => set(
+            &mut rec.response_code,
+            number(v)
                 .map_err(|_| ErrorKind::BadStatus)?
                 .map(|c| u16::try_from(c).map_err(|_| ErrorKind::BadStatus))
-                .transpose()?
-        }
+                .transpose()?,
+        ),
         FieldId::ResponseFlags => {
-            rec.response_flags = match text(v) {
-                None => ResponseFlags::NONE,
-                Some(s) => ResponseFlags::parse(&s).map_err(|_| ErrorKind::BadFlags)?,
+            if let Some(s) = text(v) {
+                rec.response_flags = ResponseFlags::parse(&s).map_err(|_| ErrorKind::BadFlags)?
             }
         }
-        FieldId::Details => rec.response_code_details = text(v),
-        FieldId::TerminationDetails => rec.connection_termination_details = text(v),
-        FieldId::TransportFailure => rec.upstream_transport_failure_reason = text(v),
-        FieldId::BytesReceived => rec.bytes_received = number(v)?,
-        FieldId::BytesSent => rec.bytes_sent = number(v)?,
-        FieldId::Duration => rec.duration_ms = number(v)?,
-        FieldId::UpstreamServiceTime => rec.upstream_service_time_ms = number(v).ok().flatten(),
-        FieldId::XForwardedFor => rec.x_forwarded_for = text(v),
-        FieldId::UserAgent => rec.user_agent = text(v),
-        FieldId::RequestId => rec.request_id = text(v),
-        FieldId::Authority => rec.authority = text(v),
-        FieldId::UpstreamHost => rec.upstream_host = text(v),
-        FieldId::UpstreamCluster => {
-            rec.upstream_cluster = text(v).map(|c| match c {
+        FieldId::Details => set(&mut rec.response_code_details, text(v)),
+        FieldId::TerminationDetails => set(&mut rec.connection_termination_details, text(v)),
+        FieldId::TransportFailure => set(&mut rec.upstream_transport_failure_reason, text(v)),
+        FieldId::BytesReceived => set(&mut rec.bytes_received, number(v)?),
+        FieldId::BytesSent => set(&mut rec.bytes_sent, number(v)?),
+        FieldId::Duration => set(&mut rec.duration_ms, millis(v)?),
+        FieldId::UpstreamServiceTime => set(&mut rec.upstream_service_time_ms, millis(v).ok().flatten()),
+        FieldId::XForwardedFor => set(&mut rec.x_forwarded_for, text(v)),
+        FieldId::UserAgent => set(&mut rec.user_agent, text(v)),
+        FieldId::RequestId => set(&mut rec.request_id, text(v)),
+        FieldId::Authority => set(&mut rec.authority, text(v)),
+        FieldId::UpstreamHost => set(&mut rec.upstream_host, text(v)),
+        FieldId::L4DestinationAddress => {
+            if rec.upstream_host.is_none() {
+                rec.upstream_host = text(v);
+            }
+        }
+        FieldId::UpstreamCluster => set(
+            &mut rec.upstream_cluster,
+            text(v).map(|c| match c {
                 Cow::Borrowed(b) => Cow::Borrowed(strip_stat_delimiter(b)),
                 Cow::Owned(mut o) => {
                     if o.last() == Some(&b';') {
@@ -372,15 +718,18 @@ fn store<'a>(rec: &mut Record<'a>, field: FieldId, v: Value<'a>) -> Result<(), E
                     }
                     Cow::Owned(o)
                 }
-            })
-        }
-        FieldId::UpstreamLocalAddress => rec.upstream_local_address = text(v),
-        FieldId::DownstreamLocalAddress => rec.downstream_local_address = text(v),
-        FieldId::DownstreamRemoteAddress => rec.downstream_remote_address = text(v),
-        FieldId::RequestedServerName => rec.requested_server_name = text(v),
-        FieldId::RouteName => rec.route_name = text(v),
-        FieldId::PolicyStatus => rec.policy_status = text(v),
-        FieldId::Ignored => {}
+            }),
+        ),
+        FieldId::UpstreamLocalAddress => set(&mut rec.upstream_local_address, text(v)),
+        FieldId::DownstreamLocalAddress => set(&mut rec.downstream_local_address, text(v)),
+        FieldId::DownstreamRemoteAddress => set(&mut rec.downstream_remote_address, text(v)),
+        FieldId::RequestedServerName => set(&mut rec.requested_server_name, text(v)),
+        FieldId::RouteName => set(&mut rec.route_name, text(v)),
+        FieldId::PolicyStatus => set(&mut rec.policy_status, text(v)),
+        FieldId::SourceWorkload => set(&mut rec.source_workload, text(v)),
+        FieldId::DestinationWorkload => set(&mut rec.destination_workload, text(v)),
+        FieldId::Direction => set(&mut rec.direction, text(v).and_then(|d| Direction::parse(&d))),
+        FieldId::L4Error | FieldId::Ignored => {}
     }
     Ok(())
 }

@@ -1,18 +1,25 @@
 //! Line decoding: from one physical line to a [`Record`], a skipped line or a malformed one.
 //!
-//! Layers, outermost first: transport wrappers ([`wrapper`]: kubectl, stern, CRI, docker), then
-//! the payload: a text layout ([`builtin`], compiled by [`compile`]), a JSON object ([`json`]),
-//! or recognised non-access output of an istio-proxy container (Envoy and pilot-agent logs,
-//! kubectl notices, blank lines). [`Decoder`] is per worker: it holds the few buffers needed to
-//! join CRI/docker fragments and to strip colours, and remembers which layout matched last so
-//! the common case costs one match. The pipeline (`crate::pipeline`) owns decoders; the
-//! classifier reads the records they return.
+//! Layers, outermost first: transport wrappers ([`wrapper`]: kubectl, stern, CRI, docker,
+//! docker compose), then the payload: a text layout ([`builtin`] and [`products`], compiled by
+//! [`compile`]), a JSON object ([`json`]), a ztunnel L4 line ([`ztunnel`]), a `key=value` line
+//! ([`keyvalue`]), or recognised non-access output of an istio-proxy container (Envoy and
+//! pilot-agent logs, kubectl notices, blank lines). A line none of these reads goes to
+//! [`recover`]: shippers' JSON envelopes, free-text prefixes, and lines as people paste them
+//! (cut, escaped), so that cost lands on those lines only. [`Decoder`] is per worker: it holds
+//! the few buffers needed to join CRI/docker fragments, strip colours and unescape, and
+//! remembers which layout matched last so the common case costs one match. The pipeline
+//! (`crate::pipeline`) owns decoders; the classifier reads the records they return.
 
 pub mod builtin;
 pub mod compile;
 pub mod error;
 pub mod json;
+pub mod keyvalue;
+pub mod products;
+pub mod recover;
 pub mod wrapper;
+pub mod ztunnel;
 
 use std::borrow::Cow;
 
@@ -114,6 +121,10 @@ pub struct Decoder {
     rejoined: Vec<u8>,
     /// Lines held as fragments and not yet completed.
     pending_lines: u64,
+    /// The unescaped line from inside a shipper's JSON envelope (rare path).
+    envelope: Vec<u8>,
+    /// A pasted line with its quotes unescaped (rare path).
+    unescaped: Vec<u8>,
 }
 
 /// Most wrappers a line can carry (kubectl prefix + timestamp + stern … ).
@@ -151,6 +162,8 @@ impl Decoder {
             plain,
             rejoined,
             pending_lines,
+            envelope,
+            unescaped,
         } = self;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -285,92 +298,238 @@ impl Decoder {
                     continue;
                 }
             }
+            if first.is_ascii_alphanumeric() && meta.container.is_none() {
+                if let Some((service, rest)) = wrapper::compose_prefix(payload) {
+                    meta.container = Some(Cow::Borrowed(service));
+                    payload = rest;
+                    if payload.iter().all(u8::is_ascii_whitespace) {
+                        return Outcome::Skipped(SkipReason::Blank);
+                    }
+                    continue;
+                }
+            }
             break;
         }
 
         let prefix_len = if in_line { payload.as_ptr() as usize - line.as_ptr() as usize } else { 0 };
-        match parse_payload(choice, last_layout, payload) {
-            Ok(PayloadOutcome::Record(mut rec)) => {
+        // The fast path returns the outcome it built: moving the record into another value
+        // here would cost a copy of it per line.
+        let mut out = parse_fast(choice, last_layout, payload);
+        match &mut out {
+            Outcome::Record(rec) => {
                 rec.meta = meta;
-                Outcome::Record(rec)
+                out
             }
-            Ok(PayloadOutcome::Skip(reason)) => Outcome::Skipped(reason),
-            Err(err) => Outcome::Malformed(err.shifted(prefix_len)),
+            Outcome::Skipped(_) if payload.first() != Some(&b'{') => out,
+            &mut Outcome::Skipped(reason) => rare(
+                Missed::Skip(reason),
+                choice,
+                last_layout,
+                payload,
+                meta,
+                prefix_len,
+                envelope,
+                unescaped,
+            ),
+            &mut Outcome::Malformed(err) => {
+                rare(Missed::Error(err), choice, last_layout, payload, meta, prefix_len, envelope, unescaped)
+            }
         }
     }
 }
 
+/// Why the fast paths did not produce a record.
+enum Missed {
+    /// A `{` line that reads as an application log: maybe a shipper's envelope.
+    Skip(SkipReason),
+    Error(ParseError),
+}
+
+/// The rare path ([`recover`]), out of line so that the common one stays as small as it was.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn rare<'s>(
+    missed: Missed,
+    choice: &FormatChoice,
+    last_layout: &mut usize,
+    payload: &'s [u8],
+    meta: Meta<'s>,
+    prefix_len: usize,
+    envelope: &'s mut Vec<u8>,
+    unescaped: &'s mut Vec<u8>,
+) -> Outcome<'s> {
+    let mut rec = match missed {
+        Missed::Skip(reason) => {
+            // A shipper's envelope whose message is an Envoy or agent log reads as an
+            // application log; one whose message is an access record must not.
+            match recover::envelope(choice, last_layout, payload, envelope, unescaped, false) {
+                Some(PayloadOutcome::Record(rec)) => rec,
+                _ => return Outcome::Skipped(reason),
+            }
+        }
+        Missed::Error(err) => match recover::recover(choice, last_layout, payload, envelope, unescaped) {
+            Some(PayloadOutcome::Record(rec)) => rec,
+            Some(PayloadOutcome::Skip(reason)) => return Outcome::Skipped(reason),
+            None => return Outcome::Malformed(err.shifted(prefix_len)),
+        },
+    };
+    // What an envelope said about the pod fills what the wrappers did not.
+    let inner = std::mem::take(&mut rec.meta);
+    rec.meta = Meta {
+        log_time: meta.log_time.or(inner.log_time),
+        namespace: meta.namespace.or(inner.namespace),
+        pod: meta.pod.or(inner.pod),
+        container: meta.container.or(inner.container),
+        stream: meta.stream.or(inner.stream),
+    };
+    Outcome::Record(rec)
+}
+
 #[allow(clippy::large_enum_variant)]
-enum PayloadOutcome<'a> {
+pub(crate) enum PayloadOutcome<'a> {
     Record(Record<'a>),
     Skip(SkipReason),
 }
 
-fn parse_payload<'a>(
+/// Whether `--format` lets a built-in layout of this kind be tried.
+fn allowed(choice: &FormatChoice, kind: FormatKind) -> bool {
+    match choice {
+        FormatChoice::Auto => true,
+        FormatChoice::Envoy => kind == FormatKind::EnvoyDefault,
+        FormatChoice::Istio => kind.is_istio(),
+        // Envoy Gateway's JSON-shaped text is what a JSON reader is asked to read.
+        FormatChoice::Json => kind == FormatKind::EnvoyGatewayText,
+        FormatChoice::Custom(_) => false,
+    }
+}
+
+/// Reads one payload (wrappers already peeled) by the fast paths: the built-in layouts, JSON,
+/// ztunnel and `key=value` lines, then the recognisable non-access lines.
+pub(crate) fn parse_payload<'a>(
     choice: &FormatChoice,
     last_layout: &mut usize,
     payload: &'a [u8],
 ) -> Result<PayloadOutcome<'a>, ParseError> {
+    match parse_fast(choice, last_layout, payload) {
+        Outcome::Record(rec) => Ok(PayloadOutcome::Record(rec)),
+        Outcome::Skipped(reason) => Ok(PayloadOutcome::Skip(reason)),
+        Outcome::Malformed(err) => Err(err),
+    }
+}
+
+/// [`parse_payload`] as [`Decoder::decode`] returns it, inlined there: the record is built
+/// where it is returned, since every move of it through a call costs a copy per line.
+#[inline(always)]
+fn parse_fast<'a>(choice: &FormatChoice, last_layout: &mut usize, payload: &'a [u8]) -> Outcome<'a> {
     if let FormatChoice::Custom(f) = choice {
         return match f.parse(payload) {
-            Ok(rec) => Ok(PayloadOutcome::Record(rec)),
-            Err(e) => skip_reason(payload).map(PayloadOutcome::Skip).ok_or(e),
+            Ok(rec) => Outcome::Record(rec),
+            Err(e) => skip_reason(payload).map_or(Outcome::Malformed(e), Outcome::Skipped),
         };
     }
     let Some(&first) = payload.first() else {
-        return Ok(PayloadOutcome::Skip(SkipReason::Blank));
+        return Outcome::Skipped(SkipReason::Blank);
     };
-    if first == b'{' && !matches!(choice, FormatChoice::Envoy | FormatChoice::Istio) {
-        return match json::parse_json(payload) {
-            Ok(json::JsonLine::Record(rec)) => Ok(PayloadOutcome::Record(rec)),
+    let mut best: Option<ParseError> = None;
+    if first == b'{' && matches!(choice, FormatChoice::Auto | FormatChoice::Json) {
+        match json::parse_json(payload) {
+            Ok(json::JsonLine::Record(rec)) => return Outcome::Record(rec),
             Ok(json::JsonLine::AppLog) => {
                 let agent = memchr::memmem::find(payload, b"\"scope\":\"envoy").is_none();
-                Ok(PayloadOutcome::Skip(if agent { SkipReason::AgentLog } else { SkipReason::EnvoyLog }))
+                return Outcome::Skipped(if agent { SkipReason::AgentLog } else { SkipReason::EnvoyLog });
             }
-            Err(e) => Err(e),
-        };
+            Err(e) => best = Some(e),
+        }
     }
-    if first == b'[' && !matches!(choice, FormatChoice::Json) {
-        let layouts = builtin::text_layouts();
-        let allowed = |k: FormatKind| match choice {
-            FormatChoice::Envoy => k == FormatKind::EnvoyDefault,
-            FormatChoice::Istio => k != FormatKind::EnvoyDefault,
-            _ => true,
-        };
-        let mut best: Option<ParseError> = None;
-        // A layout that matched only by guessing where a free-text field ends (backtracking)
-        // is kept as a fallback while the others get a chance to match outright.
-        let mut fallback: Option<(usize, Record<'a>)> = None;
-        let last = *last_layout;
-        let order = std::iter::once(last).chain((0..layouts.len()).filter(|&i| i != last));
-        for i in order.filter(|&i| allowed(layouts[i].kind())) {
-            match layouts[i].parse_counting(payload) {
-                Ok((r, 0)) => {
-                    *last_layout = i;
-                    return Ok(PayloadOutcome::Record(r));
+    if matches!(first, b'[' | b'{' | b'A') {
+        // A tail call: the record is returned in place, not moved through another value.
+        return match_layouts(choice, last_layout, payload, first, best);
+    }
+    parse_other(choice, payload, first, best)
+}
+
+/// The payloads no layout starts like: ztunnel lines, non-access lines, `key=value` lines.
+#[inline(never)]
+fn parse_other<'a>(
+    choice: &FormatChoice,
+    payload: &'a [u8],
+    first: u8,
+    best: Option<ParseError>,
+) -> Outcome<'a> {
+    // Before the skip test: a ztunnel line starts like a pilot-agent log (time, level).
+    if matches!(choice, FormatChoice::Auto | FormatChoice::Istio) && first.is_ascii_alphanumeric() {
+        match ztunnel::parse(payload) {
+            Some(ztunnel::L4Line::Record(rec)) => return Outcome::Record(rec),
+            Some(ztunnel::L4Line::Opened) => return Outcome::Skipped(SkipReason::AgentLog),
+            None => {}
+        }
+    }
+    if let Some(reason) = skip_reason(payload) {
+        return Outcome::Skipped(reason);
+    }
+    if matches!(choice, FormatChoice::Auto)
+        && ((first == b'[' && memchr::memchr(b'=', payload).is_some()) || keyvalue::looks_like_kv(payload))
+    {
+        if let Some(rec) = keyvalue::parse_kv(payload) {
+            return Outcome::Record(rec);
+        }
+    }
+    Outcome::Malformed(best.unwrap_or(ParseError::at(ErrorKind::Unrecognised, 0)))
+}
+
+/// Tries the built-in layouts whose first literal byte is `first`, the last one that matched
+/// first, then [`parse_other`]. The error is `best` (a JSON error says more about a `{` line
+/// than the JSON-shaped text layout's) or the furthest one a layout reached.
+#[inline(always)]
+fn match_layouts<'a>(
+    choice: &FormatChoice,
+    last_layout: &mut usize,
+    payload: &'a [u8],
+    first: u8,
+    mut best: Option<ParseError>,
+) -> Outcome<'a> {
+    let layouts = builtin::text_layouts();
+    let json_error = best.is_some();
+    // The record is built in the outcome that is returned (see `CompiledFormat::parse_into`).
+    let mut out = Outcome::Record(Record::default());
+    let mut used = false;
+    // A layout that matched only by guessing where a free-text field ends (backtracking)
+    // is kept as a fallback while the others get a chance to match outright.
+    let mut fallback: Option<(usize, Record<'a>)> = None;
+    let last = *last_layout;
+    let order = std::iter::once(last).chain((0..layouts.len()).filter(|&i| i != last));
+    for i in
+        order.filter(|&i| layouts[i].lead().first() == Some(&first) && allowed(choice, layouts[i].kind()))
+    {
+        let Outcome::Record(rec) = &mut out else { unreachable!() };
+        if used {
+            *rec = Record::default();
+        }
+        used = true;
+        match layouts[i].parse_into(payload, rec) {
+            Ok(0) => {
+                *last_layout = i;
+                return out;
+            }
+            Ok(_) => {
+                if fallback.is_none() {
+                    fallback = Some((i, std::mem::take(rec)));
+                    used = false;
                 }
-                Ok((r, _)) => {
-                    if fallback.is_none() {
-                        fallback = Some((i, r));
-                    }
-                }
-                Err(e) => {
-                    if best.is_none_or(|b| e.column > b.column) {
-                        best = Some(e);
-                    }
+            }
+            Err(e) => {
+                if !json_error && best.is_none_or(|b| e.column > b.column) {
+                    best = Some(e);
                 }
             }
         }
-        if let Some((i, r)) = fallback {
-            *last_layout = i;
-            return Ok(PayloadOutcome::Record(r));
-        }
-        return match skip_reason(payload) {
-            Some(reason) => Ok(PayloadOutcome::Skip(reason)),
-            None => Err(best.unwrap_or(ParseError::at(ErrorKind::Unrecognised, 0))),
-        };
     }
-    skip_reason(payload).map(PayloadOutcome::Skip).ok_or(ParseError::at(ErrorKind::Unrecognised, 0))
+    if let Some((i, r)) = fallback {
+        *last_layout = i;
+        return Outcome::Record(r);
+    }
+    parse_other(choice, payload, first, best)
 }
 
 /// Recognises non-access output of an istio-proxy container (reference §9).

@@ -302,11 +302,11 @@ fn non_access_lines_of_an_istio_proxy_are_skipped() {
 fn malformed_lines_carry_a_kind_and_a_column() {
     let e = malformed("hello world");
     assert_eq!(e.kind, ErrorKind::Unrecognised);
-    // Cut in the middle: the furthest layout reports where it stopped.
-    let e =
-        malformed(r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135"#);
+    // Cut before the response code (after it, the line is a partial record): the furthest
+    // layout reports where it stopped.
+    let e = malformed(r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" "#);
     assert_eq!(e.kind, ErrorKind::Truncated);
-    assert!(e.column > 60, "{e:?}");
+    assert!(e.column > 50, "{e:?}");
     // A non-numeric duration.
     let e = malformed(
         r#"[2020-11-25T21:26:18.409Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 135 x4 4 "-" "c" "r" "a" "h" c 1 2 3 - d"#,
@@ -420,4 +420,472 @@ fn a_custom_format_starting_with_a_bare_timestamp_is_not_taken_for_a_kubectl_pre
         Outcome::Record(r) => assert_eq!(r.response_code, Some(503)),
         other => panic!("{other:?}"),
     }
+}
+
+// Envoy-family products' defaults (envoy-family-formats.md), built from their format strings or
+// copied from the reference's examples.
+cases! {
+    // §1.5 Envoy Gateway ≥v1.2.7: typed JSON, header-named keys, sorted (Envoy ≥1.33).
+    eg_json_default_refused:
+        r#"{":authority":"www.example.com","bytes_received":0,"bytes_sent":167,"connection_termination_details":null,"downstream_local_address":"10.244.0.12:10080","downstream_remote_address":"172.18.0.1:50312","duration":3,"method":"GET","protocol":"HTTP/1.1","requested_server_name":null,"response_code":503,"response_code_details":"upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}","response_flags":"UF","route_name":"httproute/default/backend/rule/0/match/0/www_example_com","start_time":"2025-06-01T10:00:00.000Z","upstream_cluster":"httproute/default/backend/rule/0","upstream_host":"10.244.0.15:3000","upstream_local_address":null,"upstream_transport_failure_reason":"delayed_connect_error:_Connection_refused","user-agent":"curl/8.7.1","x-envoy-origin-path":"/get","x-envoy-upstream-service-time":null,"x-forwarded-for":"172.18.0.1","x-request-id":"3f1c2a9e-7b4d-4f7a-9c59-1d2e3f4a5b6c"}"#
+        => Json { "authority": "www.example.com", "path": "/get", "method": "GET", "response_code": "503", "response_flags": "UF",
+            "upstream_transport_failure_reason": "delayed_connect_error:_Connection_refused", "user_agent": "curl/8.7.1",
+            "x_forwarded_for": "172.18.0.1", "request_id": "3f1c2a9e-7b4d-4f7a-9c59-1d2e3f4a5b6c", "upstream_service_time_ms": ABSENT,
+            "upstream_cluster": "httproute/default/backend/rule/0", "duration_ms": "3", "bytes_sent": "167", "partial": ABSENT }
+    // §1.2 Envoy Gateway v0.6–v1.3.0: JSON-shaped text, every value a string, `-` for missing.
+    eg_legacy_text_valid_json:
+        r#"{"start_time":"2024-05-01T10:00:00.000Z","method":"GET","x-envoy-origin-path":"/slow","protocol":"HTTP/1.1","response_code":"504","response_flags":"UT","response_code_details":"response_timeout","connection_termination_details":"-","upstream_transport_failure_reason":"-","bytes_received":"0","bytes_sent":"24","duration":"15001","x-envoy-upstream-service-time":"-","x-forwarded-for":"172.18.0.1","user-agent":"curl/8.4.0","x-request-id":"8d2f6b1a-0c4e-4d7f-a1b2-c3d4e5f60718",":authority":"www.example.com","upstream_host":"10.244.0.15:3000","upstream_cluster":"httproute/default/backend/rule/0","upstream_local_address":"10.244.0.12:41234","downstream_local_address":"10.244.0.12:10080","downstream_remote_address":"172.18.0.1:50400","requested_server_name":"-","route_name":"httproute/default/backend/rule/0/match/0/www_example_com"}"#
+        => Json { "response_code": "504", "response_flags": "UT", "duration_ms": "15001", "path": "/slow", "authority": "www.example.com",
+            "connection_termination_details": ABSENT, "upstream_service_time_ms": ABSENT, "requested_server_name": ABSENT }
+    // The same format with a quote in the User-Agent: not JSON any more, read as text.
+    eg_legacy_text_unescaped_quote:
+        r#"{"start_time":"2024-05-01T10:00:00.000Z","method":"GET","x-envoy-origin-path":"/slow","protocol":"HTTP/1.1","response_code":"504","response_flags":"UT","response_code_details":"response_timeout","connection_termination_details":"-","upstream_transport_failure_reason":"-","bytes_received":"0","bytes_sent":"24","duration":"15001","x-envoy-upstream-service-time":"-","x-forwarded-for":"172.18.0.1","user-agent":"evil","agent\"","x-request-id":"8d2f6b1a-0c4e-4d7f-a1b2-c3d4e5f60718",":authority":"www.example.com","upstream_host":"10.244.0.15:3000","upstream_cluster":"httproute/default/backend/rule/0","upstream_local_address":"10.244.0.12:41234","downstream_local_address":"10.244.0.12:10080","downstream_remote_address":"172.18.0.1:50400","requested_server_name":"-","route_name":"httproute/default/backend/rule/0/match/0/www_example_com"}"#
+        => EnvoyGatewayText { "user_agent": "evil\",\"agent\\\"", "response_code": "504", "response_flags": "UT",
+            "request_id": "8d2f6b1a-0c4e-4d7f-a1b2-c3d4e5f60718", "upstream_cluster": "httproute/default/backend/rule/0" }
+    // §2 Contour: Envoy's default text; JSON mode with `@timestamp` (1.28–1.30: absent keys dropped).
+    contour_default_text:
+        r#"[2025-03-10T09:12:44.518Z] "GET /api HTTP/1.1" 503 UH 0 19 0 - "172.18.0.1" "curl/8.5.0" "9b1f8f0a-3c5e-4f7e-9d2a-6c1b2a3d4e5f" "kuard.example.com" "-""#
+        => EnvoyDefault { "response_code": "503", "response_flags": "UH", "upstream_host": ABSENT, "authority": "kuard.example.com" }
+    contour_json:
+        r#"{"@timestamp":"2025-03-10T09:12:44.518Z","authority":"kuard.example.com","bytes_received":0,"bytes_sent":19,"downstream_local_address":"10.244.1.7:8080","downstream_remote_address":"172.18.0.1:41566","duration":0,"method":"GET","path":"/api","protocol":"HTTP/1.1","request_id":"9b1f8f0a-3c5e-4f7e-9d2a-6c1b2a3d4e5f","response_code":503,"response_flags":"UH","upstream_cluster":"default_kuard_80","user_agent":"curl/8.5.0","x_forwarded_for":"172.18.0.1"}"#
+        => Json { "start_time": "2025-03-10T09:12:44.518Z", "response_code": "503", "response_flags": "UH", "upstream_cluster": "default_kuard_80",
+            "upstream_host": ABSENT }
+    contour_json_1_31_nulls:
+        r#"{"@timestamp":"2025-03-10T09:12:44.518Z","authority":"kuard.example.com","bytes_received":0,"bytes_sent":19,"downstream_local_address":"10.244.1.7:8080","downstream_remote_address":"172.18.0.1:41566","duration":0,"grpc_status":null,"grpc_status_number":null,"method":"GET","path":"/api","protocol":"HTTP/1.1","request_id":"9b1f8f0a-3c5e-4f7e-9d2a-6c1b2a3d4e5f","requested_server_name":null,"response_code":503,"response_flags":"UH","uber_trace_id":null,"upstream_cluster":"default_kuard_80","upstream_host":null,"upstream_local_address":null,"upstream_service_time":null,"user_agent":"curl/8.5.0","x_forwarded_for":"172.18.0.1"}"#
+        => Json { "response_code": "503", "upstream_host": ABSENT, "upstream_service_time_ms": ABSENT, "requested_server_name": ABSENT }
+    // §3 Emissary: `ACCESS ` + Envoy's default.
+    emissary_default:
+        r#"ACCESS [2025-02-11T14:03:07.215Z] "GET /backend/ HTTP/1.1" 503 UF 0 145 1 - "10.244.0.1" "curl/8.5.0" "1d0a4f9e-5c2b-4b8a-9f7e-3a2b1c0d9e8f" "example.com" "10.244.0.21:8080""#
+        => Emissary { "start_time": "2025-02-11T14:03:07.215Z", "method": "GET", "path": "/backend/", "response_code": "503", "response_flags": "UF",
+            "bytes_sent": "145", "duration_ms": "1", "x_forwarded_for": "10.244.0.1", "authority": "example.com", "upstream_host": "10.244.0.21:8080" }
+    emissary_json_untyped:
+        r#"{"start_time":"2025-02-11T14:03:07.215Z","method":"GET","path":"/backend/","protocol":"HTTP/1.1","response_code":"503","response_flags":"UF","bytes_received":"0","bytes_sent":"145","duration":"1","upstream_service_time":"-","x_forwarded_for":"10.244.0.1","user_agent":"curl/8.5.0","request_id":"1d0a4f9e-5c2b-4b8a-9f7e-3a2b1c0d9e8f","authority":"example.com","upstream_host":"10.244.0.21:8080","upstream_cluster":"quote_8080","upstream_local_address":"-","downstream_local_address":"10.244.0.9:8080","downstream_remote_address":"10.244.0.1:41234","requested_server_name":"-","istio_policy_status":"-","upstream_transport_failure_reason":"-"}"#
+        => Json { "response_code": "503", "upstream_cluster": "quote_8080", "policy_status": ABSENT, "upstream_local_address": ABSENT }
+    // §4 Gloo Edge with an empty `stringFormat`: Envoy's default.
+    gloo_default_text:
+        r#"[2025-01-20T08:00:01.010Z] "GET /sample-route-1 HTTP/1.1" 504 UT 0 24 15000 - "-" "curl/8.5.0" "2b7e4c1d-9a0f-4e3b-8c5d-6f7a8b9c0d1e" "35.196.131.38" "10.52.0.54:8080""#
+        => EnvoyDefault { "response_code": "504", "response_flags": "UT", "duration_ms": "15000" }
+    // Gloo's documented camelCase JSON keys.
+    gloo_camel_case_json:
+        r#"{"startTime":"2025-01-20T08:00:01.010Z","httpMethod":"GET","requestPath":"/x","protocol":"HTTP/1.1","responseCode":"503","responseFlags":"UF","upstreamCluster":"default-petstore-8080_gloo-system","upstreamHost":"10.52.0.54:8080","duration":"4","requestId":"2b7e4c1d","userAgent":"curl/8.5.0","xForwardedFor":"10.0.0.1","upstreamTransportFailureReason":"delayed_connect_error:_111"}"#
+        => Json { "start_time": "2025-01-20T08:00:01.010Z", "method": "GET", "path": "/x", "response_code": "503", "response_flags": "UF",
+            "upstream_cluster": "default-petstore-8080_gloo-system", "upstream_host": "10.52.0.54:8080", "duration_ms": "4", "request_id": "2b7e4c1d",
+            "user_agent": "curl/8.5.0", "x_forwarded_for": "10.0.0.1", "upstream_transport_failure_reason": "delayed_connect_error:_111" }
+    // §5 Open Service Mesh: typed JSON, unsorted, `time_to_first_byte`.
+    osm_json:
+        r#"{"response_flags":"UF","upstream_service_time":null,"user_agent":"curl/7.85.0","x_forwarded_for":null,"bytes_received":0,"duration":38,"method":"GET","request_id":"5c0e3d7a-91b2-4c3d-8e4f-5a6b7c8d9e0f","response_code":503,"requested_server_name":null,"time_to_first_byte":38,"upstream_cluster":"bookstore/bookstore-v1|14001","upstream_host":"10.244.0.33:14001","authority":"bookstore.bookstore:14001","bytes_sent":91,"path":"/books-bought","protocol":"HTTP/1.1","response_code_details":"upstream_reset_before_response_started{connection_failure}","start_time":"2023-03-02T10:11:12.134Z"}"#
+        => Json { "response_code": "503", "response_flags": "UF", "duration_ms": "38", "upstream_cluster": "bookstore/bookstore-v1|14001",
+            "response_code_details": "upstream_reset_before_response_started{connection_failure}" }
+    // §6 Consul: Istio's 24 keys, SNI-style cluster names.
+    consul_json:
+        r#"{"authority":"backend:8080","bytes_received":0,"bytes_sent":24,"connection_termination_details":null,"downstream_local_address":"127.0.0.1:9191","downstream_remote_address":"127.0.0.1:50322","duration":15002,"method":"GET","path":"/items","protocol":"HTTP/1.1","request_id":"0f1e2d3c-4b5a-4697-8877-66554433aabb","requested_server_name":null,"response_code":504,"response_code_details":"response_timeout","response_flags":"UT","route_name":"backend","start_time":"2025-07-01T09:00:00.000Z","upstream_cluster":"backend.default.dc1.internal.5e1a3f2c-8b7d-4c6e-9f0a-1b2c3d4e5f60.consul","upstream_host":"10.0.3.14:20000","upstream_local_address":"10.0.3.11:51512","upstream_service_time":null,"upstream_transport_failure_reason":null,"user_agent":"curl/8.5.0","x_forwarded_for":null}"#
+        => Json { "response_code": "504", "route_name": "backend",
+            "upstream_cluster": "backend.default.dc1.internal.5e1a3f2c-8b7d-4c6e-9f0a-1b2c3d4e5f60.consul" }
+    // §7 Kuma / Kong Mesh.
+    kuma_http:
+        r#"[2025-04-02T08:15:30.001Z] default "GET /api/counter HTTP/1.1" 503 UF 0 145 2 - "-" "curl/8.5.0" "-" "4e7a9c1d-2b3f-4a5e-8c6d-7f8091a2b3c4" "backend.kuma-demo.svc:3001" "demo-app_kuma-demo_svc_5000" "backend_kuma-demo_svc_3001" "10.244.0.8" "10.244.0.9:3001""#
+        => KumaHttp { "start_time": "2025-04-02T08:15:30.001Z", "method": "GET", "path": "/api/counter", "response_code": "503", "response_flags": "UF",
+            "bytes_sent": "145", "duration_ms": "2", "request_id": "4e7a9c1d-2b3f-4a5e-8c6d-7f8091a2b3c4", "authority": "backend.kuma-demo.svc:3001",
+            "source_workload": "demo-app_kuma-demo_svc_5000", "upstream_cluster": "backend_kuma-demo_svc_3001", "upstream_host": "10.244.0.9:3001",
+            "downstream_remote_address": ABSENT }
+    kuma_http_before_1_3_1:
+        r#"[2021-08-02T08:15:30.001Z] default "GET /api/counter HTTP/1.1" 200 - 0 12 2 1 "-" "curl/7.77.0" "4e7a9c1d-2b3f-4a5e-8c6d-7f8091a2b3c4" "backend:3001" "unknown" "backend_kuma-demo_svc_3001" "10.244.0.9" "10.244.0.9:3001""#
+        => KumaHttpPre131 { "response_code": "200", "upstream_service_time_ms": "1", "source_workload": "unknown",
+            "upstream_cluster": "backend_kuma-demo_svc_3001" }
+    kuma_tcp:
+        r#"[2025-04-02T08:15:31.442Z] UF default 10.244.0.8(demo-app_kuma-demo_svc_5000)->10.244.0.10:6379(redis_kuma-demo_svc_6379) took 1ms, sent 0 bytes, received: 0 bytes"#
+        => KumaTcp { "response_flags": "UF", "response_code": ABSENT, "source_workload": "demo-app_kuma-demo_svc_5000",
+            "upstream_host": "10.244.0.10:6379", "upstream_cluster": "redis_kuma-demo_svc_6379", "duration_ms": "1", "bytes_sent": "0",
+            "bytes_received": "0" }
+    // §8.2 Amazon ECS Service Connect.
+    ecs_http:
+        r#"[2025-08-01T12:00:00.000Z] "GET /orders HTTP/1.1" 503 0 145 2 - "-" "curl/8.5.0" "c0ffee00-1111-4222-8333-444455556666" "orders.myapp.namespace:8080" "10.0.1.25:8080""#
+        => EcsHttp { "response_code": "503", "response_flags": ABSENT, "bytes_received": "0", "bytes_sent": "145", "duration_ms": "2",
+            "authority": "orders.myapp.namespace:8080", "upstream_host": "10.0.1.25:8080" }
+    ecs_http2:
+        r#"[2025-08-01T12:00:00.000Z] "GET /orders HTTP/2" 200 0 512 3 2 "-" "curl/8.5.0" "c0ffee00-1111-4222-8333-444455556666" "orders:8080" "10.0.1.25:8080" "5""#
+        => EcsHttp2 { "protocol": "HTTP/2", "response_code": "200", "upstream_service_time_ms": "2" }
+    ecs_grpc:
+        r#"[2025-08-01T12:00:00.000Z] "POST /orders.Orders/Get HTTP/2" 200 Unavailable 5 0 3 - "-" "grpc-go/1.60.0" "c0ffee00-1111-4222-8333-444455556666" "orders:8080" "10.0.1.25:8080" "1""#
+        => EcsGrpc { "response_code": "200", "bytes_received": "5", "duration_ms": "3", "path": "/orders.Orders/Get" }
+    ecs_tcp:
+        r#"[2025-08-01T12:00:00.000Z] 10.0.1.7:50012 50012 120 4096 35 - 7"#
+        => EcsTcp { "downstream_remote_address": "10.0.1.7:50012", "bytes_received": "120", "bytes_sent": "4096", "duration_ms": "35",
+            "response_code": ABSENT, "connection_termination_details": ABSENT }
+    ecs_json:
+        r#"{"start_time":"2025-08-01T12:00:00.000Z","method":"GET","path":"/orders","protocol":"HTTP/1.1","response_code":503,"bytes_received":0,"bytes_sent":145,"duration_ms":2,"upstream_service_time":null,"forwarded_for":"10.0.0.9","user_agent":"curl/8.5.0","request_id":"c0ffee00-1111-4222-8333-444455556666","authority":"orders.myapp.namespace:8080","upstream_host":"10.0.1.25:8080"}"#
+        => Json { "response_code": "503", "duration_ms": "2", "x_forwarded_for": "10.0.0.9" }
+    // §9 Cilium Gateway API opt-in JSON (15 keys, no cluster).
+    cilium_json:
+        r#"{"authority":"example.com","bytes_received":0,"bytes_sent":19,"duration":1,"method":"GET","path":"/","protocol":"HTTP/1.1","request_id":"7d0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b","response_code":503,"response_flags":"UH","start_time":"2026-01-01T00:00:00.000Z","upstream_host":null,"upstream_service_time":null,"user_agent":"curl/8.5.0","x_forwarded_for":"10.0.0.1"}"#
+        => Json { "response_code": "503", "response_flags": "UH", "upstream_host": ABSENT }
+    // §10.2 Istio ambient waypoint, Istio ≥1.23 text.
+    waypoint_text:
+        r#"[2025-05-20T10:00:00.000Z] "GET /productpage HTTP/1.1" 200 - via_upstream - "-" 0 1683 2 2 "-" "curl/8.7.1" "ab4922ee-f733-4625-84e3-f5c045d979e8" "productpage:9080" "envoy://connect_originate/10.244.1.24:9080" inbound-vip|9080|http|productpage.default.svc.cluster.local envoy://internal_client_address/ 10.96.138.243:9080 envoy://internal_client_address/ - default"#
+        => Istio19 { "upstream_host": "envoy://connect_originate/10.244.1.24:9080",
+            "upstream_cluster": "inbound-vip|9080|http|productpage.default.svc.cluster.local",
+            "downstream_remote_address": "envoy://internal_client_address/" }
+}
+
+// JSON with keys nobody configured the same way twice (family §13).
+cases! {
+    json_uppercase_operator_keys:
+        r#"{"START_TIME":"2025-01-01T00:00:00.000Z","RESPONSE_CODE":"503","RESPONSE_FLAGS":"UF","DURATION":"3","UPSTREAM_CLUSTER":"outbound|80||a.b.svc.cluster.local"}"#
+        => Json { "start_time": "2025-01-01T00:00:00.000Z", "response_code": "503", "response_flags": "UF", "duration_ms": "3",
+            "upstream_cluster": "outbound|80||a.b.svc.cluster.local" }
+    json_generic_spellings:
+        r#"{"timestamp":"2025-01-01T00:00:00.000Z","status":503,"flags":"UF,URX","details":"upstream_reset_before_response_started{connection_failure}","request_time":"12","upstream":"10.0.0.5:8080","cluster":"backend","x-request-id":"r-1","host":"api.example.com","src":"10.0.0.1:5000","bytes_in":10,"bytes_out":20}"#
+        => Json { "start_time": "2025-01-01T00:00:00.000Z", "response_code": "503", "response_flags": "UF,URX", "duration_ms": "12",
+            "upstream_host": "10.0.0.5:8080", "upstream_cluster": "backend", "request_id": "r-1", "authority": "api.example.com",
+            "downstream_remote_address": "10.0.0.1:5000", "bytes_received": "10", "bytes_sent": "20",
+            "response_code_details": "upstream_reset_before_response_started{connection_failure}" }
+    json_long_flags_and_stackdriver_labels:
+        r#"{"response_code":503,"response_flag":"-","response_flags_long":"UpstreamConnectionFailure,UpstreamRetryLimitExceeded","response_details":"via_upstream","duration":7}"#
+        => Json { "response_flags": "UF,URX", "response_code_details": "via_upstream" }
+    json_filebeat_and_ecs_schema_keys:
+        r#"{"@timestamp":"2025-01-01T00:00:00.000Z","http.response.status_code":504,"envoyproxy.response_flags":"UT","envoyproxy.request_id":"abc","duration":15000}"#
+        => Json { "response_code": "504", "response_flags": "UT", "request_id": "abc", "start_time": "2025-01-01T00:00:00.000Z" }
+    json_header_service_time_is_a_string_even_typed:
+        r#"{"response_code":200,"duration":9,"x_envoy_upstream_service_time":"8","upstream_time":null}"#
+        => Json { "upstream_service_time_ms": "8" }
+    json_null_never_overwrites_another_spelling:
+        r#"{"path":"/a","req_path":null,"response_code":200,"status":"-","duration":1}"#
+        => Json { "path": "/a", "response_code": "200" }
+    json_lenient_alias_with_a_foreign_value:
+        r#"{"code":"E_TIMEOUT","response_code":504,"duration":10}"#
+        => Json { "response_code": "504" }
+}
+
+#[test]
+fn json_absent_values_agree_null_dash_and_missing() {
+    let lines = [
+        r#"{"response_code":503,"duration":1,"upstream_host":null,"route_name":null,"user_agent":null}"#,
+        r#"{"response_code":"503","duration":"1","upstream_host":"-","route_name":"-","user_agent":"-"}"#,
+        r#"{"response_code":503,"duration":1}"#,
+    ];
+    let fields: Vec<_> = lines
+        .iter()
+        .map(|l| match decode_one(l) {
+            Outcome::Record(r) => r.fields(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(fields[0], fields[1]);
+    assert_eq!(fields[1], fields[2]);
+}
+
+#[test]
+fn json_that_is_not_an_access_log_stays_unrecognised() {
+    assert_eq!(malformed(r#"{"status":"ok","user":"bob"}"#).kind, ErrorKind::NotAccessJson);
+    // Istio's own keys keep their types strict.
+    assert_eq!(malformed(r#"{"response_code":"abc","duration":1}"#).kind, ErrorKind::BadStatus);
+}
+
+// `key=value` lines (family §14).
+cases! {
+    kv_guide_format:
+        r#"time=2026-02-24T10:00:00.000Z method=GET path="/api/items?x=1" protocol=HTTP/1.1 response_code=503 response_flags=UF bytes_in=0 bytes_out=91 duration=3 upstream=10.1.0.9:8080 request_id=0b0c5a3e authority=api:80 user_agent="curl/8.0 (x86_64)""#
+        => KeyValue { "start_time": "2026-02-24T10:00:00.000Z", "method": "GET", "path": "/api/items?x=1", "protocol": "HTTP/1.1",
+            "response_code": "503", "response_flags": "UF", "bytes_received": "0", "bytes_sent": "91", "duration_ms": "3",
+            "upstream_host": "10.1.0.9:8080", "request_id": "0b0c5a3e", "authority": "api:80", "user_agent": "curl/8.0 (x86_64)" }
+    kv_troubleshooting_variant:
+        r#"[2026-02-24T10:00:00.000Z] "GET /api HTTP/1.1" src=10.1.0.5:40000 dst=10.1.0.9:8080 cluster=outbound|80||api.shop.svc.cluster.local code=503 flags=UF,URX duration=45ms upstream_time=-ms req_bytes=0 resp_bytes=152 request_id=0b0c5a3e"#
+        => KeyValue { "start_time": "2026-02-24T10:00:00.000Z", "method": "GET", "path": "/api", "protocol": "HTTP/1.1",
+            "downstream_remote_address": "10.1.0.5:40000", "upstream_host": "10.1.0.9:8080", "upstream_cluster": "outbound|80||api.shop.svc.cluster.local",
+            "response_code": "503", "response_flags": "UF,URX", "duration_ms": "45", "upstream_service_time_ms": ABSENT, "bytes_sent": "152" }
+    kv_envoy_test_style_keys:
+        "RESPONSE_CODE=504 RESPONSE_FLAGS=UT DURATION=15000 UPSTREAM_HOST=10.0.0.1:80"
+        => KeyValue { "response_code": "504", "response_flags": "UT", "duration_ms": "15000", "upstream_host": "10.0.0.1:80" }
+}
+
+// Shippers' envelopes, docker compose and free-text prefixes.
+const ISTIO_418: &str = r#"[2020-11-25T21:26:18.409Z] \"GET /status/418 HTTP/1.1\" 418 - via_upstream - \"-\" 0 135 4 4 \"-\" \"curl/7.73.0-DEV\" \"84961386-6d84-929d-98bd-c5aee93b5c88\" \"httpbin:8000\" \"10.44.1.27:80\" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#;
+
+#[test]
+fn shipper_envelopes_are_peeled() {
+    let want = [
+        ("response_code", "418"),
+        ("user_agent", "curl/7.73.0-DEV"),
+        ("route_name", "default"),
+        ("partial", ABSENT),
+    ];
+    let cases = [
+        // Fluent Bit with the Kubernetes filter (newline stripped, extra keys).
+        format!(
+            r#"{{"date":1606339578.41,"log":"{ISTIO_418}","stream":"stdout","time":"2020-11-25T21:26:18.41Z","kubernetes":{{"pod_name":"httpbin-1","namespace_name":"foo","container_name":"istio-proxy"}}}}"#
+        ),
+        // Fluentd: docker's keys, the newline kept, metadata added.
+        format!(
+            r#"{{"log":"{ISTIO_418}\n","stream":"stdout","time":"2020-11-25T21:26:18.41Z","docker":{{"container_id":"abc"}},"kubernetes":{{"pod_name":"httpbin-1"}}}}"#
+        ),
+        // A bare `{"log":…}` without docker's stream and time.
+        format!(r#"{{"log":"{ISTIO_418}"}}"#),
+        // Vector.
+        format!(
+            r#"{{"message":"{ISTIO_418}","timestamp":"2020-11-25T21:26:18.41Z","source_type":"kubernetes_logs"}}"#
+        ),
+        // Filebeat: `log` is file metadata, `message` the CRI line.
+        format!(
+            r#"{{"@timestamp":"2020-11-25T21:26:18.41Z","log":{{"offset":1234,"file":{{"path":"/var/log/containers/x.log"}}}},"message":"2020-11-25T21:26:18.41Z stdout F {ISTIO_418}","host":{{"name":"node-1"}}}}"#
+        ),
+        // An application-log shape whose message is the record.
+        format!(r#"{{"level":"info","msg":"{ISTIO_418}","time":"2020-11-25T21:26:18.41Z"}}"#),
+    ];
+    for line in &cases {
+        check(line, FormatKind::Istio19, &want);
+    }
+}
+
+cases! {
+    envelope_with_an_embedded_json_record:
+        r#"{"log":{"response_code":503,"response_flags":"UF","duration":2,"upstream_cluster":"outbound|80||a.b.svc.cluster.local"},"kubernetes":{"pod_name":"a-1"}}"#
+        => Json { "response_code": "503", "response_flags": "UF", "upstream_cluster": "outbound|80||a.b.svc.cluster.local" }
+    envelope_with_an_escaped_json_record:
+        r#"{"message":"{\"response_code\":504,\"response_flags\":\"UT\",\"duration\":15000}","timestamp":"2025-01-01T00:00:00Z"}"#
+        => Json { "response_code": "504", "response_flags": "UT", "duration_ms": "15000" }
+    compose_prefix:
+        r#"front-envoy-1  | [2018-11-23T04:51:00.281Z] "GET / HTTP/1.1" 200 - 0 58 4 1 "-" "curl/7.47.0" "f21ebd42-6770-4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#
+        => EnvoyDefault { "container": "front-envoy-1", "response_code": "200", "upstream_host": "172.18.0.4:80" }
+    compose_v1_prefix_with_colours:
+        "\x1b[36menvoy_1     |\x1b[0m [2018-11-23T04:51:00.281Z] \"GET / HTTP/1.1\" 503 UF 0 91 4 - \"-\" \"curl/7.47.0\" \"f21ebd42-6770-4aa5-88d4-e56118165a7d\" \"one.example.com\" \"172.18.0.4:80\""
+        => EnvoyDefault { "container": "envoy_1", "response_code": "503", "response_flags": "UF" }
+    free_text_prefix_syslog:
+        r#"Jun  1 10:00:00 node-1 envoy[42]: [2018-11-23T04:51:00.281Z] "GET / HTTP/1.1" 503 UF 0 91 4 - "-" "curl/7.47.0" "f21ebd42-6770-4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#
+        => EnvoyDefault { "response_code": "503", "response_flags": "UF", "partial": ABSENT }
+    free_text_prefix_before_json:
+        r#"2025-06-01 10:00:00,123 INFO access {"response_code":503,"response_flags":"UF","duration":2}"#
+        => Json { "response_code": "503", "response_flags": "UF" }
+    free_text_prefix_before_a_cut_record:
+        r#"my-notes: "GET /x HTTP/1.1" 503 UF 0 91 4 - "-" "curl/7.47.0" "f21ebd42-6770-4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#
+        => EnvoyDefault { "method": "GET", "response_code": "503", "response_flags": "UF", "start_time": ABSENT, "partial": "true" }
+}
+
+#[test]
+fn envelopes_of_non_access_lines_stay_skipped() {
+    let envoy_debug = r#"{"log":"[2019-05-29 15:32:47.807][182][debug][http] [external/envoy/source/common/http/async_client_impl.cc:94] async http request response headers (end_stream=false):","kubernetes":{"pod_name":"a-1"}}"#;
+    assert_eq!(skipped(envoy_debug), SkipReason::EnvoyLog);
+    let agent = r#"{"level":"info","time":"2024-01-01T00:00:00.000000Z","scope":"xdsproxy","msg":"connected to upstream XDS server: istiod.istio-system.svc:15012"}"#;
+    assert_eq!(skipped(agent), SkipReason::AgentLog);
+}
+
+// Lines as people paste them (reference §10): cut at either end, quotes escaped or doubled.
+cases! {
+    ex11_start_time_cut:
+        r#""GET /v1/status HTTP/1.1" 503 UC upstream_reset_before_response_started{connection_termination} - "-" 0 95 0 - "10.90.16.220" "Apache-HttpClient/4.5.1 (Java/1.8.0_372)" "3a7cbcc1-af72-47fb-bbac-a7672951f50f" "health.abc.com" "10.80.47.192:8181" outbound|80||health-api.production.svc.cluster.local 10.80.45.233:37132 10.80.45.233:80 10.80.46.220:59375 - -"#
+        => Istio19 { "partial": "true", "start_time": ABSENT, "method": "GET", "path": "/v1/status", "protocol": "HTTP/1.1",
+            "response_code": "503", "response_flags": "UC", "response_code_details": "upstream_reset_before_response_started{connection_termination}",
+            "bytes_sent": "95", "duration_ms": "0", "x_forwarded_for": "10.90.16.220", "user_agent": "Apache-HttpClient/4.5.1 (Java/1.8.0_372)",
+            "authority": "health.abc.com", "upstream_host": "10.80.47.192:8181", "upstream_cluster": "outbound|80||health-api.production.svc.cluster.local",
+            "upstream_local_address": "10.80.45.233:37132", "downstream_local_address": "10.80.45.233:80", "route_name": ABSENT }
+    ex13_cut_inside_the_request_line:
+        r#"PUT /v2/admin/user/6191ef725cc069dc7e71949z?host=travels.com HTTP/1.1" 404 NR route_not_found - "-" 0 0 0 - "5.195.224.128" "hub-api-my-account-api-proxy/1.0,Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/95.0.4638.69 Safari/537.36" "806d8e1e4e91122988ffd998716fa518" "cross-products-myaccount-api.cross-products.svc.cluster.local" "-" - - 172.20.15.70:80 5.195.224.128:0 - -"#
+        => Istio19 { "partial": "true", "method": "PUT", "path": "/v2/admin/user/6191ef725cc069dc7e71949z?host=travels.com", "protocol": "HTTP/1.1",
+            "response_code": "404", "response_flags": "NR", "response_code_details": "route_not_found", "x_forwarded_for": "5.195.224.128",
+            "user_agent": "hub-api-my-account-api-proxy/1.0,Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/95.0.4638.69 Safari/537.36",
+            "request_id": "806d8e1e4e91122988ffd998716fa518", "authority": "cross-products-myaccount-api.cross-products.svc.cluster.local",
+            "upstream_host": ABSENT, "upstream_cluster": ABSENT, "downstream_local_address": "172.20.15.70:80",
+            "downstream_remote_address": "5.195.224.128:0" }
+    ex16_backslash_escaped_quotes:
+        r#"[2021-06-23T07:15:29.541Z] \"POST /user/query/encryptMobile HTTP/1.1\" 404 NR \"-\" \"-\" 0 0 0 - \"10.128.17.153\" \"Java/1.8.0_292\" \"ad1b3656-5d61-9757-8f56-27ab511cc632\" \"10.128.32.225:8080\" \"-\" - - 10.128.32.225:8080 10.128.17.153:46632 - -"#
+        => Istio13 { "partial": "true", "start_time": "2021-06-23T07:15:29.541Z", "method": "POST", "path": "/user/query/encryptMobile",
+            "response_code": "404", "response_flags": "NR", "policy_status": ABSENT, "x_forwarded_for": "10.128.17.153",
+            "user_agent": "Java/1.8.0_292", "request_id": "ad1b3656-5d61-9757-8f56-27ab511cc632", "authority": "10.128.32.225:8080",
+            "downstream_local_address": "10.128.32.225:8080", "downstream_remote_address": "10.128.17.153:46632" }
+    ex19_start_cut_and_elided:
+        r#""- - -" 0 UF,URX - - "delayed_connect_error:_Connection_refused" 0 0 1 - "-" "-" "-" "-" "10.244.0.6:443" outbound|443|httpbin-org|istio-egress.istio-egress.svc.cluster.local ... httpbin.org -"#
+        => Istio19 { "partial": "true", "method": ABSENT, "protocol": ABSENT, "response_code": "0", "response_flags": "UF,URX",
+            "upstream_transport_failure_reason": "delayed_connect_error:_Connection_refused", "bytes_received": "0", "bytes_sent": "0",
+            "duration_ms": "1", "upstream_host": "10.244.0.6:443",
+            "upstream_cluster": "outbound|443|httpbin-org|istio-egress.istio-egress.svc.cluster.local",
+            "upstream_local_address": ABSENT, "requested_server_name": ABSENT, "route_name": ABSENT }
+    ex20_doubled_quotes_cut_at_both_ends:
+        r#"POST /xyz/abc HTTP/1.1"" 0 DC downstream_remote_disconnect - ""-"" 515 0 4969 - """#
+        => Istio19 { "partial": "true", "method": "POST", "path": "/xyz/abc", "protocol": "HTTP/1.1", "response_code": "0",
+            "response_flags": "DC", "response_code_details": "downstream_remote_disconnect", "bytes_received": "515", "bytes_sent": "0",
+            "duration_ms": "4969", "x_forwarded_for": ABSENT, "user_agent": ABSENT, "upstream_cluster": ABSENT }
+    cut_at_the_end_keeps_whole_values_only:
+        r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135"#
+        => Istio19 { "partial": "true", "start_time": "2020-11-25T21:26:18.409Z", "response_code": "418",
+            "response_code_details": "via_upstream", "bytes_received": "0", "bytes_sent": ABSENT }
+    envoy_default_without_start_time:
+        r#""GET / HTTP/1.1" 200 - 0 58 4 1 "-" "curl/7.47.0" "f21ebd42-6770-4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#
+        => EnvoyDefault { "partial": "true", "response_code": "200", "upstream_host": "172.18.0.4:80", "start_time": ABSENT }
+    start_time_cut_in_the_middle:
+        r#"9.541Z] "GET / HTTP/1.1" 503 UF 0 91 4 - "-" "curl/7.47.0" "f21ebd42-6770-4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#
+        => EnvoyDefault { "partial": "true", "start_time": ABSENT, "method": "GET", "response_code": "503", "response_flags": "UF" }
+}
+
+#[test]
+fn cut_lines_without_a_code_and_flags_or_request_stay_malformed() {
+    for line in [
+        r#""GET /x HTTP/1.1" "#,
+        r#"- - 172.20.15.70:80 5.195.224.128:0 - -"#,
+        r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418"#,
+        "503",
+    ] {
+        malformed(line);
+    }
+}
+
+#[test]
+fn a_forced_format_does_not_read_another_formats_record_as_a_cut_one() {
+    let envoy_line = r#"[2018-11-23T04:51:00.281Z] "GET / HTTP/1.1" 200 - 0 58 4 1 "-" "curl/7.47.0" "f21ebd42-6770-4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#;
+    let mut istio = Decoder::new(FormatChoice::parse("istio").unwrap());
+    assert!(matches!(istio.decode(envoy_line.as_bytes()), Outcome::Malformed(_)));
+    // A really cut Istio line still reads under `istio`.
+    let cut = r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135"#;
+    assert!(matches!(istio.decode(cut.as_bytes()), Outcome::Record(r) if r.partial));
+}
+
+// Istio ambient ztunnel (family §10.1, base §9.3).
+const ZT_OUT: &str = "2025-06-01T10:00:00.123456Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.1.6:42020 src.workload=\"curl-5b9c7d8f6-abcde\" src.namespace=\"default\" src.identity=\"spiffe://cluster.local/ns/default/sa/curl\" dst.addr=10.244.2.5:15008 dst.hbone_addr=10.244.2.5:8080 dst.service=\"httpbin.default.svc.cluster.local\" dst.workload=\"httpbin-6d8f9c7b5-fghij\" dst.namespace=\"default\" dst.identity=\"spiffe://cluster.local/ns/default/sa/httpbin\" direction=\"outbound\" bytes_sent=86 bytes_recv=412 duration=\"4ms\"";
+const ZT_REFUSED: &str = "2025-06-01T10:00:05.000210Z\terror\taccess\tconnection complete\tsrc.addr=10.244.1.6:51844 src.workload=\"curl-5b9c7d8f6-abcde\" src.namespace=\"default\" src.identity=\"spiffe://cluster.local/ns/default/sa/curl\" dst.addr=10.244.2.5:8080 dst.hbone_addr=10.244.2.5:8080 dst.service=\"httpbin.default.svc.cluster.local\" dst.workload=\"httpbin-6d8f9c7b5-fghij\" dst.namespace=\"default\" dst.identity=\"spiffe://cluster.local/ns/default/sa/httpbin\" direction=\"inbound\" bytes_sent=0 bytes_recv=0 duration=\"0ms\" error=\"connection failed: Connection refused (os error 111)\"";
+
+cases! {
+    ztunnel_outbound_complete:
+        ZT_OUT
+        => Ztunnel { "start_time": "2025-06-01T10:00:00.123456Z", "downstream_remote_address": "10.244.1.6:42020",
+            "source_workload": "curl-5b9c7d8f6-abcde", "upstream_host": "10.244.2.5:8080",
+            "authority": "httpbin.default.svc.cluster.local", "destination_workload": "httpbin-6d8f9c7b5-fghij", "direction": "outbound",
+            "bytes_sent": "86", "bytes_received": "412", "duration_ms": "4", "upstream_transport_failure_reason": ABSENT,
+            "response_code": ABSENT, "method": ABSENT }
+    ztunnel_inbound_refused:
+        ZT_REFUSED
+        => Ztunnel { "direction": "inbound", "duration_ms": "0",
+            "upstream_transport_failure_reason": "connection failed: Connection refused (os error 111)" }
+    ztunnel_pasted_without_time_as_in_the_pr:
+        "error\taccess\tconnection complete\tsrc.addr=10.244.1.6:42020 src.workload=\"curl\" direction=\"inbound\" bytes_sent=0 bytes_recv=0 duration=\"0ms\" error=\"connection closed due to policy rejection: allow policies exist, but none allowed\""
+        => Ztunnel { "start_time": ABSENT, "source_workload": "curl",
+            "upstream_transport_failure_reason": "connection closed due to policy rejection: allow policies exist, but none allowed" }
+    ztunnel_1_22_bare_names_and_spaces_for_tabs:
+        "2024-05-01T10:00:00.000001Z  error  access  connection complete  src.addr=10.244.1.6:42020 src.workload=curl-5b9c7d8f6-abcde src.namespace=default dst.addr=10.244.2.5:15008 dst.hbone_addr=10.244.2.5:8080 dst.service=httpbin.default.svc.cluster.local direction=\"outbound\" bytes_sent=0 bytes_recv=0 duration=\"10001ms\" error=\"io error: deadline has elapsed\""
+        => Ztunnel { "source_workload": "curl-5b9c7d8f6-abcde", "authority": "httpbin.default.svc.cluster.local",
+            "duration_ms": "10001", "upstream_transport_failure_reason": "io error: deadline has elapsed" }
+    ztunnel_early_deny:
+        "2025-06-01T10:00:06.000001Z\twarn\taccess\tconnection failed\tsrc.addr=10.244.1.6:51900 dst.addr=10.244.2.5:8080 direction=\"inbound\" error=\"connection closed due to policy rejection: explicitly denied by: default/deny-all\""
+        => Ztunnel { "upstream_host": "10.244.2.5:8080", "direction": "inbound",
+            "upstream_transport_failure_reason": "connection closed due to policy rejection: explicitly denied by: default/deny-all" }
+    ztunnel_behind_kubectl_prefix_and_timestamps:
+        "[pod/ztunnel-x7k2p/istio-proxy] 2025-06-01T10:00:05.000300000Z 2025-06-01T10:00:05.000210Z\terror\taccess\tconnection complete\tsrc.addr=10.244.1.6:51844 direction=\"outbound\" error=\"http status: 503 Service Unavailable\""
+        => Ztunnel { "pod": "ztunnel-x7k2p", "log_time": "2025-06-01T10:00:05.000300000Z", "start_time": "2025-06-01T10:00:05.000210Z",
+            "upstream_transport_failure_reason": "http status: 503 Service Unavailable" }
+    ztunnel_json:
+        r#"{"level":"error","time":"2025-06-01T10:00:05.000210Z","scope":"access","message":"connection complete","src.addr":"10.244.1.6:51844","src.workload":"curl-5b9c7d8f6-abcde","src.namespace":"default","dst.addr":"10.244.2.5:8080","dst.hbone_addr":"10.244.2.5:8080","dst.service":"httpbin.default.svc.cluster.local","dst.workload":"httpbin-6d8f9c7b5-fghij","dst.namespace":"default","direction":"inbound","bytes_sent":0,"bytes_recv":0,"duration":"0ms","error":"connection failed: Connection refused (os error 111)"}"#
+        => Ztunnel { "start_time": "2025-06-01T10:00:05.000210Z", "source_workload": "curl-5b9c7d8f6-abcde", "direction": "inbound",
+            "duration_ms": "0", "bytes_received": "0", "authority": "httpbin.default.svc.cluster.local",
+            "upstream_transport_failure_reason": "connection failed: Connection refused (os error 111)" }
+}
+
+#[test]
+fn ztunnel_debug_opened_lines_are_not_records() {
+    let opened = "2025-06-01T10:00:00.100000Z\tdebug\taccess\tconnection opened\tsrc.addr=10.244.1.6:42020 direction=\"outbound\"";
+    assert_eq!(skipped(opened), SkipReason::AgentLog);
+    let json = r#"{"level":"debug","time":"2025-06-01T10:00:00.1Z","scope":"access","message":"connection opened","src.addr":"10.244.1.6:42020"}"#;
+    assert_eq!(skipped(json), SkipReason::AgentLog);
+    // A pilot-agent line with the same shape but another scope stays an agent log.
+    assert_eq!(skipped("2025-06-01T10:00:00.100000Z\tinfo\txdsproxy\tconnected"), SkipReason::AgentLog);
+}
+
+#[test]
+fn every_built_in_layout_reads_only_its_own_example() {
+    // Each example line must be read by exactly the layout it was written in, whichever layout
+    // the decoder tried first (auto-detection starts with the last one that matched).
+    let examples: &[(FormatKind, &str)] = &[
+        (
+            FormatKind::Istio19,
+            r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#,
+        ),
+        (
+            FormatKind::EnvoyDefault,
+            r#"[2018-11-23T04:51:00.281Z] "GET / HTTP/1.1" 200 - 0 58 4 1 "-" "curl/7.47.0" "f21ebd42-6770-4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#,
+        ),
+        (
+            FormatKind::Istio10Tcp,
+            r#"[2018-10-01T10:00:00.000Z] UF 0 0 10003 "10.1.0.9:3306" outbound|3306||mysql.default.svc.cluster.local - 10.0.0.9:3306 10.1.0.5:44848"#,
+        ),
+        (
+            FormatKind::KumaHttp,
+            r#"[2025-04-02T08:15:30.001Z] default "GET /api/counter HTTP/1.1" 503 UF 0 145 2 - "-" "curl/8.5.0" "-" "4e7a9c1d-2b3f-4a5e-8c6d-7f8091a2b3c4" "backend.kuma-demo.svc:3001" "demo-app_kuma-demo_svc_5000" "backend_kuma-demo_svc_3001" "10.244.0.8" "10.244.0.9:3001""#,
+        ),
+        (
+            FormatKind::KumaTcp,
+            r#"[2025-04-02T08:15:31.442Z] UF default 10.244.0.8(demo-app_kuma-demo_svc_5000)->10.244.0.10:6379(redis_kuma-demo_svc_6379) took 1ms, sent 0 bytes, received: 0 bytes"#,
+        ),
+        (
+            FormatKind::EcsHttp,
+            r#"[2025-08-01T12:00:00.000Z] "GET /orders HTTP/1.1" 503 0 145 2 - "-" "curl/8.5.0" "c0ffee00-1111-4222-8333-444455556666" "orders.myapp.namespace:8080" "10.0.1.25:8080""#,
+        ),
+        (
+            FormatKind::EcsGrpc,
+            r#"[2025-08-01T12:00:00.000Z] "POST /o.O/Get HTTP/2" 200 Ok 5 0 3 - "-" "grpc-go/1.60.0" "c0ffee00-1111-4222-8333-444455556666" "orders:8080" "10.0.1.25:8080" "1""#,
+        ),
+        (FormatKind::EcsTcp, r#"[2025-08-01T12:00:00.000Z] 10.0.1.7:50012 50012 120 4096 35 - 7"#),
+    ];
+    let layouts = builtin::text_layouts();
+    for &(kind, line) in examples {
+        for start in 0..layouts.len() {
+            let mut last = start;
+            match parse_payload(&FormatChoice::Auto, &mut last, line.as_bytes()) {
+                Ok(PayloadOutcome::Record(r)) => assert_eq!(r.format, kind, "starting at {start}: {line}"),
+                _ => panic!("not read starting at {start}: {line}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn every_cut_of_every_layout_decodes_without_panicking() {
+    let lines = [
+        r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#,
+        r#"ACCESS [2025-02-11T14:03:07.215Z] "GET /backend/ HTTP/1.1" 503 UF 0 145 1 - "10.244.0.1" "curl/8.5.0" "1d0a4f9e-5c2b-4b8a-9f7e-3a2b1c0d9e8f" "example.com" "10.244.0.21:8080""#,
+        r#"[2025-04-02T08:15:31.442Z] UF default 10.244.0.8(demo-app_kuma-demo_svc_5000)->10.244.0.10:6379(redis_kuma-demo_svc_6379) took 1ms, sent 0 bytes, received: 0 bytes"#,
+        r#"[2018-10-01T10:00:00.000Z] "GET /productpageHTTP/1.1" 200 - 0 5183 43 42 "-" "curl/7.60.0" "5e1f1c4b-0a4f-9b8e-a4a1-6c8b2a0f6e1d" "productpage:9080" "10.1.0.7:9080" outbound|9080||productpage.default.svc.cluster.local - 10.1.0.7:9080 10.1.0.5:44844"#,
+        r#"{"start_time":"2024-05-01T10:00:00.000Z","method":"GET","x-envoy-origin-path":"/slow","protocol":"HTTP/1.1","response_code":"504","response_flags":"UT","response_code_details":"response_timeout","connection_termination_details":"-","upstream_transport_failure_reason":"-","bytes_received":"0","bytes_sent":"24","duration":"15001","x-envoy-upstream-service-time":"-","x-forwarded-for":"172.18.0.1","user-agent":"ev"il","x-request-id":"8d2f",":authority":"www.example.com","upstream_host":"10.244.0.15:3000","upstream_cluster":"httproute/default/backend/rule/0","upstream_local_address":"-","downstream_local_address":"-","downstream_remote_address":"-","requested_server_name":"-","route_name":"-"}"#,
+        r#"{"date":1.5,"log":"[2020-11-25T21:26:18.409Z] \"GET / HTTP/1.1\" 200 - 0 58 4 1 \"-\" \"c\" \"r\" \"a\" \"h\"","kubernetes":{"pod_name":"a"}}"#,
+        r#"{"log":"[2018-11-23T04:51:00.281Z] \"GET / HTTP/1.1\" 200 - 0 58 4 1 \"-\" \"curl\" \"f21e\" \"one\" \"172.18.0.4:80\"\n","stream":"stdout","attrs":{"a":"b"},"time":"2019-05-29T15:32:47.8Z"}"#,
+        r#"[2026-02-24T10:00:00.000Z] "GET /api HTTP/1.1" src=10.1.0.5:40000 cluster=outbound|80||a code=503 flags=UF,URX duration=45ms ua="x \"y\" z""#,
+        ZT_REFUSED,
+        r#"{"level":"error","time":"2025-06-01T10:00:05.000210Z","scope":"access","message":"connection complete","src.addr":"10.244.1.6:51844","duration":"0ms","error":"connection failed"}"#,
+        r#"[2021-06-23T07:15:29.541Z] \"POST /u HTTP/1.1\" 404 NR \"-\" \"-\" 0 0 0 - \"10.128.17.153\" \"Java\" \"ad1b\" \"10.128.32.225:8080\" \"-\" - - 10.128.32.225:8080 10.128.17.153:46632 - -"#,
+        r#"POST /xyz/abc HTTP/1.1"" 0 DC downstream_remote_disconnect - ""-"" 515 0 4969 - """#,
+        "front-envoy-1  | Jun  1 10:00:00 node envoy[1]: [2018-11-23T04:51:00.281Z] \"GET / HTTP/1.1\" 200 - 0 58 4 1 \"-\" \"curl\" \"f\" \"o\" \"1.2.3.4:80\"",
+    ];
+    let mut d = Decoder::new(FormatChoice::Auto);
+    let mut partial = 0;
+    for line in lines {
+        let b = line.as_bytes();
+        for cut in 0..=b.len() {
+            for piece in [&b[..cut], &b[cut..]] {
+                if let Outcome::Record(r) = d.decode(piece) {
+                    partial += usize::from(r.partial);
+                    // A partial record always has what makes it one.
+                    if r.partial {
+                        assert!(r.response_code.is_some(), "{}", String::from_utf8_lossy(piece));
+                    }
+                }
+            }
+            // Quotes and spaces swapped at the cut.
+            let mut m = b.to_vec();
+            if cut < m.len() {
+                m[cut] = match m[cut] {
+                    b'"' => b' ',
+                    b' ' => b'"',
+                    b'\\' => b'"',
+                    _ => b'"',
+                };
+                let _ = d.decode(&m);
+            }
+        }
+    }
+    assert!(partial > 100, "{partial}");
+}
+
+cases! {
+    envelope_kubernetes_metadata_names_the_pod:
+        r#"{"log":"[2018-11-23T04:51:00.281Z] \"GET / HTTP/1.1\" 503 UF 0 91 4 - \"-\" \"curl/7.47.0\" \"f21ebd42-6770-4aa5-88d4-e56118165a7d\" \"one.example.com\" \"172.18.0.4:80\"","kubernetes":{"pod_name":"istio-ingressgateway-7d4f8b9c6-x2x9z","namespace_name":"istio-system","container_name":"istio-proxy","labels":{"app":"x"}}}"#
+        => EnvoyDefault { "pod": "istio-ingressgateway-7d4f8b9c6-x2x9z", "namespace": "istio-system", "container": "istio-proxy",
+            "response_code": "503" }
+    envelope_filebeat_kubernetes_metadata:
+        r#"{"@timestamp":"2018-11-23T04:51:00.281Z","message":"[2018-11-23T04:51:00.281Z] \"GET / HTTP/1.1\" 503 UF 0 91 4 - \"-\" \"curl/7.47.0\" \"f21ebd42-6770-4aa5-88d4-e56118165a7d\" \"one.example.com\" \"172.18.0.4:80\"","kubernetes":{"pod":{"name":"web-1","uid":"x"},"namespace":"shop","container":{"name":"istio-proxy"}}}"#
+        => EnvoyDefault { "pod": "web-1", "namespace": "shop", "container": "istio-proxy" }
 }

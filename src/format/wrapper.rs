@@ -1,7 +1,9 @@
 //! Transport wrappers around access-log lines (reference §8): `kubectl logs --prefix`
 //! (`[pod/NAME/CONTAINER] `), `--timestamps` (RFC 3339 with 9 fraction digits), CRI log files
-//! (`TS stdout F …`, `P` fragments), docker json-file objects, and stern's default output
-//! (`[namespace] pod container message`, ANSI colours stripped).
+//! (`TS stdout F …`, `P` fragments), docker json-file objects, stern's default output
+//! (`[namespace] pod container message`, ANSI colours stripped) and `docker compose logs`
+//! (`service-1  | message`). Log shippers' JSON envelopes other than docker's own are peeled
+//! on the rare path ([`super::recover`]).
 //!
 //! These are pure functions over one line; the stateful joining of fragments lives in
 //! [`super::Decoder`], which calls them outermost-first.
@@ -104,28 +106,70 @@ pub struct DockerLine<'a> {
     pub time: Option<&'a [u8]>,
 }
 
-/// Reads `{"log":"…","stream":"…","time":"…"}` (optionally with `"attrs":{…}`) without
-/// unescaping `log`; the caller unescapes it into its own buffer.
+/// Reads `{"log":"…","stream":"…","time":"…"}` (optionally with `"attrs":{…}` before `time`)
+/// without unescaping `log`; the caller unescapes it into its own buffer. Only that exact
+/// shape: a shipper's object that merely starts with `log` (Fluentd adds `kubernetes`, Fluent
+/// Bit strips the newline) is not docker's, whose `log` without a newline means "continued".
 pub fn docker_line(line: &[u8]) -> Option<DockerLine<'_>> {
     let body = line.strip_prefix(b"{\"log\":\"")?;
     let end = json_string_end(body)?;
     let log_escaped = &body[..end];
-    let rest = &body[end + 1..];
-    let stream = if memchr::memmem::find(rest, b"\"stream\":\"stdout\"").is_some() {
-        Some(Stream::Stdout)
-    } else if memchr::memmem::find(rest, b"\"stream\":\"stderr\"").is_some() {
-        Some(Stream::Stderr)
-    } else {
-        None
-    };
-    let time = memchr::memmem::find(rest, b"\"time\":\"").and_then(|at| {
-        let t = &rest[at + 8..];
-        memchr::memchr(b'"', t).map(|n| &t[..n])
-    });
-    if !rest.trim_ascii_end().ends_with(b"}") {
+    let mut rest = &body[end + 1..];
+    let mut stream = None;
+    let mut time = None;
+    loop {
+        rest = rest.trim_ascii_start();
+        if rest == b"}" {
+            break;
+        }
+        let r = rest.strip_prefix(b",")?.trim_ascii_start();
+        if let Some(v) = r.strip_prefix(b"\"stream\":\"") {
+            let n = memchr::memchr(b'"', v)?;
+            stream = Some(match &v[..n] {
+                b"stdout" => Stream::Stdout,
+                b"stderr" => Stream::Stderr,
+                _ => return None,
+            });
+            rest = &v[n + 1..];
+        } else if let Some(v) = r.strip_prefix(b"\"time\":\"") {
+            let n = memchr::memchr(b'"', v)?;
+            time = Some(&v[..n]);
+            rest = &v[n + 1..];
+        } else if let Some(v) = r.strip_prefix(b"\"attrs\":{") {
+            // Labels and env values docker copied: a flat object of strings.
+            let mut i = 0;
+            loop {
+                let n = memchr::memchr2(b'"', b'}', v.get(i..)?)?;
+                if v[i + n] == b'}' {
+                    rest = &v[i + n + 1..];
+                    break;
+                }
+                i += n + 1 + json_string_end(&v[i + n + 1..])? + 1;
+            }
+        } else {
+            return None;
+        }
+    }
+    // Docker always writes both; a shipper's `{"log":…}` without them is an envelope.
+    stream?;
+    time?;
+    Some(DockerLine { log_escaped, stream, time })
+}
+
+/// `docker compose logs` / `docker-compose logs`: `<service>  | message` (the name padded with
+/// spaces to a common width) → (service, message).
+pub fn compose_prefix(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let head = &line[..line.len().min(128)];
+    let bar = memchr::memchr(b'|', head)?;
+    let name = head[..bar].trim_ascii_end();
+    if name.len() == bar || name.is_empty() || !name[0].is_ascii_alphanumeric() {
         return None;
     }
-    Some(DockerLine { log_escaped, stream, time })
+    if !name.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        return None;
+    }
+    let rest = &line[bar + 1..];
+    Some((name, rest.strip_prefix(b" ").unwrap_or(rest)))
 }
 
 fn json_string_end(body: &[u8]) -> Option<usize> {
@@ -235,6 +279,24 @@ mod tests {
         assert_eq!(d.log_escaped, br#"a \"q\"\n"#);
         assert_eq!(d.stream, Some(Stream::Stderr));
         assert_eq!(d.time, Some(&b"2019-05-29T15:32:47.807691662Z"[..]));
+    }
+
+    #[test]
+    fn docker_shape_is_exact() {
+        let attrs = br#"{"log":"x\n","stream":"stdout","attrs":{"tag":"a\"}b","x":"y"},"time":"2019-05-29T15:32:47.8Z"}"#;
+        let d = docker_line(attrs).unwrap();
+        assert_eq!((d.stream, d.time), (Some(Stream::Stdout), Some(&b"2019-05-29T15:32:47.8Z"[..])));
+        assert!(docker_line(br#"{"log":"x","stream":"stdout","kubernetes":{"pod_name":"p"}}"#).is_none());
+        assert!(docker_line(br#"{"log":"x","date":1.5}"#).is_none());
+        assert!(docker_line(br#"{"log":"x"}"#).is_none());
+    }
+
+    #[test]
+    fn compose_prefixes() {
+        assert_eq!(compose_prefix(b"envoy-1  | [2024-"), Some((&b"envoy-1"[..], &b"[2024-"[..])));
+        assert_eq!(compose_prefix(b"front_envoy_1 | {}"), Some((&b"front_envoy_1"[..], &b"{}"[..])));
+        assert_eq!(compose_prefix(b"a|b"), None);
+        assert_eq!(compose_prefix(b"two words  | x"), None);
     }
 
     #[test]

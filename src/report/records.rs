@@ -75,7 +75,7 @@ pub fn write_record(
         input,
         line,
         format: rec.format.name(),
-        partial: record_is_partial(rec),
+        partial: rec.partial,
         start_time: text(&rec.start_time),
         method: text(&rec.method),
         path: text(&rec.path),
@@ -120,9 +120,4 @@ pub fn write_record(
     // Writing into a Vec cannot fail; serialising borrowed strings cannot either.
     let _ = serde_json::to_writer(&mut *out, &row);
     out.push(b'\n');
-}
-
-/// Whether the parser marked the record as cut (pasted lines).
-fn record_is_partial(_rec: &Record<'_>) -> bool {
-    false
 }

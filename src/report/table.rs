@@ -96,6 +96,13 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
             thousands(s.folding.folded_records)
         )?;
     }
+    if t.partial > 0 {
+        writeln!(
+            out,
+            "{YELLOW}note{YELLOW:#}: {} records come from cut lines (pasted?) and miss some fields",
+            thousands(t.partial)
+        )?;
+    }
     writeln!(out)?;
 
     if t.records == 0 {
