@@ -593,13 +593,14 @@ const MAX_BACKTRACK_POINTS: usize = 24;
 /// Bounds the work a hostile line can cause: each retry re-scans at most the rest of the line.
 const BACKTRACK_BUDGET: u32 = 64;
 
-/// Finds a terminating literal: `memchr` on its first byte, then a direct compare.
+/// Finds a terminating literal: a search for its first byte (`crate::scan`), then a direct
+/// compare.
 #[inline]
 fn find(lit: &[u8], hay: &[u8]) -> Option<usize> {
     let first = lit[0];
     let mut from = 0;
     loop {
-        let at = from + memchr::memchr(first, &hay[from..])?;
+        let at = from + crate::scan::find1(first, &hay[from..])?;
         if has_prefix(&hay[at + 1..], &lit[1..]) {
             return Some(at);
         }
@@ -628,7 +629,7 @@ fn bounded_end(class: Class, lit: &[u8], hay: &[u8]) -> Result<usize, ErrorKind>
         }
         Class::Token => {
             let other = if lit[0] == b' ' { b'"' } else { b' ' };
-            match memchr::memchr2(lit[0], other, hay) {
+            match crate::scan::find2(lit[0], other, hay) {
                 Some(j) if hay[j] == lit[0] => j,
                 Some(_) => return Err(ErrorKind::BadToken),
                 None => return Err(ErrorKind::Truncated),
