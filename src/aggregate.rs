@@ -280,6 +280,14 @@ impl ExactValues {
     }
 }
 
+#[inline]
+fn count_format(formats: &mut Vec<(FormatKind, u64)>, kind: FormatKind, n: u64) {
+    match formats.iter_mut().find(|(k, _)| *k == kind) {
+        Some((_, c)) => *c += n,
+        None => formats.push((kind, n)),
+    }
+}
+
 fn new_histogram() -> Histogram<u64> {
     // Two significant digits (1%) are enough for p50/p90/p99 and keep per-upstream state small;
     // the range grows with the largest value seen.
@@ -611,7 +619,9 @@ pub struct Aggregate {
     pub skipped: [u64; 5],
     pub malformed: u64,
     pub malformed_by_kind: HashMap<ErrorKind, u64>,
-    pub formats: HashMap<FormatKind, u64>,
+    /// Records per layout. Usually one or two layouts per input: a linear scan beats hashing
+    /// (this runs once per line).
+    pub formats: Vec<(FormatKind, u64)>,
     pub codes: CodeCounts,
     pub flags: FlagCounts,
     pub causes: [u64; 19],
@@ -645,7 +655,7 @@ impl Aggregate {
             skipped: [0; 5],
             malformed: 0,
             malformed_by_kind: HashMap::new(),
-            formats: HashMap::new(),
+            formats: Vec::new(),
             codes: CodeCounts::default(),
             flags: FlagCounts::default(),
             causes: [0; 19],
@@ -721,7 +731,7 @@ impl Aggregate {
     ) -> (Reporter, Option<Classification>) {
         self.records += 1;
         self.partial += rec.partial as u64;
-        *self.formats.entry(rec.format).or_insert(0) += 1;
+        count_format(&mut self.formats, rec.format, 1);
         let code = rec.response_code;
         if let Some(c) = code {
             self.codes.add(c, 1);
@@ -853,7 +863,7 @@ impl Aggregate {
             *self.malformed_by_kind.entry(k).or_insert(0) += v;
         }
         for (k, v) in o.formats {
-            *self.formats.entry(k).or_insert(0) += v;
+            count_format(&mut self.formats, k, v);
         }
         self.codes.merge(&o.codes);
         self.flags.merge(&o.flags);

@@ -1768,7 +1768,7 @@ struct DateCache {
 impl DateCache {
     fn date(&mut self, day: u64) -> &[u8; 10] {
         if self.day != day || self.text[0] == 0 {
-            let (y, m, d) = civil_from_days(day as i64);
+            let (y, m, d) = crate::record::civil_from_days(day as i64);
             let mut t = Vec::with_capacity(10);
             put_padded(&mut t, y as u64, 4);
             t.push(b'-');
@@ -1800,18 +1800,6 @@ fn put_time(b: &mut Vec<u8>, dates: &mut DateCache, ns: u64, sep: u8, frac_digit
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1889,9 +1877,9 @@ mod tests {
         assert_eq!(exp(0.0), 1.0);
         assert!((exp(1.0) - std::f64::consts::E).abs() < 1e-12);
         assert!((exp(-3.5) - 0.030_197_383_422_318_5).abs() < 1e-15);
-        assert_eq!(civil_from_days((START_MS / 86_400_000) as i64), (2026, 11, 20));
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(crate::record::civil_from_days((START_MS / 86_400_000) as i64), (2026, 11, 20));
+        assert_eq!(crate::record::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(crate::record::civil_from_days(11_016), (2000, 2, 29));
     }
 
     const GOLDEN: &str = concat!(
