@@ -100,6 +100,8 @@ pub struct CompiledFormat {
     kind: FormatKind,
     lead: Box<[u8]>,
     steps: Box<[Step]>,
+    /// No two operators are adjacent: [`run_direct`](Self::run_direct) can read it.
+    direct: bool,
     source: String,
 }
 
@@ -320,10 +322,12 @@ impl CompiledFormat {
         if !pending_lit.is_empty() {
             last.term = Term::Lit(pending_lit.into_boxed_slice());
         }
+        let direct = !steps.iter().any(|s| s.term == Term::Adjacent);
         Ok(CompiledFormat {
             kind,
             lead: lead.into_boxed_slice(),
             steps: steps.into_boxed_slice(),
+            direct,
             source: format.to_string(),
         })
     }
@@ -372,7 +376,52 @@ impl CompiledFormat {
             return Err(ParseError::at(kind, at));
         }
         rec.format = self.kind;
+        if self.direct && self.run_direct(line, rec) {
+            return Ok(0);
+        }
+        // Slots the direct reading filled before it gave up must not outlive it.
+        *rec = Record { format: self.kind, ..Record::default() };
         self.run::<false>(line, 0, self.lead.len(), &mut None, rec)
+    }
+
+    /// The first attempt of [`run`](Self::run) without its bookkeeping: every field ends at the
+    /// first occurrence of its terminator and is validated and stored by the same functions. On
+    /// real records this is the whole match; `false` (any field fails, or the line does not end
+    /// where the format does) sends the line to `run`, which starts again and may backtrack.
+    /// Both agree whenever this succeeds: `run`'s first attempt is this reading, and it returns
+    /// the first attempt that reaches the end of the line.
+    #[inline(always)]
+    fn run_direct<'a>(&self, line: &'a [u8], rec: &mut Record<'a>) -> bool {
+        let mut pos = self.lead.len();
+        for step in self.steps.iter() {
+            let hay = &line[pos..];
+            match &step.term {
+                Term::Lit(lit) => {
+                    let end = if matches!(step.class, Class::Text | Class::Spaced) {
+                        let Some(end) = find(lit, hay) else { return false };
+                        if store(rec, step, &hay[..end]).is_err() {
+                            return false;
+                        }
+                        end
+                    } else {
+                        let Ok(end) = bounded_end(step.class, lit, hay) else { return false };
+                        if fill(rec, step.field, step.class, &hay[..end]).is_err() {
+                            return false;
+                        }
+                        end
+                    };
+                    pos += end + lit.len();
+                }
+                Term::End => {
+                    if store(rec, step, hay).is_err() {
+                        return false;
+                    }
+                    pos = line.len();
+                }
+                Term::Adjacent => return false,
+            }
+        }
+        pos == line.len()
     }
 
     /// Reads a line as people paste it (reference §10 examples 11, 13, 19, 20): cut at the start,
@@ -388,6 +437,22 @@ impl CompiledFormat {
         let steps = &self.steps[..];
         let code_step = steps.iter().position(|s| s.field == FieldId::ResponseCode)?;
         let flags_step = steps.iter().position(|s| s.field == FieldId::ResponseFlags);
+        // Most lines that reach this (application logs, garbage) hold no response code where
+        // this format would put one: rule them out before trying every starting step.
+        if !self.may_hold_code(line, code_step) {
+            return None;
+        }
+        self.pasted_readings(line, code_step, flags_step)
+    }
+
+    /// [`parse_pasted`](Self::parse_pasted) without its quick rejection.
+    fn pasted_readings<'a>(
+        &self,
+        line: &'a [u8],
+        code_step: usize,
+        flags_step: Option<usize>,
+    ) -> Option<(Record<'a>, Pasted)> {
+        let steps = &self.steps[..];
         let starts_whole = !self.lead.is_empty() && line.starts_with(&self.lead);
         for k in 0..=code_step {
             let before: &[u8] = match k {
@@ -432,6 +497,52 @@ impl CompiledFormat {
             return Some((rec, Pasted { first_step: k, cut_at: cut }));
         }
         None
+    }
+
+    /// A necessary condition for [`parse_pasted`](Self::parse_pasted) to read a response code
+    /// from `line`: somewhere, 1–5 digits followed by the code's terminating literal (or the end
+    /// of the line, for a last field) and preceded by the whole literal before the code, or by a
+    /// tail of it at the start of the line (a line cut just before the code). A reading without
+    /// a code is rejected anyway; this finds that out in one scan instead of one match per
+    /// starting step.
+    fn may_hold_code(&self, line: &[u8], code_step: usize) -> bool {
+        let before: &[u8] = match code_step {
+            0 => &self.lead,
+            k => match &self.steps[k - 1].term {
+                Term::Lit(l) => l,
+                // The code's start is not marked by a literal: no cheap test.
+                _ => return true,
+            },
+        };
+        let after: Option<&[u8]> = match &self.steps[code_step].term {
+            Term::Lit(l) => Some(l),
+            Term::End => None,
+            Term::Adjacent => return true,
+        };
+        let code_at = |at: usize| {
+            let digits = line[at..].iter().take(6).take_while(|b| b.is_ascii_digit()).count();
+            (1..=5).contains(&digits)
+                && match after {
+                    Some(l) => has_prefix(&line[at + digits..], l),
+                    None => at + digits == line.len(),
+                }
+        };
+        // Cut before the code: the line starts with a tail of the literal (possibly none).
+        if (0..=before.len()).any(|j| line.starts_with(&before[before.len() - j..]) && code_at(j)) {
+            return true;
+        }
+        if before.is_empty() {
+            return (0..line.len()).any(code_at);
+        }
+        let mut from = 0;
+        while let Some(rel) = find(before, &line[from..]) {
+            let at = from + rel;
+            if code_at(at + before.len()) {
+                return true;
+            }
+            from = at + 1;
+        }
+        false
     }
 
     /// The matching loop, from step `start_step` at byte `start_pos`. With `CUT`, a line that
@@ -868,6 +979,57 @@ mod tests {
         assert_eq!(r.response_code, Some(200));
         assert!(r.response_flags.is_empty());
         assert_eq!(r.route_name, None);
+    }
+
+    #[test]
+    fn the_quick_rejection_of_pasted_lines_loses_no_reading() {
+        // Every cut of real-shaped lines (at the start, at the end, both) reads the same with
+        // and without `may_hold_code`; and most application lines are rejected by it.
+        use crate::synth::{Limit, Style, SynthConfig, generate};
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for (style, n) in [(Style::IstioText, 60), (Style::EnvoyDefault, 30)] {
+            let cfg =
+                SynthConfig { limit: Limit::Lines(n), style, noise_ratio: 0.0, ..SynthConfig::default() };
+            lines.extend(
+                generate(&cfg).0.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec),
+            );
+        }
+        let mut read = 0;
+        for layout in crate::format::builtin::text_layouts() {
+            let code = layout.steps.iter().position(|s| s.field == FieldId::ResponseCode);
+            let flags = layout.steps.iter().position(|s| s.field == FieldId::ResponseFlags);
+            let Some(code) = code else { continue };
+            for line in &lines {
+                for a in (0..line.len()).step_by(7) {
+                    for b in [line.len(), line.len() * 2 / 3, line.len() / 2] {
+                        if a >= b {
+                            continue;
+                        }
+                        let cut = &line[a..b];
+                        let slow = layout.pasted_readings(cut, code, flags);
+                        let fast = layout.parse_pasted(cut);
+                        assert_eq!(
+                            slow.as_ref().map(|(r, p)| (r.fields(), *p)),
+                            fast.as_ref().map(|(r, p)| (r.fields(), *p)),
+                            "{:?} {}",
+                            layout.kind(),
+                            String::from_utf8_lossy(cut)
+                        );
+                        read += fast.is_some() as usize;
+                    }
+                }
+            }
+        }
+        assert!(read > 1000, "only {read} cut lines read");
+        let istio = crate::format::builtin::layout(FormatKind::Istio19).unwrap();
+        let code = istio.steps.iter().position(|s| s.field == FieldId::ResponseCode).unwrap();
+        for app in [
+            &b"2026-11-20 10:00:01.123  INFO 1 --- [nio-8080-exec-1] c.e.CartController : GET /cart/1 took 12 ms"[..],
+            b"    at com.example.shop.CartService.load(CartService.java:42)",
+            b"Exception in thread \"main\" java.lang.IllegalStateException: 500 errors",
+        ] {
+            assert!(!istio.may_hold_code(app, code), "{}", String::from_utf8_lossy(app));
+        }
     }
 
     #[test]

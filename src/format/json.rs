@@ -394,6 +394,27 @@ fn hex4(h: &[u8]) -> Option<u32> {
     Some(v)
 }
 
+/// Fields that only a proxy's access log carries (Envoy's flags and details, upstream and
+/// downstream addresses, the cluster, the route).
+fn proxy_only(field: FieldId) -> bool {
+    matches!(
+        field,
+        FieldId::ResponseFlags
+            | FieldId::Details
+            | FieldId::TerminationDetails
+            | FieldId::TransportFailure
+            | FieldId::UpstreamServiceTime
+            | FieldId::UpstreamHost
+            | FieldId::UpstreamCluster
+            | FieldId::UpstreamLocalAddress
+            | FieldId::DownstreamLocalAddress
+            | FieldId::DownstreamRemoteAddress
+            | FieldId::RequestedServerName
+            | FieldId::RouteName
+            | FieldId::L4DestinationAddress
+    )
+}
+
 /// Parses one JSON object line.
 pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
     let mut c = Cursor { s: line, i: 0 };
@@ -402,6 +423,9 @@ pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
     let mut rec = Record { format: FormatKind::Json, ..Record::default() };
     let mut access_keys = 0u32;
     let mut log_keys = 0u32;
+    // Keys only a proxy writes: an application's structured log may have a path, a status and
+    // a duration, never these.
+    let mut proxy_keys = 0u32;
     let mut ztunnel = L4Line::default();
     c.ws();
     if c.s.get(c.i) == Some(&b'}') {
@@ -417,7 +441,10 @@ pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
             match alias(&key) {
                 Some(Alias { field: FieldId::L4Error, .. }) => ztunnel.error = text(c.value()?),
                 Some(a) => match store_inline(&mut rec, a.field, c.value()?) {
-                    Ok(()) => access_keys += 1,
+                    Ok(()) => {
+                        access_keys += 1;
+                        proxy_keys += proxy_only(a.field) as u32;
+                    }
                     Err(k) if a.strict => return Err(ParseError::at(k, at)),
                     Err(_) => {}
                 },
@@ -459,7 +486,13 @@ pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
         }
     }
     let has_status = rec.response_code.is_some() || !rec.response_flags.is_empty();
-    if access_keys >= 2 && (has_status || rec.response_code_details.is_some() || rec.duration_ms.is_some()) {
+    // `{"level":"info","msg":"request done","path":"/x","status":200}` is the application
+    // talking about a request (the user forgot `-c istio-proxy`), not the proxy's record.
+    let app_log = log_keys >= 2 && proxy_keys == 0;
+    if !app_log
+        && access_keys >= 2
+        && (has_status || rec.response_code_details.is_some() || rec.duration_ms.is_some())
+    {
         Ok(JsonLine::Record(rec))
     } else if log_keys >= 2 {
         Ok(JsonLine::AppLog)
@@ -744,6 +777,22 @@ mod tests {
             JsonLine::Record(r) => r,
             JsonLine::AppLog => panic!("not a record"),
         }
+    }
+
+    #[test]
+    fn an_application_log_about_a_request_is_not_a_record() {
+        // The application container's own JSON log (kubectl logs without `-c istio-proxy`).
+        for line in [
+            r#"{"level":"info","ts":1732096800.5,"msg":"request done","path":"/items/7","status":200,"latency_ms":12}"#,
+            r#"{"severity":"INFO","message":"GET /cart","method":"GET","status":"503","duration":"40"}"#,
+        ] {
+            assert!(matches!(parse_json(line.as_bytes()), Ok(JsonLine::AppLog)), "{line}");
+        }
+        // The same shape with a key only a proxy writes is a record.
+        let r = rec(r#"{"level":"info","msg":"access","status":503,"path":"/x","response_flags":"UF"}"#);
+        assert_eq!(r.response_code, Some(503));
+        let r = rec(r#"{"severity":"INFO","message":"x","status":200,"upstream_cluster":"outbound|80||a"}"#);
+        assert_eq!(r.response_code, Some(200));
     }
 
     #[test]
