@@ -12,8 +12,9 @@ use criterion::{
     BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
 };
 use envoy_triage::format::builtin::ISTIO_1_9;
-use envoy_triage::format::{CompiledFormat, Decoder, FormatChoice, Outcome};
+use envoy_triage::format::{CompiledFormat, Decoded, Decoder, FormatChoice, Outcome};
 use envoy_triage::record::FormatKind;
+use envoy_triage::record::Record;
 use envoy_triage::synth::{self, Limit, Style, SynthConfig, Wrapper};
 
 const INPUT_BYTES: u64 = 4 << 20;
@@ -42,10 +43,12 @@ fn decode_all(choice: &FormatChoice, buf: &[u8]) -> u64 {
     let mut decoder = Decoder::new(choice.clone());
     let mut sum = 0u64;
     for line in lines(buf) {
-        match decoder.decode(line) {
-            Outcome::Record(r) => sum += u64::from(r.response_code.unwrap_or(0)) + 1,
-            Outcome::Skipped(_) => {}
-            Outcome::Malformed(e) => panic!("{e:?} in {}", String::from_utf8_lossy(line)),
+        // As the pipeline's workers do: the record is built in place.
+        let mut r = Record::default();
+        match decoder.decode_into(line, &mut r) {
+            Decoded::Record => sum += u64::from(r.response_code.unwrap_or(0)) + 1,
+            Decoded::Skipped(_) => {}
+            Decoded::Malformed(e) => panic!("{e:?} in {}", String::from_utf8_lossy(line)),
         }
     }
     sum

@@ -14,7 +14,8 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use crate::aggregate::{Aggregate, Position, SourceMeta};
-use crate::format::{Decoder, FormatChoice, Outcome, wrapper};
+use crate::format::{Decoded, Decoder, FormatChoice, wrapper};
+use crate::record::Record;
 use crate::source::Input;
 use crate::summary::InputInfo;
 
@@ -74,8 +75,10 @@ pub fn process_chunk(
     let mut line_no: u32 = 0;
     let mut handle = |line: &[u8], line_no: u32| {
         let pos = Position { chunk: chunk.seq, line: line_no };
-        match decoder.decode(line) {
-            Outcome::Record(rec) => {
+        // The record is built in place (see `Decoder::decode_into`).
+        let mut rec = Record::default();
+        match decoder.decode_into(line, &mut rec) {
+            Decoded::Record => {
                 let (reporter, verdict) = agg.add_record(&rec, pos, meta);
                 if let Some(out) = records.as_deref_mut() {
                     let line = chunk.first_line + line_no as u64;
@@ -89,8 +92,8 @@ pub fn process_chunk(
                     );
                 }
             }
-            Outcome::Skipped(reason) => agg.add_skipped(reason),
-            Outcome::Malformed(err) => agg.add_malformed(err, line, pos, chunk.source),
+            Decoded::Skipped(reason) => agg.add_skipped(reason),
+            Decoded::Malformed(err) => agg.add_malformed(err, line, pos, chunk.source),
         }
     };
     for nl in memchr::memchr_iter(b'\n', data) {

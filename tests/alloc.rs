@@ -6,7 +6,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use envoy_triage::aggregate::{Aggregate, Position, SourceMeta};
-use envoy_triage::format::{Decoder, FormatChoice, Outcome};
+use envoy_triage::format::{Decoded, Decoder, FormatChoice};
+use envoy_triage::record::Record;
 
 struct Counting;
 
@@ -68,13 +69,15 @@ fn decoding_and_aggregating_allocate_nothing_per_line_once_warm() {
     let mut run = |decoder: &mut Decoder, agg: &mut Aggregate, round: u32| {
         for (i, line) in LINES.iter().enumerate() {
             let pos = Position { chunk: round as u64, line: i as u32 };
-            match decoder.decode(line.as_bytes()) {
-                Outcome::Record(r) => {
+            // The pipeline's path: the record built in place.
+            let mut r = Record::default();
+            match decoder.decode_into(line.as_bytes(), &mut r) {
+                Decoded::Record => {
                     agg.add_record(&r, pos, &meta);
                     records += 1;
                 }
-                Outcome::Skipped(s) => agg.add_skipped(s),
-                Outcome::Malformed(e) => agg.add_malformed(e, line.as_bytes(), pos, 0),
+                Decoded::Skipped(s) => agg.add_skipped(s),
+                Decoded::Malformed(e) => agg.add_malformed(e, line.as_bytes(), pos, 0),
             }
         }
     };

@@ -860,7 +860,7 @@ fn clear(rec: &mut Record<'_>, field: FieldId) {
 
 /// Stores one matched value in its record slot, converting numbers, codes and flags (which
 /// validates them). An operator envoy-triage does not use is still validated by its class.
-#[inline]
+#[inline(always)]
 fn fill<'a>(rec: &mut Record<'a>, field: FieldId, class: Class, v: &'a [u8]) -> Result<(), ErrorKind> {
     match field {
         FieldId::StartTime => rec.start_time = opt_bytes(v),

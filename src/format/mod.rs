@@ -103,6 +103,15 @@ pub enum Outcome<'a> {
     Malformed(ParseError),
 }
 
+/// What one physical line became, when the record is written into the caller's slot
+/// ([`Decoder::decode_into`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoded {
+    Record,
+    Skipped(SkipReason),
+    Malformed(ParseError),
+}
+
 /// Per-worker line decoder. See the module docs.
 #[derive(Debug, Default)]
 pub struct Decoder {
@@ -153,6 +162,19 @@ impl Decoder {
 
     /// Decodes one physical line (without its `\n`).
     pub fn decode<'s>(&'s mut self, line: &'s [u8]) -> Outcome<'s> {
+        let mut rec = Record::default();
+        match self.decode_into(line, &mut rec) {
+            Decoded::Record => Outcome::Record(rec),
+            Decoded::Skipped(reason) => Outcome::Skipped(reason),
+            Decoded::Malformed(err) => Outcome::Malformed(err),
+        }
+    }
+
+    /// [`decode`](Self::decode), building the record in `out`, which must be empty
+    /// ([`Record::default`]); after anything but [`Decoded::Record`] it holds nothing useful.
+    /// The pipeline's hot loop: a record is several hundred bytes, and each move of it through
+    /// a return value is a copy per line.
+    pub fn decode_into<'s>(&'s mut self, line: &'s [u8], out: &mut Record<'s>) -> Decoded {
         let Decoder {
             choice,
             last_layout,
@@ -167,15 +189,16 @@ impl Decoder {
         } = self;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
-            return Outcome::Skipped(SkipReason::Blank);
+            return Decoded::Skipped(SkipReason::Blank);
         }
         // A custom format may itself start with a timestamp (`%START_TIME% …`), which would
         // otherwise be taken for a kubectl --timestamps prefix: try the whole line first.
         if let FormatChoice::Custom(f) = &*choice {
             if f.lead().is_empty() {
-                if let Ok(rec) = f.parse(line) {
-                    return Outcome::Record(rec);
+                if f.parse_into(line, out).is_ok() {
+                    return Decoded::Record;
                 }
+                *out = Record::default();
             }
         }
         let mut meta = Meta::default();
@@ -191,7 +214,7 @@ impl Decoder {
                     meta.container = Some(Cow::Borrowed(container));
                     payload = rest;
                     if payload.is_empty() {
-                        return Outcome::Skipped(SkipReason::Blank);
+                        return Decoded::Skipped(SkipReason::Blank);
                     }
                     continue;
                 }
@@ -216,7 +239,7 @@ impl Decoder {
                     if tag == CriTag::Partial {
                         pending.extend_from_slice(content);
                         *pending_lines += 1;
-                        return Outcome::Skipped(SkipReason::Fragment);
+                        return Decoded::Skipped(SkipReason::Fragment);
                     }
                     if pending.is_empty() {
                         payload = content;
@@ -243,7 +266,7 @@ impl Decoder {
                     }
                 }
                 if payload.is_empty() {
-                    return Outcome::Skipped(SkipReason::Blank);
+                    return Decoded::Skipped(SkipReason::Blank);
                 }
                 continue;
             }
@@ -257,12 +280,12 @@ impl Decoder {
                 if json::unescape_into(d.log_escaped, joined).is_err() {
                     joined.clear();
                     *pending_lines = 0;
-                    return Outcome::Malformed(ParseError::at(ErrorKind::BadJson, 8));
+                    return Decoded::Malformed(ParseError::at(ErrorKind::BadJson, 8));
                 }
                 if joined.last() != Some(&b'\n') {
                     docker_pending.append(joined);
                     *pending_lines += 1;
-                    return Outcome::Skipped(SkipReason::Fragment);
+                    return Decoded::Skipped(SkipReason::Fragment);
                 }
                 *pending_lines = 0;
                 joined.pop();
@@ -273,7 +296,7 @@ impl Decoder {
                 payload = j;
                 in_line = false;
                 if payload.iter().all(u8::is_ascii_whitespace) {
-                    return Outcome::Skipped(SkipReason::Blank);
+                    return Decoded::Skipped(SkipReason::Blank);
                 }
                 break;
             }
@@ -284,7 +307,7 @@ impl Decoder {
                     payload = p;
                     in_line = false;
                     if payload.is_empty() {
-                        return Outcome::Skipped(SkipReason::Blank);
+                        return Decoded::Skipped(SkipReason::Blank);
                     }
                     continue;
                 }
@@ -303,7 +326,7 @@ impl Decoder {
                     meta.container = Some(Cow::Borrowed(service));
                     payload = rest;
                     if payload.iter().all(u8::is_ascii_whitespace) {
-                        return Outcome::Skipped(SkipReason::Blank);
+                        return Decoded::Skipped(SkipReason::Blank);
                     }
                     continue;
                 }
@@ -312,28 +335,22 @@ impl Decoder {
         }
 
         let prefix_len = if in_line { payload.as_ptr() as usize - line.as_ptr() as usize } else { 0 };
-        // The fast path returns the outcome it built: moving the record into another value
-        // here would cost a copy of it per line.
-        let mut out = parse_fast(choice, last_layout, payload);
-        match &mut out {
+        let missed = match parse_fast(choice, last_layout, payload, out) {
+            Decoded::Record => {
+                out.meta = meta;
+                return Decoded::Record;
+            }
+            Decoded::Skipped(reason) if payload.first() != Some(&b'{') => return Decoded::Skipped(reason),
+            Decoded::Skipped(reason) => Missed::Skip(reason),
+            Decoded::Malformed(err) => Missed::Error(err),
+        };
+        match rare(missed, choice, last_layout, payload, meta, prefix_len, envelope, unescaped) {
             Outcome::Record(rec) => {
-                rec.meta = meta;
-                out
+                *out = rec;
+                Decoded::Record
             }
-            Outcome::Skipped(_) if payload.first() != Some(&b'{') => out,
-            &mut Outcome::Skipped(reason) => rare(
-                Missed::Skip(reason),
-                choice,
-                last_layout,
-                payload,
-                meta,
-                prefix_len,
-                envelope,
-                unescaped,
-            ),
-            &mut Outcome::Malformed(err) => {
-                rare(Missed::Error(err), choice, last_layout, payload, meta, prefix_len, envelope, unescaped)
-            }
+            Outcome::Skipped(reason) => Decoded::Skipped(reason),
+            Outcome::Malformed(err) => Decoded::Malformed(err),
         }
     }
 }
@@ -411,42 +428,62 @@ pub(crate) fn parse_payload<'a>(
     last_layout: &mut usize,
     payload: &'a [u8],
 ) -> Result<PayloadOutcome<'a>, ParseError> {
-    match parse_fast(choice, last_layout, payload) {
-        Outcome::Record(rec) => Ok(PayloadOutcome::Record(rec)),
-        Outcome::Skipped(reason) => Ok(PayloadOutcome::Skip(reason)),
-        Outcome::Malformed(err) => Err(err),
+    let mut rec = Record::default();
+    match parse_fast(choice, last_layout, payload, &mut rec) {
+        Decoded::Record => Ok(PayloadOutcome::Record(rec)),
+        Decoded::Skipped(reason) => Ok(PayloadOutcome::Skip(reason)),
+        Decoded::Malformed(err) => Err(err),
     }
 }
 
-/// [`parse_payload`] as [`Decoder::decode`] returns it, inlined there: the record is built
-/// where it is returned, since every move of it through a call costs a copy per line.
+/// [`parse_payload`] into the caller's record (which must be empty), inlined into
+/// [`Decoder::decode_into`]: the record is built where the pipeline reads it.
 #[inline(always)]
-fn parse_fast<'a>(choice: &FormatChoice, last_layout: &mut usize, payload: &'a [u8]) -> Outcome<'a> {
+fn parse_fast<'a>(
+    choice: &FormatChoice,
+    last_layout: &mut usize,
+    payload: &'a [u8],
+    out: &mut Record<'a>,
+) -> Decoded {
     if let FormatChoice::Custom(f) = choice {
-        return match f.parse(payload) {
-            Ok(rec) => Outcome::Record(rec),
-            Err(e) => skip_reason(payload).map_or(Outcome::Malformed(e), Outcome::Skipped),
+        return match f.parse_into(payload, out) {
+            Ok(_) => Decoded::Record,
+            Err(e) => skip_reason(payload).map_or(Decoded::Malformed(e), Decoded::Skipped),
         };
     }
     let Some(&first) = payload.first() else {
-        return Outcome::Skipped(SkipReason::Blank);
+        return Decoded::Skipped(SkipReason::Blank);
     };
     let mut best: Option<ParseError> = None;
     if first == b'{' && matches!(choice, FormatChoice::Auto | FormatChoice::Json) {
         match json::parse_json(payload) {
-            Ok(json::JsonLine::Record(rec)) => return Outcome::Record(rec),
+            Ok(json::JsonLine::Record(rec)) => {
+                *out = rec;
+                return Decoded::Record;
+            }
             Ok(json::JsonLine::AppLog) => {
                 let agent = memchr::memmem::find(payload, b"\"scope\":\"envoy").is_none();
-                return Outcome::Skipped(if agent { SkipReason::AgentLog } else { SkipReason::EnvoyLog });
+                return Decoded::Skipped(if agent { SkipReason::AgentLog } else { SkipReason::EnvoyLog });
             }
             Err(e) => best = Some(e),
         }
     }
     if matches!(first, b'[' | b'{' | b'A') {
-        // A tail call: the record is returned in place, not moved through another value.
-        return match_layouts(choice, last_layout, payload, first, best);
+        return match_layouts(choice, last_layout, payload, first, best, out);
     }
-    parse_other(choice, payload, first, best)
+    outcome_into(parse_other(choice, payload, first, best), out)
+}
+
+/// Moves an outcome built elsewhere (the rare layouts) into the caller's record.
+fn outcome_into<'a>(o: Outcome<'a>, out: &mut Record<'a>) -> Decoded {
+    match o {
+        Outcome::Record(rec) => {
+            *out = rec;
+            Decoded::Record
+        }
+        Outcome::Skipped(reason) => Decoded::Skipped(reason),
+        Outcome::Malformed(err) => Decoded::Malformed(err),
+    }
 }
 
 /// The payloads no layout starts like: ztunnel lines, non-access lines, `key=value` lines.
@@ -488,11 +525,10 @@ fn match_layouts<'a>(
     payload: &'a [u8],
     first: u8,
     mut best: Option<ParseError>,
-) -> Outcome<'a> {
+    rec: &mut Record<'a>,
+) -> Decoded {
     let layouts = builtin::text_layouts();
     let json_error = best.is_some();
-    // The record is built in the outcome that is returned (see `CompiledFormat::parse_into`).
-    let mut out = Outcome::Record(Record::default());
     let mut used = false;
     // A layout that matched only by guessing where a free-text field ends (backtracking)
     // is kept as a fallback while the others get a chance to match outright.
@@ -502,7 +538,6 @@ fn match_layouts<'a>(
     for i in
         order.filter(|&i| layouts[i].lead().first() == Some(&first) && allowed(choice, layouts[i].kind()))
     {
-        let Outcome::Record(rec) = &mut out else { unreachable!() };
         if used {
             *rec = Record::default();
         }
@@ -510,7 +545,7 @@ fn match_layouts<'a>(
         match layouts[i].parse_into(payload, rec) {
             Ok(0) => {
                 *last_layout = i;
-                return out;
+                return Decoded::Record;
             }
             Ok(_) => {
                 if fallback.is_none() {
@@ -527,9 +562,13 @@ fn match_layouts<'a>(
     }
     if let Some((i, r)) = fallback {
         *last_layout = i;
-        return Outcome::Record(r);
+        *rec = r;
+        return Decoded::Record;
     }
-    parse_other(choice, payload, first, best)
+    if used {
+        *rec = Record::default();
+    }
+    outcome_into(parse_other(choice, payload, first, best), rec)
 }
 
 /// Recognises non-access output of an istio-proxy container (reference §9).
