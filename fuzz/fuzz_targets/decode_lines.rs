@@ -1,9 +1,11 @@
 //! Every line of the input through one auto-detecting decoder (as a pipeline worker reads a
 //! chunk, so CRI and docker fragments join across lines) and through the JSON-only and
-//! Istio-only decoders. None of them may panic; any record must stay inside its line.
+//! Istio-only decoders. None of them may panic; any record must stay inside its line. Each
+//! built-in layout must read each line the same with its direct first attempt as with the
+//! general matcher alone.
 #![no_main]
 
-use envoy_triage::format::{Decoder, FormatChoice, Outcome};
+use envoy_triage::format::{Decoder, FormatChoice, Outcome, builtin};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,6 +15,11 @@ fuzz_target!(|data: &[u8]| {
         Decoder::new(FormatChoice::Istio),
     ];
     for line in data.split(|&b| b == b'\n') {
+        for layout in builtin::text_layouts() {
+            let direct = layout.parse(line).map(|r| r.fields());
+            let general = layout.parse_general(line).map(|r| r.fields());
+            assert_eq!(direct, general, "{:?}", layout.kind());
+        }
         for decoder in decoders.iter_mut() {
             if let Outcome::Record(record) = decoder.decode(line) {
                 // Touch the derived views too: they parse the borrowed fields again.
