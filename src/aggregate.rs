@@ -805,10 +805,16 @@ impl Aggregate {
     fn note_start(&mut self, t: &[u8]) {
         if let Ok(canonical) = <[u8; 24]>::try_from(t) {
             if canonical[23] == b'Z' && canonical[19] == b'.' && canonical[10] == b'T' {
-                if self.first_raw.is_none_or(|f| canonical < f) {
+                // Byte order as two big-endian integers: two compares instead of `memcmp` calls.
+                let key = |t: &[u8; 24]| {
+                    let hi = u128::from_be_bytes(t[..16].try_into().expect("16 bytes"));
+                    (hi, u64::from_be_bytes(t[16..].try_into().expect("8 bytes")))
+                };
+                let k = key(&canonical);
+                if self.first_raw.is_none_or(|f| k < key(&f)) {
                     self.first_raw = Some(canonical);
                 }
-                if self.last_raw.is_none_or(|l| canonical > l) {
+                if self.last_raw.is_none_or(|l| k > key(&l)) {
                     self.last_raw = Some(canonical);
                 }
                 return;

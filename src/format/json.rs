@@ -238,7 +238,8 @@ impl<'a> Cursor<'a> {
         self.eat(b'"')?;
         let start = self.i;
         let rest = &self.s[start..];
-        match memchr::memchr2(b'"', b'\\', rest) {
+        // Keys and most values are short: the inlined scan, not `memchr`'s dispatch.
+        match crate::scan::find2(b'"', b'\\', rest) {
             None => Err(ParseError::at(ErrorKind::BadJson, self.s.len())),
             Some(n) if rest[n] == b'"' => {
                 self.i = start + n + 1;
