@@ -3,7 +3,7 @@
 #
 #   bash benches/e2e.sh [--quick | --size 1G] [--big] [--runs 3] [--seed 7] [--threads N]
 #                       [--markdown] [--no-build] [--no-install] [--no-hyperfine] [--dir DIR]
-#                       [--big-size 4G] [--boost]
+#                       [--big-size 4G] [--boost] [--baseline PATH]
 #
 # What it does, in one run:
 #   1. builds target/release/envoy-triage and the `genlog` example (unless --no-build);
@@ -25,6 +25,9 @@
 #      line count matches `wc -l` and its 5xx count matches jq's.
 # With --big it also generates a 4 GiB Istio text log and measures envoy-triage's peak RSS on it
 # (target ≤ 64 MiB). With hyperfine on PATH it is used per command (else a timing loop).
+# With --baseline PATH (another envoy-triage binary, e.g. one built from an earlier commit) its
+# table output is timed too, with 1 and N threads, in the same round-robin: before/after
+# figures from one run.
 #
 # Background load: with autogroup scheduling (Linux's default on desktops and many VMs), `nice`
 # only ranks processes within one session, so a `nice -n 19` job started from another session
@@ -47,6 +50,7 @@ BUILD=1
 INSTALL=1
 BIG=0
 BOOST=0
+BASELINE=
 USE_HYPERFINE=auto
 ARGS="$*"
 
@@ -60,6 +64,8 @@ while [ $# -gt 0 ]; do
     --big) BIG=1 ;;
     --big-size) BIG_SIZE=$2; shift ;;
     --boost) BOOST=1 ;;
+    --baseline) BASELINE=$2; shift ;;
+    --baseline=*) BASELINE=${1#*=} ;;
     --runs) RUNS=$2; shift ;;
     --runs=*) RUNS=${1#*=} ;;
     --seed) SEED=$2; shift ;;
@@ -203,6 +209,11 @@ mkdir -p "$WORK/bin"
 cp "$ET" "$GENLOG" "$WORK/bin/"
 ET="$WORK/bin/envoy-triage"
 GENLOG="$WORK/bin/genlog"
+if [ -n "$BASELINE" ]; then
+  [ -x "$BASELINE" ] || { say "e2e.sh: --baseline $BASELINE is not an executable"; exit 2; }
+  cp "$BASELINE" "$WORK/bin/envoy-triage-baseline"
+  BASELINE="$WORK/bin/envoy-triage-baseline"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Data: generated once per (style, seed, size, noise, generator source), outside the repo
@@ -264,6 +275,10 @@ for g in istio json; do
   add_case $g $g.et-table-n "$f" "envoy-triage -j $THREADS (table)" 0 "$ET" "${ET_COMMON[@]}" -j "$THREADS" "$f"
   add_case $g $g.et-json-1 "$f" "envoy-triage -j 1 -o json" 0 "$ET" "${ET_COMMON[@]}" -j 1 -o json "$f"
   add_case $g $g.et-json-n "$f" "envoy-triage -j $THREADS -o json" 0 "$ET" "${ET_COMMON[@]}" -j "$THREADS" -o json "$f"
+  if [ -n "$BASELINE" ]; then
+    add_case $g $g.base-table-1 "$f" "baseline envoy-triage -j 1 (table)" 0 "$BASELINE" "${ET_COMMON[@]}" -j 1 "$f"
+    add_case $g $g.base-table-n "$f" "baseline envoy-triage -j $THREADS (table)" 0 "$BASELINE" "${ET_COMMON[@]}" -j "$THREADS" "$f"
+  fi
 done
 if [ -n "$BIGF" ]; then
   add_case big big.et-table-n "$BIGF" "envoy-triage -j $THREADS (table)" 0 "$ET" "${ET_COMMON[@]}" -j "$THREADS" "$BIGF"
@@ -450,6 +465,15 @@ if has json.jq && has json.et-json-n; then
   fi
 fi
 if [ -f "$WORK/failed" ]; then CHECKS+=("FAIL  commands that exited with an unexpected status: $(sort -u "$WORK/failed" | tr '\n' ' ')"); fi
+if [ -n "$BASELINE" ]; then
+  for g in istio json; do
+    for n in 1 n; do
+      has $g.base-table-$n && has $g.et-table-$n || continue
+      threads=$([ $n = 1 ] && echo 1 || echo "$THREADS")
+      CHECKS+=("INFO  $g, -j $threads, table: $(ratio "${MED[$g.base-table-$n]}" "${MED[$g.et-table-$n]}")× the baseline's speed (median $(printf %.3f "${MED[$g.base-table-$n]}") s → $(printf %.3f "${MED[$g.et-table-$n]}") s; CPU ${CPUS[$g.base-table-$n]} s → ${CPUS[$g.et-table-$n]} s); × grep $(ratio "${GBS[$g.base-table-$n]}" "${GBS[$g.grep]}") → $(ratio "${GBS[$g.et-table-$n]}" "${GBS[$g.grep]}")")
+    done
+  done
+fi
 
 # Targets (reported, never fatal)
 TARGETS=()

@@ -170,6 +170,33 @@ fn empty_input_and_input_without_access_lines() {
 }
 
 #[test]
+fn the_application_containers_own_logs_are_not_taken_for_access_records() {
+    // `kubectl logs deploy/x` without `-c istio-proxy`: a Spring Boot line, an nginx access line
+    // (shaped like Envoy's default without its start time), a structured JSON log about a
+    // request, a stack-trace line. None is an Envoy record, and the report says what to check.
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = Vec::new();
+    for i in 0..2000 {
+        data.extend_from_slice(match i % 4 {
+            0 => format!("2026-11-20 10:00:{:02}.123  INFO 1 --- [nio-8080-exec-1] c.e.shop.CartController : GET /cart/{i} took 12 ms\n", i % 60),
+            1 => format!("10.0.0.{} - - [20/Nov/2026:10:00:00 +0000] \"GET /api/items/{i} HTTP/1.1\" 503 1043 \"-\" \"Mozilla/5.0 (X11)\"\n", i % 250),
+            2 => format!("{{\"level\":\"error\",\"ts\":1732096800.5,\"msg\":\"request failed\",\"path\":\"/items/{i}\",\"status\":503,\"duration\":40}}\n"),
+            _ => "    at com.example.shop.CartService.load(CartService.java:42)\n".to_string(),
+        }.as_bytes());
+    }
+    let app = write(dir.path(), "app.log", &data);
+    let (code, v, _) = run_json(&[app.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(v["totals"]["lines"], 2000);
+    assert_eq!(v["totals"]["records"], 0, "{}", v["totals"]);
+    assert_eq!(v["by_code"].as_object().map(|m| m.len()), Some(0));
+    let out = bin().args(["--color", "never"]).arg(&app).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("No Envoy access-log records found"), "{table}");
+    assert!(table.contains("-c istio-proxy"), "{table}");
+}
+
+#[test]
 fn fail_on_sets_exit_code_1_only_when_met() {
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs/real-refused-localhost.log");
     let s = sample.to_str().unwrap();
