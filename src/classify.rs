@@ -452,9 +452,23 @@ pub fn is_failure(rec: &Record<'_>) -> bool {
 /// server-side view of the service", the hop in front of the destination that a server sidecar
 /// is in sidecar mode. ztunnel counts as the sidecar of the side it logged for: `outbound`
 /// (source node) → [`Reporter::ClientSidecar`], `inbound` → [`Reporter::ServerSidecar`].
+/// A pod name with `gateway` in it (`istio-ingressgateway-…`, `checkout-gateway-…`). Runs per
+/// record when pods are named: a byte search, not a `memmem` searcher per call.
+fn names_a_gateway(pod: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(rel) = crate::scan::find1(b'g', &pod[from..]) {
+        let at = from + rel;
+        if pod[at..].starts_with(b"gateway") {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
 pub fn reporter(rec: &Record<'_>, source_pod: Option<&[u8]>) -> Reporter {
     let pod = rec.meta.pod.as_deref().or(source_pod);
-    if pod.is_some_and(|p| memmem::find(p, b"gateway").is_some()) {
+    if pod.is_some_and(names_a_gateway) {
         return Reporter::Gateway;
     }
     match rec.format {

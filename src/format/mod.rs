@@ -134,6 +134,26 @@ pub struct Decoder {
     envelope: Vec<u8>,
     /// A pasted line with its quotes unescaped (rare path).
     unescaped: Vec<u8>,
+    /// The searcher for the date of the last kubelet timestamp (see
+    /// [`rejoin_timestamped_fragments`]): built when the date changes, not per line.
+    date_finder: Option<DateFinder>,
+}
+
+/// A `memmem` searcher for one `YYYY-MM-DDT`.
+#[derive(Debug)]
+struct DateFinder {
+    date: [u8; 11],
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl DateFinder {
+    fn for_date<'f>(slot: &'f mut Option<DateFinder>, date: &[u8]) -> &'f memchr::memmem::Finder<'static> {
+        if slot.as_ref().is_none_or(|f| f.date[..] != *date) {
+            let date: [u8; 11] = date.try_into().expect("11 bytes");
+            *slot = Some(DateFinder { date, finder: memchr::memmem::Finder::new(&date).into_owned() });
+        }
+        &slot.as_ref().expect("just set").finder
+    }
 }
 
 /// Most wrappers a line can carry (kubectl prefix + timestamp + stern … ).
@@ -186,6 +206,7 @@ impl Decoder {
             pending_lines,
             envelope,
             unescaped,
+            date_finder,
         } = self;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -226,13 +247,18 @@ impl Decoder {
                     break;
                 }
                 let Some(n) = wrapper::rfc3339_len(payload) else { break };
-                // An application log line starts with its own timestamp: not a wrapper.
-                if payload.get(n) != Some(&b' ') || skip_reason(payload).is_some() {
+                if payload.get(n) != Some(&b' ') {
                     break;
                 }
                 let ts = &payload[..n];
                 let after = &payload[n + 1..];
-                if let Some((stream, tag, content)) = wrapper::cri_fields(after) {
+                let cri = wrapper::cri_fields(after);
+                // An application log line starts with its own timestamp: not a wrapper. (A CRI
+                // line never reads as one: `stdout`/`stderr` is no log level.)
+                if cri.is_none() && skip_reason(payload).is_some() {
+                    break;
+                }
+                if let Some((stream, tag, content)) = cri {
                     meta.log_time = Some(Cow::Borrowed(ts));
                     meta.stream = Some(stream);
                     let pending = &mut cri_pending[stream.index()];
@@ -258,7 +284,7 @@ impl Decoder {
                     payload = after;
                     // kubectl --timestamps over split CRI records prints `TS1 part1TS2 part2`:
                     // the inner timestamps share the outer one's date, so look for that.
-                    if n >= 20 && rejoin_timestamped_fragments(payload, ts, rejoined) {
+                    if n >= 20 && rejoin_timestamped_fragments(payload, ts, date_finder, rejoined) {
                         let r: &'s Vec<u8> = rejoined;
                         payload = r;
                         in_line = false;
@@ -593,6 +619,11 @@ fn skip_reason(p: &[u8]) -> Option<SkipReason> {
             return None;
         }
         let rest = &rest[level_start..];
+        // Every level below is a lower-case word; a record after a kubelet timestamp starts
+        // with `[` or `{`.
+        if !rest[0].is_ascii_lowercase() {
+            return None;
+        }
         let level_end = rest.iter().position(|b| matches!(b, b' ' | b'\t')).unwrap_or(rest.len());
         let level = &rest[..level_end];
         let known = matches!(
@@ -620,13 +651,24 @@ fn skip_reason(p: &[u8]) -> Option<SkipReason> {
 /// Removes inner kubelet timestamps (`<date>T…Z `) shaped like the outer one `outer` (same
 /// date, same fixed width: kubelet writes 9 fraction digits); true if any. A record's own
 /// `%START_TIME%` has another width, so it is left alone.
-fn rejoin_timestamped_fragments(payload: &[u8], outer: &[u8], out: &mut Vec<u8>) -> bool {
-    let finder = memchr::memmem::Finder::new(&outer[..11]);
+fn rejoin_timestamped_fragments(
+    payload: &[u8],
+    outer: &[u8],
+    finder: &mut Option<DateFinder>,
+    out: &mut Vec<u8>,
+) -> bool {
+    // Runs on every `--timestamps` line, nearly always to find nothing but the record's own
+    // start time: the searcher is kept while the date stays the same.
+    let finder = DateFinder::for_date(finder, &outer[..11]);
     let mut found = false;
     let mut from = 0;
     let mut search = 0;
     while let Some(rel) = finder.find(&payload[search..]) {
         let at = search + rel;
+        if payload.get(at + outer.len()) != Some(&b' ') {
+            search = at + 1;
+            continue;
+        }
         match wrapper::rfc3339_len(&payload[at..]) {
             Some(n) if at > 0 && n == outer.len() && payload.get(at + n) == Some(&b' ') => {
                 if !found {
