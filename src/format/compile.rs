@@ -501,7 +501,7 @@ impl CompiledFormat {
     }
 
     /// A necessary condition for [`parse_pasted`](Self::parse_pasted) to read a response code
-    /// from `line`: somewhere, 1–5 digits followed by the code's terminating literal (or the end
+    /// from `line`: somewhere, digits followed by the code's terminating literal (or the end
     /// of the line, for a last field) and preceded by the whole literal before the code, or by a
     /// tail of it at the start of the line (a line cut just before the code). A reading without
     /// a code is rejected anyway; this finds that out in one scan instead of one match per
@@ -521,8 +521,8 @@ impl CompiledFormat {
             Term::Adjacent => return true,
         };
         let code_at = |at: usize| {
-            let digits = line[at..].iter().take(6).take_while(|b| b.is_ascii_digit()).count();
-            (1..=5).contains(&digits)
+            let digits = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+            digits > 0
                 && match after {
                     Some(l) => has_prefix(&line[at + digits..], l),
                     None => at + digits == line.len(),
