@@ -16,9 +16,12 @@ fuzz_target!(|data: &[u8]| {
     ];
     for line in data.split(|&b| b == b'\n') {
         for layout in builtin::text_layouts() {
-            let direct = layout.parse(line).map(|r| r.fields());
-            let general = layout.parse_general(line).map(|r| r.fields());
-            assert_eq!(direct, general, "{:?}", layout.kind());
+            // When the direct attempt fails, `parse` runs the general matcher itself; so only
+            // a direct success can disagree with it.
+            if let Ok(direct) = layout.parse(line) {
+                let general = layout.parse_general(line).map(|r| r.fields());
+                assert_eq!(Ok(direct.fields()), general, "{:?}", layout.kind());
+            }
         }
         for decoder in decoders.iter_mut() {
             if let Outcome::Record(record) = decoder.decode(line) {
