@@ -442,16 +442,6 @@ pub fn is_failure(rec: &Record<'_>) -> bool {
     rec.connection_termination_details.as_deref().is_some_and(|t| t.starts_with(b"rbac_access_denied"))
 }
 
-/// Who logged the record (reference §6.2; other products: family reference §15). The pod name
-/// from the line prefix or the file path is the strongest signal: a pod named like a gateway is
-/// a gateway. Then the layout, when it names the product's role (Emissary and Envoy Gateway are
-/// gateways; ztunnel and Kuma say the direction), then the cluster name.
-///
-/// Istio ambient waypoints (`inbound-vip|…`, `connect_originate`, `main_internal`, …) count as
-/// [`Reporter::ServerSidecar`]: the family reference (§10.2, §15) calls a waypoint record "the
-/// server-side view of the service", the hop in front of the destination that a server sidecar
-/// is in sidecar mode. ztunnel counts as the sidecar of the side it logged for: `outbound`
-/// (source node) → [`Reporter::ClientSidecar`], `inbound` → [`Reporter::ServerSidecar`].
 /// A pod name with `gateway` in it (`istio-ingressgateway-…`, `checkout-gateway-…`). Runs per
 /// record when pods are named: a byte search, not a `memmem` searcher per call.
 fn names_a_gateway(pod: &[u8]) -> bool {
@@ -466,6 +456,16 @@ fn names_a_gateway(pod: &[u8]) -> bool {
     false
 }
 
+/// Who logged the record (reference §6.2; other products: family reference §15). The pod name
+/// from the line prefix or the file path is the strongest signal: a pod named like a gateway is
+/// a gateway. Then the layout, when it names the product's role (Emissary and Envoy Gateway are
+/// gateways; ztunnel and Kuma say the direction), then the cluster name.
+///
+/// Istio ambient waypoints (`inbound-vip|…`, `connect_originate`, `main_internal`, …) count as
+/// [`Reporter::ServerSidecar`]: the family reference (§10.2, §15) calls a waypoint record "the
+/// server-side view of the service", the hop in front of the destination that a server sidecar
+/// is in sidecar mode. ztunnel counts as the sidecar of the side it logged for: `outbound`
+/// (source node) → [`Reporter::ClientSidecar`], `inbound` → [`Reporter::ServerSidecar`].
 pub fn reporter(rec: &Record<'_>, source_pod: Option<&[u8]>) -> Reporter {
     let pod = rec.meta.pod.as_deref().or(source_pod);
     if pod.is_some_and(names_a_gateway) {
