@@ -1,6 +1,7 @@
-//! The parser allocates nothing per line: a counting global allocator watches `Decoder::decode_into` (the pipeline's path; `decode` wraps it)
-//! and `Aggregate::add_record` over realistic lines of every format and wrapper, after one
-//! warm-up pass (buffers and tables grow once, then are reused).
+//! The parser allocates nothing per line: a counting global allocator watches
+//! `Decoder::decode_into` (the pipeline's path; `decode` wraps it) and `Aggregate::add_record`
+//! over realistic lines of every format and wrapper, after one warm-up pass (buffers and tables
+//! grow once, then are reused).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
