@@ -445,15 +445,7 @@ pub fn is_failure(rec: &Record<'_>) -> bool {
 /// A pod name with `gateway` in it (`istio-ingressgateway-…`, `checkout-gateway-…`). Runs per
 /// record when pods are named: a byte search, not a `memmem` searcher per call.
 fn names_a_gateway(pod: &[u8]) -> bool {
-    let mut from = 0;
-    while let Some(rel) = crate::scan::find1(b'g', &pod[from..]) {
-        let at = from + rel;
-        if pod[at..].starts_with(b"gateway") {
-            return true;
-        }
-        from = at + 1;
-    }
-    false
+    crate::scan::find_literal(b"gateway", pod).is_some()
 }
 
 /// Who logged the record (reference §6.2; other products: family reference §15). The pod name

@@ -67,22 +67,32 @@ mod sse2 {
     }
 }
 
+/// [`find2`] (or [`find1`], with `a == b`) on x86_64 for `hay.len() >= 16`: SSE2 over the
+/// first [`SWAR_SPAN`] bytes, `memchr` past them.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn find_vector(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    let limit = hay.len().min(SWAR_SPAN);
+    // SAFETY: SSE2 is part of the x86_64 baseline: every CPU this code can run on has the
+    // feature `sse2::find2` is compiled for. (`agrees_with_memchr_everywhere` runs this path at
+    // every length and offset from 16 to 160 bytes.)
+    if let Some(p) = unsafe { sse2::find2(a, b, hay, limit) } {
+        return Some(p);
+    }
+    if hay.len() <= limit {
+        return None;
+    }
+    let rest = &hay[limit..];
+    let p = if a == b { memchr::memchr(a, rest) } else { memchr::memchr2(a, b, rest) };
+    p.map(|p| limit + p)
+}
+
 /// First position of `a` or `b` in `hay`.
 #[inline]
 pub fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if hay.len() >= 16 {
-        let limit = hay.len().min(SWAR_SPAN);
-        // SAFETY: SSE2 is part of the x86_64 baseline: every CPU this code can run on has the
-        // feature `sse2::find2` is compiled for. (`agrees_with_memchr_everywhere` runs this
-        // path at every length and offset from 16 to 160 bytes.)
-        if let Some(p) = unsafe { sse2::find2(a, b, hay, limit) } {
-            return Some(p);
-        }
-        if hay.len() > limit {
-            return memchr::memchr2(a, b, &hay[limit..]).map(|p| limit + p);
-        }
-        return None;
+        return find_vector(a, b, hay);
     }
     let (pa, pb) = (LO * a as u64, LO * b as u64);
     let limit = hay.len().min(SWAR_SPAN);
@@ -106,15 +116,7 @@ pub fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
 pub fn find1(a: u8, hay: &[u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if hay.len() >= 16 {
-        let limit = hay.len().min(SWAR_SPAN);
-        // SAFETY: as in `find2`: SSE2 is part of the x86_64 baseline.
-        if let Some(p) = unsafe { sse2::find2(a, a, hay, limit) } {
-            return Some(p);
-        }
-        if hay.len() > limit {
-            return memchr::memchr(a, &hay[limit..]).map(|p| limit + p);
-        }
-        return None;
+        return find_vector(a, a, hay);
     }
     let pa = LO * a as u64;
     let limit = hay.len().min(SWAR_SPAN);
@@ -130,6 +132,27 @@ pub fn find1(a: u8, hay: &[u8]) -> Option<usize> {
         return memchr::memchr(a, &hay[i..]).map(|p| i + p);
     }
     hay[i..].iter().position(|&x| x == a).map(|p| i + p)
+}
+
+/// First position of the literal `lit` (non-empty) in `hay`: a search for its first byte, then
+/// a direct compare (format terminators and short names are a few bytes long).
+#[inline]
+pub fn find_literal(lit: &[u8], hay: &[u8]) -> Option<usize> {
+    let first = lit[0];
+    let mut from = 0;
+    loop {
+        let at = from + find1(first, &hay[from..])?;
+        if has_prefix(&hay[at + 1..], &lit[1..]) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+}
+
+/// `hay.starts_with(lit)` for the short literals of a format, without a `memcmp` call.
+#[inline]
+pub fn has_prefix(hay: &[u8], lit: &[u8]) -> bool {
+    hay.len() >= lit.len() && hay.iter().zip(lit).all(|(a, b)| a == b)
 }
 
 #[cfg(test)]

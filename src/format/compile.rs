@@ -20,6 +20,7 @@ use nom::{
 use super::error::{ErrorKind, ParseError};
 use crate::flags::ResponseFlags;
 use crate::record::{Direction, FormatKind, Record};
+use crate::scan::{find_literal, has_prefix};
 
 /// Which [`Record`] slot an operator fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -536,7 +537,7 @@ impl CompiledFormat {
             return (0..line.len()).any(code_at);
         }
         let mut from = 0;
-        while let Some(rel) = find(before, &line[from..]) {
+        while let Some(rel) = find_literal(before, &line[from..]) {
             let at = from + rel;
             if code_at(at + before.len()) {
                 return true;
@@ -598,7 +599,7 @@ impl CompiledFormat {
                     }
                     Term::Lit(lit) => {
                         let from = resume.take().unwrap_or(pos);
-                        match find(lit, &line[from..]) {
+                        match find_literal(lit, &line[from..]) {
                             None => Err(ParseError::at(ErrorKind::Truncated, line.len())),
                             Some(rel) => {
                                 let end = from + rel;
@@ -666,7 +667,7 @@ impl CompiledFormat {
             return Err(ParseError::at(ErrorKind::Truncated, pos));
         };
         let (end, next) = match &second.term {
-            Term::Lit(lit) => match find(lit, &line[pos..]) {
+            Term::Lit(lit) => match find_literal(lit, &line[pos..]) {
                 Some(rel) => (pos + rel, pos + rel + lit.len()),
                 None => return Err(ParseError::at(ErrorKind::ExpectedLiteral, line.len())),
             },
@@ -705,7 +706,7 @@ fn direct_step<'a>(
 ) -> bool {
     let hay = &line[*pos..];
     let end = if matches!(class, Class::Text | Class::Spaced) {
-        let Some(end) = find(lit, hay) else { return false };
+        let Some(end) = find_literal(lit, hay) else { return false };
         if store_value(rec, field, class, &hay[..end]).is_err() {
             return false;
         }
@@ -842,27 +843,6 @@ const MAX_BACKTRACK_POINTS: usize = 24;
 /// Bounds the work a hostile line can cause: each retry re-scans at most the rest of the line.
 const BACKTRACK_BUDGET: u32 = 64;
 
-/// Finds a terminating literal: a search for its first byte (`crate::scan`), then a direct
-/// compare.
-#[inline]
-fn find(lit: &[u8], hay: &[u8]) -> Option<usize> {
-    let first = lit[0];
-    let mut from = 0;
-    loop {
-        let at = from + crate::scan::find1(first, &hay[from..])?;
-        if has_prefix(&hay[at + 1..], &lit[1..]) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-}
-
-/// `hay.starts_with(lit)` for the short literals of a format, without a `memcmp` call.
-#[inline]
-fn has_prefix(hay: &[u8], lit: &[u8]) -> bool {
-    hay.len() >= lit.len() && hay.iter().zip(lit).all(|(a, b)| a == b)
-}
-
 /// The length of a value that cannot contain its terminator `lit` (codes, numbers, flags,
 /// tokens), found and validated in one pass: digits are scanned directly, tokens with
 /// `memchr2` on the terminator's first byte and the byte the class forbids.
@@ -884,7 +864,7 @@ fn bounded_end(class: Class, lit: &[u8], hay: &[u8]) -> Result<usize, ErrorKind>
                 None => return Err(ErrorKind::Truncated),
             }
         }
-        _ => find(lit, hay).ok_or(ErrorKind::Truncated)?,
+        _ => find_literal(lit, hay).ok_or(ErrorKind::Truncated)?,
     };
     if has_prefix(&hay[end..], lit) {
         Ok(end)
