@@ -155,9 +155,182 @@ pub fn has_prefix(hay: &[u8], lit: &[u8]) -> bool {
     hay.len() >= lit.len() && hay.iter().zip(lit).all(|(a, b)| a == b)
 }
 
+/// Which bytes [`Structure::next`] looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Set {
+    Space,
+    Quote,
+    /// A space or a quote.
+    Either,
+}
+
+/// Where the spaces and quotes of a line are, as bit masks of one 64-byte block at a time
+/// (computed when a search first reaches the block): the separators of every field of the
+/// built-in text layouts, so each field is found by a bit scan instead of a search of its own.
+/// Searches move forward through the line; one that starts before the current block reloads it.
+pub struct Structure<'a> {
+    line: &'a [u8],
+    /// Start of the block the masks describe: a multiple of 64.
+    base: usize,
+    /// Bit `i`: byte `base + i` is a space (quote). Bits past the line's end are clear.
+    spaces: u64,
+    quotes: u64,
+    either: u64,
+}
+
+impl<'a> Structure<'a> {
+    #[inline(always)]
+    pub fn new(line: &'a [u8]) -> Self {
+        let mut s = Structure { line, base: 0, spaces: 0, quotes: 0, either: 0 };
+        s.load(0);
+        s
+    }
+
+    /// Computes the masks of the block starting at `base` (`base % 64 == 0`).
+    #[inline(always)]
+    fn load(&mut self, base: usize) {
+        let line = self.line;
+        self.base = base;
+        let rest = line.len().saturating_sub(base);
+        let (s, q) = if rest >= 64 {
+            block_masks(line[base..base + 64].try_into().expect("64 bytes"))
+        } else if line.len() >= 64 {
+            // The block ending at the line's end, shifted down to start at `base`: the bits
+            // above the line's end come in as zeros.
+            let (s, q) = block_masks(line[line.len() - 64..].try_into().expect("64 bytes"));
+            let shift = 64 - rest;
+            (s >> shift, q >> shift)
+        } else {
+            let mut pad = [0u8; 64];
+            pad[..rest].copy_from_slice(&line[base..]);
+            block_masks(&pad)
+        };
+        self.spaces = s;
+        self.quotes = q;
+        self.either = s | q;
+    }
+
+    /// First position at or after `pos` whose byte is in `set`.
+    #[inline(always)]
+    pub fn next(&mut self, pos: usize, set: Set) -> Option<usize> {
+        // One compare: a position before the block wraps around to a large offset.
+        if pos.wrapping_sub(self.base) >= 64 {
+            if pos >= self.line.len() {
+                return None;
+            }
+            self.load(pos & !63);
+        }
+        let mut from = pos;
+        loop {
+            let m = match set {
+                Set::Space => self.spaces,
+                Set::Quote => self.quotes,
+                Set::Either => self.either,
+            } >> (from - self.base);
+            if m != 0 {
+                return Some(from + m.trailing_zeros() as usize);
+            }
+            from = self.base + 64;
+            if from >= self.line.len() {
+                return None;
+            }
+            self.load(from);
+        }
+    }
+}
+
+/// Space and quote masks of 64 bytes, 16 at a time. Not a `#[target_feature]` function like
+/// `sse2::find2`: those cannot be inlined, and this runs a few times per line.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn block_masks(block: &[u8; 64]) -> (u64, u64) {
+    use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let (mut s, mut q) = (0u64, 0u64);
+    // SAFETY: SSE2 is part of the x86_64 baseline (as for `find_vector`), and each load reads
+    // bytes `16 * k .. 16 * k + 16` (k < 4) of the 64-byte block, unaligned loads being allowed.
+    // Exercised by `structure_finds_what_a_byte_search_finds` at every line length from 0 to
+    // 200 and compared with the portable masks by `the_portable_masks_are_the_vector_ones`.
+    unsafe {
+        let (vs, vq) = (_mm_set1_epi8(b' ' as i8), _mm_set1_epi8(b'"' as i8));
+        for k in 0..4 {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
+            s |= (_mm_movemask_epi8(_mm_cmpeq_epi8(v, vs)) as u32 as u64) << (16 * k);
+            q |= (_mm_movemask_epi8(_mm_cmpeq_epi8(v, vq)) as u32 as u64) << (16 * k);
+        }
+    }
+    (s, q)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn block_masks(block: &[u8; 64]) -> (u64, u64) {
+    block_masks_swar(block)
+}
+
+/// [`block_masks`] eight bytes at a time in a `u64`, for targets without the vector path.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+#[inline]
+fn block_masks_swar(block: &[u8; 64]) -> (u64, u64) {
+    // Bit 7 of each byte of a zero-byte mask to one bit per byte: the multiplier adds byte
+    // `i`'s bit into bit `56 + i` and no two partial products meet.
+    let gather = |z: u64| ((z >> 7) * 0x0102_0408_1020_4080) >> 56;
+    let (ps, pq) = (LO * b' ' as u64, LO * b'"' as u64);
+    let (mut s, mut q) = (0u64, 0u64);
+    for k in 0..8 {
+        let w = word(block, 8 * k);
+        s |= gather(zero_bytes(w ^ ps)) << (8 * k);
+        q |= gather(zero_bytes(w ^ pq)) << (8 * k);
+    }
+    (s, q)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn structure_finds_what_a_byte_search_finds() {
+        // Spaces and quotes at every distance, every line length around the 64-byte blocks,
+        // every starting position and every set, searched in order and out of order.
+        let pattern = b"a \"bc  d\"\" efgh\"i jklmnopqrstuvwxyz0123456789 \"\x80\x00\xff ";
+        let line: Vec<u8> = pattern.iter().cycle().take(200).copied().collect();
+        for len in 0..=line.len() {
+            let l = &line[..len];
+            for set in [Set::Space, Set::Quote, Set::Either] {
+                let hit = |b: u8| match set {
+                    Set::Space => b == b' ',
+                    Set::Quote => b == b'"',
+                    Set::Either => b == b' ' || b == b'"',
+                };
+                let naive = |pos: usize| l[pos.min(len)..].iter().position(|&b| hit(b)).map(|p| p + pos);
+                let mut st = Structure::new(l);
+                for pos in 0..=len {
+                    assert_eq!(st.next(pos, set), naive(pos), "forward {len} {pos} {set:?}");
+                }
+                let mut st = Structure::new(l);
+                for pos in (0..=len).rev().step_by(7) {
+                    assert_eq!(st.next(pos, set), naive(pos), "backward {len} {pos} {set:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_portable_masks_are_the_vector_ones() {
+        let mut block = [0u8; 64];
+        for seed in 0..2000u32 {
+            for (i, b) in block.iter_mut().enumerate() {
+                let x = (i as u32 + 1).wrapping_mul(seed.wrapping_mul(2_654_435_761)) >> 13;
+                *b = [b' ', b'"', b'a', 0x80, 0x00, 0xa0, 0xa2, 0x21][(x % 8) as usize];
+            }
+            let want = (
+                block.iter().enumerate().map(|(i, &b)| ((b == b' ') as u64) << i).sum::<u64>(),
+                block.iter().enumerate().map(|(i, &b)| ((b == b'"') as u64) << i).sum::<u64>(),
+            );
+            assert_eq!(block_masks_swar(&block), want, "{seed}");
+            assert_eq!(block_masks(&block), want, "{seed}");
+        }
+    }
 
     #[test]
     fn agrees_with_memchr_everywhere() {

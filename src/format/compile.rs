@@ -20,7 +20,7 @@ use nom::{
 use super::error::{ErrorKind, ParseError};
 use crate::flags::ResponseFlags;
 use crate::record::{Direction, FormatKind, Record};
-use crate::scan::{find_literal, has_prefix};
+use crate::scan::{Set, Structure, find_literal, has_prefix};
 
 /// Which [`Record`] slot an operator fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -722,6 +722,89 @@ fn direct_step<'a>(
     true
 }
 
+/// [`direct_step`] finding the value's end in the line's [`Structure`] (a bit scan of its
+/// space and quote masks) when the terminator starts with a space or a quote: the same reading,
+/// since a value of each class ends at the first separator the class allows. Numbers and
+/// terminators of other bytes take `direct_step`.
+#[inline(always)]
+fn structured_step<'a>(
+    rec: &mut Record<'a>,
+    line: &'a [u8],
+    st: &mut Structure<'a>,
+    pos: &mut usize,
+    field: FieldId,
+    class: Class,
+    lit: &[u8],
+) -> bool {
+    let at = *pos;
+    let sep = match lit[0] {
+        b' ' => Set::Space,
+        b'"' => Set::Quote,
+        _ => return direct_step(rec, line, pos, field, class, lit),
+    };
+    let end = match class {
+        Class::Int | Class::Status => return direct_step(rec, line, pos, field, class, lit),
+        // A token holds neither separator: it ends at the first of either.
+        Class::Token => match st.next(at, Set::Either) {
+            Some(j) if line[j] == lit[0] && has_prefix(&line[j..], lit) => j,
+            _ => return false,
+        },
+        // A quote-free value ends at the first quote, which must be the terminator's.
+        Class::Spaced => {
+            let Some(k) = lit.iter().position(|&b| b == b'"') else {
+                return direct_step(rec, line, pos, field, class, lit);
+            };
+            match st.next(at, Set::Quote) {
+                Some(q) if q >= at + k && has_prefix(&line[q - k..], lit) => q - k,
+                _ => return false,
+            }
+        }
+        // Free text (and flags): the first occurrence of the terminator.
+        Class::Text | Class::Flags => {
+            let mut from = at;
+            loop {
+                let Some(j) = st.next(from, sep) else { return false };
+                if has_prefix(&line[j..], lit) {
+                    break j;
+                }
+                from = j + 1;
+            }
+        }
+    };
+    let v = &line[at..end];
+    let stored = match class {
+        Class::Text | Class::Spaced | Class::Token => fill(rec, field, class, v),
+        _ => store_value(rec, field, class, v),
+    };
+    if stored.is_err() {
+        return false;
+    }
+    *pos = end + lit.len();
+    true
+}
+
+/// The last step of a written-out layout ([`direct_layout!`]) ending with an operator: the
+/// rest of the line, which must hold no quote for a [`Class::Spaced`] value.
+#[inline(always)]
+fn structured_last<'a>(
+    rec: &mut Record<'a>,
+    line: &'a [u8],
+    st: &mut Structure<'a>,
+    pos: &mut usize,
+    field: FieldId,
+    class: Class,
+) -> bool {
+    if class == Class::Spaced {
+        if st.next(*pos, Set::Quote).is_some() {
+            return false;
+        }
+        let ok = fill(rec, field, class, &line[*pos..]).is_ok();
+        *pos = line.len();
+        return ok;
+    }
+    direct_last(rec, line, pos, field, class)
+}
+
 /// The last step of [`CompiledFormat::run_direct`] when the format ends with an operator.
 #[inline(always)]
 fn direct_last<'a>(
@@ -760,20 +843,21 @@ macro_rules! direct_layout {
                 return false;
             }
             let mut pos = $lead.len();
+            let mut st = Structure::new(line);
             $(
-                if !direct_step(rec, line, &mut pos, FieldId::$field, Class::$class, $lit) {
+                if !structured_step(rec, line, &mut st, &mut pos, FieldId::$field, Class::$class, $lit) {
                     return false;
                 }
             )*
-            direct_layout!(@last_step rec, line, pos, $($last)+)
+            direct_layout!(@last_step rec, line, st, pos, $($last)+)
         }
     };
     (@last_const last ($f:ident, $c:ident)) => { Some((FieldId::$f, Class::$c)) };
     (@last_const end) => { None };
-    (@last_step $rec:ident, $line:ident, $pos:ident, last ($f:ident, $c:ident)) => {
-        direct_last($rec, $line, &mut $pos, FieldId::$f, Class::$c)
+    (@last_step $rec:ident, $line:ident, $st:ident, $pos:ident, last ($f:ident, $c:ident)) => {
+        structured_last($rec, $line, &mut $st, &mut $pos, FieldId::$f, Class::$c)
     };
-    (@last_step $rec:ident, $line:ident, $pos:ident, end) => { $pos == $line.len() };
+    (@last_step $rec:ident, $line:ident, $st:ident, $pos:ident, end) => { $pos == $line.len() };
 }
 
 direct_layout!(
@@ -1123,10 +1207,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn direct_and_general_matching_read_every_line_alike() {
-        // Generated lines of every style and wrapper, the real Envoy samples, and lines made to
-        // need backtracking (a `" "` inside the User-Agent, a space in the path).
+    /// Generated lines of every style and wrapper, the real Envoy samples, lines made to need
+    /// backtracking (a `" "` inside the User-Agent, a space in the path), and lines with a quote
+    /// or a space at every position, or cut or missing a byte there.
+    fn lines_to_read_both_ways() -> Vec<Vec<u8>> {
         use crate::synth::{Limit, Style, SynthConfig, generate};
         let mut lines: Vec<Vec<u8>> = Vec::new();
         for style in [Style::IstioText, Style::EnvoyDefault] {
@@ -1153,7 +1237,28 @@ mod tests {
             })
             .map(String::into_bytes)
             .collect();
+        // A quote or a space at every position (every 64-byte block edge of the structure the
+        // written-out layouts are read by), cut there, or missing the byte there.
+        let mut edited: Vec<Vec<u8>> = Vec::new();
+        for l in lines.iter().take(30) {
+            for i in 0..l.len() {
+                for b in [b'"', b' '] {
+                    let mut e = l.clone();
+                    e[i] = b;
+                    edited.push(e);
+                }
+                edited.push(l[..i].to_vec());
+                edited.push([&l[..i], &l[i + 1..]].concat());
+            }
+        }
         lines.extend(tricky);
+        lines.extend(edited);
+        lines
+    }
+
+    #[test]
+    fn direct_and_general_matching_read_every_line_alike() {
+        let lines = lines_to_read_both_ways();
         let mut read = 0;
         for layout in crate::format::builtin::text_layouts() {
             for line in &lines {
@@ -1164,6 +1269,34 @@ mod tests {
             }
         }
         assert!(read > 6000, "{read}");
+    }
+
+    #[test]
+    fn the_written_out_layouts_read_exactly_the_first_attempts_lines() {
+        // Stricter than reading alike: a written-out layout must accept every line the general
+        // matcher reads without backtracking (or such lines would take the slow path) and no
+        // other, with the same values.
+        type Direct = for<'a> fn(&'a [u8], &mut Record<'a>) -> bool;
+        let written: [(FormatKind, Direct); 2] =
+            [(FormatKind::Istio19, direct_istio_1_9), (FormatKind::EnvoyDefault, direct_envoy_default)];
+        let lines = lines_to_read_both_ways();
+        for (kind, direct) in written {
+            let layout = crate::format::builtin::layout(kind).unwrap();
+            let mut first_attempt = 0;
+            for line in &lines {
+                let mut general = Record { format: kind, ..Record::default() };
+                let ok = line.starts_with(&layout.lead)
+                    && layout.run::<false>(line, 0, layout.lead.len(), &mut None, &mut general) == Ok(0);
+                let mut rec = Record { format: kind, ..Record::default() };
+                let text = String::from_utf8_lossy(line);
+                assert_eq!(direct(line, &mut rec), ok, "{kind:?} {text}");
+                if ok {
+                    assert_eq!(rec.fields(), general.fields(), "{kind:?} {text}");
+                    first_attempt += 1;
+                }
+            }
+            assert!(first_attempt > 2500, "{kind:?} {first_attempt}");
+        }
     }
 
     #[test]
