@@ -743,7 +743,7 @@ fn structured_step<'a>(
         _ => return direct_step(rec, line, pos, field, class, lit),
     };
     let end = match class {
-        Class::Int | Class::Status => return direct_step(rec, line, pos, field, class, lit),
+        Class::Int | Class::Status => return number_step(rec, line, pos, field, class, lit),
         // A token holds neither separator: it ends at the first of either.
         Class::Token => match st.next(at, Set::Either) {
             Some(j) if line[j] == lit[0] && has_prefix(&line[j..], lit) => j,
@@ -781,6 +781,61 @@ fn structured_step<'a>(
     }
     *pos = end + lit.len();
     true
+}
+
+/// [`direct_step`] for a number: the digits are converted as they are scanned rather than
+/// scanned, then converted by [`parse_u64`]. The same reading: the digit run (or a lone `-`),
+/// which the terminator must follow; at most 19 digits; stored by [`fill_number`].
+#[inline(always)]
+fn number_step<'a>(
+    rec: &mut Record<'a>,
+    line: &'a [u8],
+    pos: &mut usize,
+    field: FieldId,
+    class: Class,
+    lit: &[u8],
+) -> bool {
+    if !matches!(
+        field,
+        FieldId::ResponseCode | FieldId::BytesReceived | FieldId::BytesSent | FieldId::Duration
+    ) {
+        return direct_step(rec, line, pos, field, class, lit);
+    }
+    let hay = &line[*pos..];
+    let (mut n, mut j) = (0u64, 0);
+    while let Some(d) = hay.get(j).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+        // Wraps only past 19 digits, which are rejected below.
+        n = n.wrapping_mul(10).wrapping_add(d as u64);
+        j += 1;
+    }
+    let value = match j {
+        0 => {
+            j = (hay.first() == Some(&b'-')) as usize;
+            None
+        }
+        1..=19 => Some(n),
+        _ => return false,
+    };
+    if !has_prefix(&hay[j..], lit) || fill_number(rec, field, value).is_err() {
+        return false;
+    }
+    *pos += j + lit.len();
+    true
+}
+
+/// Stores a converted number in its slot (`-` and empty are `None`); codes must fit a `u16`.
+#[inline(always)]
+fn fill_number(rec: &mut Record<'_>, field: FieldId, n: Option<u64>) -> Result<(), ErrorKind> {
+    match field {
+        FieldId::ResponseCode => {
+            rec.response_code = n.map(|c| u16::try_from(c).map_err(|_| ErrorKind::BadStatus)).transpose()?
+        }
+        FieldId::BytesReceived => rec.bytes_received = n,
+        FieldId::BytesSent => rec.bytes_sent = n,
+        FieldId::Duration => rec.duration_ms = n,
+        _ => unreachable!("{field:?} is not a number slot"),
+    }
+    Ok(())
 }
 
 /// The last step of a written-out layout ([`direct_layout!`]) ending with an operator: the
@@ -1075,21 +1130,16 @@ fn fill<'a>(rec: &mut Record<'a>, field: FieldId, class: Class, v: &'a [u8]) -> 
         FieldId::Method => rec.method = opt_bytes(v),
         FieldId::Path => rec.path = opt_bytes(v),
         FieldId::Protocol => rec.protocol = opt_bytes(v),
-        FieldId::ResponseCode => {
-            rec.response_code = parse_u64(v)
-                .map_err(|_| ErrorKind::BadStatus)?
-                .map(|c| u16::try_from(c).map_err(|_| ErrorKind::BadStatus))
-                .transpose()?
-        }
+        FieldId::ResponseCode => fill_number(rec, field, parse_u64(v).map_err(|_| ErrorKind::BadStatus)?)?,
         FieldId::ResponseFlags => {
             rec.response_flags = ResponseFlags::parse(v).map_err(|_| ErrorKind::BadFlags)?
         }
         FieldId::Details => rec.response_code_details = opt_bytes(v),
         FieldId::TerminationDetails => rec.connection_termination_details = opt_bytes(v),
         FieldId::TransportFailure => rec.upstream_transport_failure_reason = opt_bytes(v),
-        FieldId::BytesReceived => rec.bytes_received = parse_u64(v)?,
-        FieldId::BytesSent => rec.bytes_sent = parse_u64(v)?,
-        FieldId::Duration => rec.duration_ms = parse_u64(v)?,
+        FieldId::BytesReceived | FieldId::BytesSent | FieldId::Duration => {
+            fill_number(rec, field, parse_u64(v)?)?
+        }
         // A header: anything but a number is kept as absent rather than rejected.
         FieldId::UpstreamServiceTime => rec.upstream_service_time_ms = parse_u64(v).ok().flatten(),
         FieldId::XForwardedFor => rec.x_forwarded_for = opt_bytes(v),
