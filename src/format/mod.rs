@@ -555,44 +555,45 @@ fn match_layouts<'a>(
 ) -> Decoded {
     let layouts = builtin::text_layouts();
     let json_error = best.is_some();
-    let mut used = false;
     // A layout that matched only by guessing where a free-text field ends (backtracking)
     // is kept as a fallback while the others get a chance to match outright.
     let mut fallback: Option<(usize, Record<'a>)> = None;
     let last = *last_layout;
-    let order = std::iter::once(last).chain((0..layouts.len()).filter(|&i| i != last));
-    for i in
-        order.filter(|&i| layouts[i].lead().first() == Some(&first) && allowed(choice, layouts[i].kind()))
-    {
-        if used {
-            *rec = Record::default();
+    let candidate =
+        |i: usize| layouts[i].lead().first() == Some(&first) && allowed(choice, layouts[i].kind());
+    // Whether layout `i` read the line outright; leaves `rec` empty when it did not.
+    let mut attempt = |i: usize, rec: &mut Record<'a>| match layouts[i].parse_into(payload, rec) {
+        Ok(0) => {
+            *last_layout = i;
+            true
         }
-        used = true;
-        match layouts[i].parse_into(payload, rec) {
-            Ok(0) => {
-                *last_layout = i;
-                return Decoded::Record;
-            }
-            Ok(_) => {
-                if fallback.is_none() {
-                    fallback = Some((i, std::mem::take(rec)));
-                    used = false;
-                }
-            }
-            Err(e) => {
+        Ok(_) if fallback.is_none() => {
+            fallback = Some((i, std::mem::take(rec)));
+            false
+        }
+        res => {
+            if let Err(e) = res {
                 if !json_error && best.is_none_or(|b| e.column > b.column) {
                     best = Some(e);
                 }
             }
+            *rec = Record::default();
+            false
+        }
+    };
+    // The previous line's layout reads nearly every line: tried before the others are listed.
+    if candidate(last) && attempt(last, rec) {
+        return Decoded::Record;
+    }
+    for i in (0..layouts.len()).filter(|&i| i != last && candidate(i)) {
+        if attempt(i, rec) {
+            return Decoded::Record;
         }
     }
     if let Some((i, r)) = fallback {
         *last_layout = i;
         *rec = r;
         return Decoded::Record;
-    }
-    if used {
-        *rec = Record::default();
     }
     outcome_into(parse_other(choice, payload, first, best), rec)
 }
