@@ -4,7 +4,7 @@
 //! `/var/log/containers/<pod>_<ns>_<container>-<id>.log`). The pipeline reads from here.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -27,17 +27,21 @@ impl Input {
     }
 
     /// Opens the input, transparently decompressing gzip (including concatenated members).
+    /// Plain input is read unbuffered: the reader asks for megabyte chunks, which a buffer in
+    /// between would only copy once more.
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
-        let raw: Box<dyn Read + Send> = match self {
+        let mut raw: Box<dyn Read + Send> = match self {
             Input::Stdin => Box::new(io::stdin()),
             Input::Path(p) => Box::new(File::open(p)?),
         };
-        let mut buffered = BufReader::with_capacity(256 * 1024, raw);
-        let magic = buffered.fill_buf()?;
-        if magic.starts_with(&[0x1f, 0x8b]) {
-            Ok(Box::new(MultiGzDecoder::new(buffered)))
+        let mut magic = Vec::with_capacity(2);
+        (&mut raw).take(2).read_to_end(&mut magic)?;
+        let gzip = magic == [0x1f, 0x8b];
+        let whole = io::Cursor::new(magic).chain(raw);
+        if gzip {
+            Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, whole))))
         } else {
-            Ok(Box::new(buffered))
+            Ok(Box::new(whole))
         }
     }
 
