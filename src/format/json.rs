@@ -67,36 +67,91 @@ fn other_alias(key: &[u8]) -> Option<Alias> {
 }
 
 /// Istio's JSON keys (reference §2.4), which Consul, OSM, Emissary and Envoy Gateway share.
+#[cfg(test)]
+const ISTIO_KEYS: &[(&[u8], FieldId)] = &[
+    (b"start_time", FieldId::StartTime),
+    (b"method", FieldId::Method),
+    (b"path", FieldId::Path),
+    (b"protocol", FieldId::Protocol),
+    (b"response_code", FieldId::ResponseCode),
+    (b"response_flags", FieldId::ResponseFlags),
+    (b"response_code_details", FieldId::Details),
+    (b"connection_termination_details", FieldId::TerminationDetails),
+    (b"upstream_transport_failure_reason", FieldId::TransportFailure),
+    (b"bytes_received", FieldId::BytesReceived),
+    (b"bytes_sent", FieldId::BytesSent),
+    (b"duration", FieldId::Duration),
+    (b"upstream_service_time", FieldId::UpstreamServiceTime),
+    (b"x_forwarded_for", FieldId::XForwardedFor),
+    (b"user_agent", FieldId::UserAgent),
+    (b"request_id", FieldId::RequestId),
+    (b"authority", FieldId::Authority),
+    (b"upstream_host", FieldId::UpstreamHost),
+    (b"upstream_cluster", FieldId::UpstreamCluster),
+    (b"upstream_local_address", FieldId::UpstreamLocalAddress),
+    (b"downstream_local_address", FieldId::DownstreamLocalAddress),
+    (b"downstream_remote_address", FieldId::DownstreamRemoteAddress),
+    (b"requested_server_name", FieldId::RequestedServerName),
+    (b"route_name", FieldId::RouteName),
+    (b"istio_policy_status", FieldId::PolicyStatus),
+];
+
+/// The field of one of [`ISTIO_KEYS`]. Length, first and last byte tell them apart, so a key
+/// costs one comparison (a `match` on the names compares each name of the key's length).
 #[inline(always)]
 fn istio_key(key: &[u8]) -> Option<FieldId> {
-    Some(match key {
-        b"start_time" => FieldId::StartTime,
-        b"method" => FieldId::Method,
-        b"path" => FieldId::Path,
-        b"protocol" => FieldId::Protocol,
-        b"response_code" => FieldId::ResponseCode,
-        b"response_flags" => FieldId::ResponseFlags,
-        b"response_code_details" => FieldId::Details,
-        b"connection_termination_details" => FieldId::TerminationDetails,
-        b"upstream_transport_failure_reason" => FieldId::TransportFailure,
-        b"bytes_received" => FieldId::BytesReceived,
-        b"bytes_sent" => FieldId::BytesSent,
-        b"duration" => FieldId::Duration,
-        b"upstream_service_time" => FieldId::UpstreamServiceTime,
-        b"x_forwarded_for" => FieldId::XForwardedFor,
-        b"user_agent" => FieldId::UserAgent,
-        b"request_id" => FieldId::RequestId,
-        b"authority" => FieldId::Authority,
-        b"upstream_host" => FieldId::UpstreamHost,
-        b"upstream_cluster" => FieldId::UpstreamCluster,
-        b"upstream_local_address" => FieldId::UpstreamLocalAddress,
-        b"downstream_local_address" => FieldId::DownstreamLocalAddress,
-        b"downstream_remote_address" => FieldId::DownstreamRemoteAddress,
-        b"requested_server_name" => FieldId::RequestedServerName,
-        b"route_name" => FieldId::RouteName,
-        b"istio_policy_status" => FieldId::PolicyStatus,
+    let (&first, &last) = (key.first()?, key.last()?);
+    let (name, field): (&[u8], FieldId) = match (key.len(), first, last) {
+        (10, b's', b'e') => (b"start_time", FieldId::StartTime),
+        (6, b'm', b'd') => (b"method", FieldId::Method),
+        (4, b'p', b'h') => (b"path", FieldId::Path),
+        (8, b'p', b'l') => (b"protocol", FieldId::Protocol),
+        (13, b'r', b'e') => (b"response_code", FieldId::ResponseCode),
+        (14, b'r', b's') => (b"response_flags", FieldId::ResponseFlags),
+        (21, b'r', b's') => (b"response_code_details", FieldId::Details),
+        (30, b'c', b's') => (b"connection_termination_details", FieldId::TerminationDetails),
+        (33, b'u', b'n') => (b"upstream_transport_failure_reason", FieldId::TransportFailure),
+        (14, b'b', b'd') => (b"bytes_received", FieldId::BytesReceived),
+        (10, b'b', b't') => (b"bytes_sent", FieldId::BytesSent),
+        (8, b'd', b'n') => (b"duration", FieldId::Duration),
+        (21, b'u', b'e') => (b"upstream_service_time", FieldId::UpstreamServiceTime),
+        (15, b'x', b'r') => (b"x_forwarded_for", FieldId::XForwardedFor),
+        (10, b'u', b't') => (b"user_agent", FieldId::UserAgent),
+        (10, b'r', b'd') => (b"request_id", FieldId::RequestId),
+        (9, b'a', b'y') => (b"authority", FieldId::Authority),
+        (13, b'u', b't') => (b"upstream_host", FieldId::UpstreamHost),
+        (16, b'u', b'r') => (b"upstream_cluster", FieldId::UpstreamCluster),
+        (22, b'u', b's') => (b"upstream_local_address", FieldId::UpstreamLocalAddress),
+        (24, b'd', b's') => (b"downstream_local_address", FieldId::DownstreamLocalAddress),
+        (25, b'd', b's') => (b"downstream_remote_address", FieldId::DownstreamRemoteAddress),
+        (21, b'r', b'e') => (b"requested_server_name", FieldId::RequestedServerName),
+        (10, b'r', b'e') => (b"route_name", FieldId::RouteName),
+        (19, b'i', b's') => (b"istio_policy_status", FieldId::PolicyStatus),
         _ => return None,
-    })
+    };
+    same_key(key, name).then_some(field)
+}
+
+/// `key == name` for keys of the same length, eight bytes at a time (the last word overlapping
+/// the one before it), without a `memcmp` call.
+#[inline(always)]
+fn same_key(key: &[u8], name: &[u8]) -> bool {
+    let n = name.len();
+    if key.len() != n {
+        return false;
+    }
+    if n < 8 {
+        return key == name;
+    }
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    let mut i = 0;
+    while i + 8 < n {
+        if word(key, i) != word(name, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(key, n - 8) == word(name, n - 8)
 }
 
 /// Every other spelling, in normalised form (family reference §13 and §10.1). Where seen:
@@ -192,8 +247,12 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
+        // Proxies write compact JSON: one test for the common case of no whitespace at all.
+        if self.s.get(self.i).is_none_or(|&b| b > b' ') {
+            return;
+        }
         while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\r' | b'\n') {
             self.i += 1;
         }
@@ -282,7 +341,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn word(&mut self, w: &[u8]) -> Result<(), ParseError> {
-        if self.s[self.i..].starts_with(w) {
+        if crate::scan::has_prefix(&self.s[self.i..], w) {
             self.i += w.len();
             Ok(())
         } else {
@@ -418,10 +477,30 @@ fn proxy_only(field: FieldId) -> bool {
 
 /// Parses one JSON object line.
 pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
+    let mut rec = Record::default();
+    Ok(match parse_json_into(line, &mut rec)? {
+        JsonKind::Record => JsonLine::Record(rec),
+        JsonKind::AppLog => JsonLine::AppLog,
+    })
+}
+
+/// What [`parse_json_into`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonKind {
+    /// An access record, in the caller's record.
+    Record,
+    /// A structured application log, as [`JsonLine::AppLog`].
+    AppLog,
+}
+
+/// [`parse_json`] building the record in `rec` (which must be empty, and holds leftovers when
+/// the line is not a record): a record returned by value is copied on the way out.
+#[inline]
+pub fn parse_json_into<'a>(line: &'a [u8], rec: &mut Record<'a>) -> Result<JsonKind, ParseError> {
     let mut c = Cursor { s: line, i: 0 };
     c.ws();
     c.eat(b'{')?;
-    let mut rec = Record { format: FormatKind::Json, ..Record::default() };
+    rec.format = FormatKind::Json;
     let mut access_keys = 0u32;
     let mut log_keys = 0u32;
     // Keys only a proxy writes: an application's structured log may have a path, a status and
@@ -441,7 +520,7 @@ pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
             let at = c.i;
             match alias(&key) {
                 Some(Alias { field: FieldId::L4Error, .. }) => ztunnel.error = text(c.value()?),
-                Some(a) => match store_inline(&mut rec, a.field, c.value()?) {
+                Some(a) => match store_inline(rec, a.field, c.value()?) {
                     Ok(()) => {
                         access_keys += 1;
                         proxy_keys += proxy_only(a.field) as u32;
@@ -481,8 +560,11 @@ pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
     if ztunnel.access_scope {
         // ztunnel with LOG_FORMAT=json (family §10.1).
         match ztunnel.message {
-            L4Message::Record => return Ok(JsonLine::Record(finish_l4(rec, ztunnel.error))),
-            L4Message::Opened => return Ok(JsonLine::AppLog),
+            L4Message::Record => {
+                mark_l4(rec, ztunnel.error);
+                return Ok(JsonKind::Record);
+            }
+            L4Message::Opened => return Ok(JsonKind::AppLog),
             L4Message::Other => {}
         }
     }
@@ -494,9 +576,9 @@ pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
         && access_keys >= 2
         && (has_status || rec.response_code_details.is_some() || rec.duration_ms.is_some())
     {
-        Ok(JsonLine::Record(rec))
+        Ok(JsonKind::Record)
     } else if log_keys >= 2 {
-        Ok(JsonLine::AppLog)
+        Ok(JsonKind::AppLog)
     } else {
         Err(ParseError::at(ErrorKind::NotAccessJson, 0))
     }
@@ -534,9 +616,14 @@ impl L4Message {
 /// Completes a ztunnel record: its `error` text goes where the classifier reads transport
 /// failures. (`dst.service` is read as the authority, family §13.)
 pub(crate) fn finish_l4<'a>(mut rec: Record<'a>, error: Option<Cow<'a, [u8]>>) -> Record<'a> {
+    mark_l4(&mut rec, error);
+    rec
+}
+
+/// [`finish_l4`] in place.
+fn mark_l4<'a>(rec: &mut Record<'a>, error: Option<Cow<'a, [u8]>>) {
     rec.format = FormatKind::Ztunnel;
     rec.upstream_transport_failure_reason = error;
-    rec
 }
 
 /// A string value as found under a log shipper's envelope key (`log`, `message`, `msg`).
@@ -778,6 +865,26 @@ mod tests {
             JsonLine::Record(r) => r,
             JsonLine::AppLog => panic!("not a record"),
         }
+    }
+
+    #[test]
+    fn istio_keys_are_found_by_length_and_ends() {
+        for &(name, field) in ISTIO_KEYS {
+            assert_eq!(istio_key(name), Some(field), "{}", String::from_utf8_lossy(name));
+            // Every one-byte change, cut and extension is another key or none.
+            let mut near: Vec<Vec<u8>> = vec![name[1..].to_vec(), name[..name.len() - 1].to_vec()];
+            near.push([name, b"x"].concat());
+            for i in 0..name.len() {
+                let mut k = name.to_vec();
+                k[i] ^= 0x20;
+                near.push(k);
+            }
+            for k in near {
+                let want = ISTIO_KEYS.iter().find(|(n, _)| *n == &k[..]).map(|&(_, f)| f);
+                assert_eq!(istio_key(&k), want, "{}", String::from_utf8_lossy(&k));
+            }
+        }
+        assert_eq!(istio_key(b""), None);
     }
 
     #[test]

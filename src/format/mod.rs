@@ -482,16 +482,17 @@ fn parse_fast<'a>(
     };
     let mut best: Option<ParseError> = None;
     if first == b'{' && matches!(choice, FormatChoice::Auto | FormatChoice::Json) {
-        match json::parse_json(payload) {
-            Ok(json::JsonLine::Record(rec)) => {
-                *out = rec;
-                return Decoded::Record;
-            }
-            Ok(json::JsonLine::AppLog) => {
+        match json::parse_json_into(payload, out) {
+            Ok(json::JsonKind::Record) => return Decoded::Record,
+            Ok(json::JsonKind::AppLog) => {
+                *out = Record::default();
                 let agent = memchr::memmem::find(payload, b"\"scope\":\"envoy").is_none();
                 return Decoded::Skipped(if agent { SkipReason::AgentLog } else { SkipReason::EnvoyLog });
             }
-            Err(e) => best = Some(e),
+            Err(e) => {
+                *out = Record::default();
+                best = Some(e);
+            }
         }
     }
     if matches!(first, b'[' | b'{' | b'A') {
