@@ -503,3 +503,51 @@ fn reporter_reads_the_layout_where_it_names_the_role() {
     // The pod name still wins.
     assert_eq!(verdict(&kuma_in, Some("kuma-gateway-7d9f")).unwrap().2, Gateway);
 }
+
+/// `ip_of` as it was first written (a `memrchr` for the last colon), kept as the oracle.
+fn ip_of_oracle(addr: &[u8]) -> Option<&[u8]> {
+    let colon = memchr::memrchr(b':', addr)?;
+    let ip = &addr[..colon];
+    (!ip.is_empty() && addr[colon + 1..].iter().all(u8::is_ascii_digit)).then_some(ip)
+}
+
+#[test]
+fn ip_of_matches_the_last_colon_rule() {
+    let cases: &[&[u8]] = &[
+        b"10.44.1.23:37652",
+        b"[fd00::1]:8080",
+        b"[fd00::1]",
+        b"fd00::1",
+        b"10.0.0.1:",
+        b":8080",
+        b":",
+        b"",
+        b"8080",
+        b"10.0.0.1",
+        b"10.0.0.1:80a",
+        b"a:b:80",
+        b"a::",
+        b"::",
+        b"envoy://internal_client_address/",
+        b"envoy://connect_originate/10.244.1.24:9080",
+        b"unix:/var/run/sock",
+        b"x:\xff9",
+    ];
+    for &c in cases {
+        assert_eq!(ip_of(c), ip_of_oracle(c), "{:?}", String::from_utf8_lossy(c));
+    }
+    // Every string over a small alphabet up to length 5.
+    let alphabet = b":1a[";
+    let mut buf = Vec::new();
+    for len in 0..=5u32 {
+        for n in 0..alphabet.len().pow(len) {
+            buf.clear();
+            let mut k = n;
+            for _ in 0..len {
+                buf.push(alphabet[k % alphabet.len()]);
+                k /= alphabet.len();
+            }
+            assert_eq!(ip_of(&buf), ip_of_oracle(&buf), "{:?}", String::from_utf8_lossy(&buf));
+        }
+    }
+}
