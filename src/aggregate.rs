@@ -16,6 +16,7 @@ use hdrhistogram::Histogram;
 use crate::classify::{self, Cause, Classification, Domain, Reporter};
 use crate::flags::{Flag, ResponseFlags};
 use crate::format::{ErrorKind, ParseError, SkipReason};
+use crate::latency::Latency;
 use crate::record::{FormatKind, Record};
 
 /// Where a line was read: the pipeline's chunk sequence number and the line's index in it.
@@ -288,16 +289,16 @@ fn count_format(formats: &mut Vec<(FormatKind, u64)>, kind: FormatKind, n: u64) 
     }
 }
 
+/// Durations of a group of failures. Two significant digits (1%) are enough for p50/p90/p99
+/// and keep the state small; the range grows with the largest value seen. Per-upstream
+/// latencies use [`Latency`], which shares this layout.
 fn new_histogram() -> Histogram<u64> {
-    // Two significant digits (1%) are enough for p50/p90/p99 and keep per-upstream state small;
-    // the range grows with the largest value seen.
     Histogram::new(2).expect("valid histogram")
 }
 
 #[inline]
 fn record_hist(h: &mut Histogram<u64>, v: u64) {
-    // Values beyond what can be tracked (~2^62) are clamped; a log cannot make us panic.
-    let _ = h.record(v.min(1 << 60));
+    let _ = h.record(v.min(crate::latency::CLAMP));
 }
 
 /// Counts per response code (`0`–`999`; anything larger is not a valid status and is rejected
@@ -378,8 +379,8 @@ pub struct UpstreamStats {
     pub codes: CodeCounts,
     pub flags: FlagCounts,
     pub causes: [u64; 19],
-    pub duration: Histogram<u64>,
-    pub upstream_service_time: Histogram<u64>,
+    pub duration: Latency,
+    pub upstream_service_time: Latency,
 }
 
 impl UpstreamStats {
@@ -392,8 +393,8 @@ impl UpstreamStats {
             codes: CodeCounts::default(),
             flags: FlagCounts::default(),
             causes: [0; 19],
-            duration: new_histogram(),
-            upstream_service_time: new_histogram(),
+            duration: Latency::default(),
+            upstream_service_time: Latency::default(),
         }
     }
 
@@ -405,8 +406,8 @@ impl UpstreamStats {
         for (a, b) in self.causes.iter_mut().zip(o.causes.iter()) {
             *a += b;
         }
-        let _ = self.duration.add(&o.duration);
-        let _ = self.upstream_service_time.add(&o.upstream_service_time);
+        self.duration.merge(&o.duration);
+        self.upstream_service_time.merge(&o.upstream_service_time);
     }
 }
 
@@ -769,10 +770,10 @@ impl Aggregate {
         }
         up.flags.add(rec.response_flags);
         if let Some(d) = rec.duration_ms {
-            record_hist(&mut up.duration, d);
+            up.duration.record(d);
         }
         if let Some(t) = rec.upstream_service_time_ms {
-            record_hist(&mut up.upstream_service_time, t);
+            up.upstream_service_time.record(t);
         }
         if let Some(live) = self.live.as_deref_mut() {
             let t = rec.start_epoch_ms().unwrap_or(live.arrival_ms);
@@ -939,14 +940,14 @@ impl Aggregate {
         self.last_raw = [self.last_raw, o.last_raw].into_iter().flatten().max();
     }
 
-    /// Latency over all records: the per-upstream histograms added up (recording each value
-    /// once per upstream instead of also globally halves the histogram work per line).
-    pub fn overall_latency(&self) -> (Histogram<u64>, Histogram<u64>) {
-        let mut duration = new_histogram();
-        let mut service = new_histogram();
+    /// Latency over all records: the per-upstream counts added up (recording each value once
+    /// per upstream instead of also globally halves the latency work per line).
+    pub fn overall_latency(&self) -> (Latency, Latency) {
+        let mut duration = Latency::default();
+        let mut service = Latency::default();
         for u in &self.upstreams {
-            let _ = duration.add(&u.duration);
-            let _ = service.add(&u.upstream_service_time);
+            duration.merge(&u.duration);
+            service.merge(&u.upstream_service_time);
         }
         (duration, service)
     }
