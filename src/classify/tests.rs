@@ -532,14 +532,40 @@ fn ip_of_matches_the_last_colon_rule() {
         b"envoy://connect_originate/10.244.1.24:9080",
         b"unix:/var/run/sock",
         b"x:\xff9",
+        b"10.244.14.3:35858",
+        b"10.244.14.3:12345678",
+        b"10.244.14.3:1234567",
+        b"1234567890",
+        b":1234567890",
+        b"a:12345678",
+        b"a:9:/09",
+        b"abcdefgh:",
+        b"abcdefg:",
+        b"abcdefgh:\xb0\xba",
+        b"abcdefgh:0\xb9",
     ];
     for &c in cases {
         assert_eq!(ip_of(c), ip_of_oracle(c), "{:?}", String::from_utf8_lossy(c));
     }
-    // Every string over a small alphabet up to length 5.
-    let alphabet = b":1a[";
+    // Pseudo-random strings up to 24 bytes over digits, the colon and their neighbours ('/' and
+    // ':' border the digits), other address bytes and high-bit bytes.
+    let bytes = b"0123456789:://..[]a\xb0\xba\xff";
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..200_000 {
+        let len = (next() % 25) as usize;
+        let s: Vec<u8> = (0..len).map(|_| bytes[(next() % bytes.len() as u64) as usize]).collect();
+        assert_eq!(ip_of(&s), ip_of_oracle(&s), "{:?}", String::from_utf8_lossy(&s));
+    }
+    // Every string over a small alphabet up to length 9 (both sides of the 8-byte word).
+    let alphabet = b":1a";
     let mut buf = Vec::new();
-    for len in 0..=5u32 {
+    for len in 0..=9u32 {
         for n in 0..alphabet.len().pow(len) {
             buf.clear();
             let mut k = n;
@@ -548,6 +574,15 @@ fn ip_of_matches_the_last_colon_rule() {
                 k /= alphabet.len();
             }
             assert_eq!(ip_of(&buf), ip_of_oracle(&buf), "{:?}", String::from_utf8_lossy(&buf));
+            for ip in [&b"1"[..], b"a", b"11", b"1:1", b"a1a", b":", b"1a"] {
+                assert_eq!(
+                    has_ip(&buf, ip),
+                    ip_of_oracle(&buf) == Some(ip),
+                    "{:?} has {:?}",
+                    String::from_utf8_lossy(&buf),
+                    String::from_utf8_lossy(ip)
+                );
+            }
         }
     }
 }
