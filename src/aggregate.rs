@@ -283,6 +283,13 @@ impl ExactValues {
 
 #[inline]
 fn count_format(formats: &mut Vec<(FormatKind, u64)>, kind: FormatKind, n: u64) {
+    // Nearly always the input's one layout.
+    if let Some((k, c)) = formats.first_mut() {
+        if *k == kind {
+            *c += n;
+            return;
+        }
+    }
     match formats.iter_mut().find(|(k, _)| *k == kind) {
         Some((_, c)) => *c += n,
         None => formats.push((kind, n)),
@@ -309,9 +316,26 @@ pub struct CodeCounts(Vec<(u16, u64)>);
 impl CodeCounts {
     #[inline]
     pub fn add(&mut self, code: u16, n: u64) {
-        // Few distinct codes per upstream: a linear scan beats hashing.
-        match self.0.iter_mut().find(|(c, _)| *c == code) {
-            Some((_, count)) => *count += n,
+        // Few distinct codes per upstream: a linear scan beats hashing. The most frequent code
+        // is usually first: a code counted more often than the one before it swaps places with
+        // it (the order is not part of the result: readers sort or search).
+        if let Some((c, count)) = self.0.first_mut() {
+            if *c == code {
+                *count += n;
+                return;
+            }
+        }
+        self.add_scan(code, n);
+    }
+
+    fn add_scan(&mut self, code: u16, n: u64) {
+        match self.0.iter().position(|(c, _)| *c == code) {
+            Some(i) => {
+                self.0[i].1 += n;
+                if i > 0 && self.0[i].1 > self.0[i - 1].1 {
+                    self.0.swap(i, i - 1);
+                }
+            }
             None => self.0.push((code, n)),
         }
     }
@@ -609,6 +633,152 @@ pub struct Live {
     pub arrival_ms: i64,
 }
 
+/// Upstream indices by a hash of (cluster, workload), with open addressing; each hit is
+/// confirmed against the upstream's own name and workload. Answers nearly every record
+/// without building the `cluster \0 workload` key of `Aggregate::index` and hashing it byte by
+/// byte. Exact: an upstream's own key always maps to it in `index` (an upstream is only
+/// created together with its key, and only when the key is absent), so an upstream with the
+/// same name and workload is the one `index` gives. Lookups it cannot answer (new, folded,
+/// merged-in upstreams) go to `index`.
+#[derive(Debug, Clone, Default)]
+struct PairIndex {
+    /// (high half of the hash, upstream index); [`PairIndex::EMPTY`] marks a free slot. The
+    /// length is zero or a power of two, at least twice `len`.
+    slots: Vec<(u32, u32)>,
+    len: usize,
+}
+
+impl PairIndex {
+    const EMPTY: u32 = u32::MAX;
+
+    #[inline]
+    fn get(
+        &self,
+        h: u64,
+        upstreams: &[UpstreamStats],
+        cluster: &[u8],
+        workload: Option<&[u8]>,
+    ) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let tag = (h >> 32) as u32;
+        let mut s = h as usize & mask;
+        loop {
+            let (t, i) = self.slots[s];
+            if i == Self::EMPTY {
+                return None;
+            }
+            if t == tag {
+                let up = &upstreams[i as usize];
+                if *up.name == *cluster && up.workload.as_deref() == workload {
+                    return Some(i);
+                }
+            }
+            s = (s + 1) & mask;
+        }
+    }
+
+    /// Adds upstream `i` (not present yet) under hash `h`.
+    fn insert(&mut self, h: u64, i: u32, upstreams: &[UpstreamStats]) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            // Rebuilt from every upstream: the table then also answers merged-in ones.
+            self.slots = vec![(0, Self::EMPTY); (self.slots.len() * 2).max(64)];
+            self.len = 0;
+            for (j, up) in upstreams.iter().enumerate() {
+                if j as u32 != i {
+                    self.put(pair_hash(&up.name, up.workload.as_deref()), j as u32);
+                }
+            }
+        }
+        self.put(h, i);
+    }
+
+    fn put(&mut self, h: u64, i: u32) {
+        let mask = self.slots.len() - 1;
+        let mut s = h as usize & mask;
+        while self.slots[s].1 != Self::EMPTY {
+            s = (s + 1) & mask;
+        }
+        self.slots[s] = ((h >> 32) as u32, i);
+        self.len += 1;
+    }
+}
+
+/// The hash [`PairIndex`] files an upstream under. Every hit is confirmed byte for byte, so the
+/// hash only has to tell names apart in practice: the length and three words, after Istio's
+/// `outbound|`/`inbound|` prefix (port, subset), in the middle (service, namespace) and at the
+/// end. Hashing every byte cost as much as the map lookup it replaces.
+#[inline]
+fn pair_hash(cluster: &[u8], workload: Option<&[u8]>) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    #[inline]
+    fn word(b: &[u8], i: usize) -> u64 {
+        u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
+    }
+    /// Up to 16 bytes, all of them.
+    #[inline]
+    fn short(b: &[u8]) -> u64 {
+        if b.len() >= 8 {
+            word(b, 0).rotate_left(21) ^ word(b, b.len() - 8)
+        } else {
+            b.iter().fold(0u64, |w, &x| (w << 8) | x as u64)
+        }
+    }
+    let n = cluster.len();
+    let mut h = if n >= 24 {
+        (word(cluster, 8) ^ n as u64).wrapping_mul(K)
+            ^ word(cluster, n / 2 - 4).rotate_left(17)
+            ^ word(cluster, n - 8)
+    } else {
+        short(cluster) ^ n as u64
+    };
+    if let Some(w) = workload {
+        h = h.wrapping_mul(K) ^ short(w) ^ ((w.len() as u64) << 56) ^ 0x1319_8a2e_0370_7344;
+    }
+    // Spread the high bits into the low ones, which pick the slot.
+    let h = h.wrapping_mul(K);
+    h ^ (h >> 29)
+}
+
+/// A canonical start time (`2020-11-25T21:26:18.409Z`) as two big-endian integers: ordered
+/// like its bytes, compared in two steps instead of a `memcmp` call, and kept without
+/// re-reading the bytes per record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct StartKey(u128, u64);
+
+impl StartKey {
+    /// Stand-ins for "none yet" that every real key beats: a canonical time has `T` at byte 10,
+    /// so it is neither all zeros nor all `0xff`.
+    const NONE_FIRST: StartKey = StartKey(u128::MAX, u64::MAX);
+    const NONE_LAST: StartKey = StartKey(0, 0);
+
+    #[inline]
+    fn of(t: &[u8; 24]) -> StartKey {
+        let hi = u128::from_be_bytes(t[..16].try_into().expect("16 bytes"));
+        StartKey(hi, u64::from_be_bytes(t[16..].try_into().expect("8 bytes")))
+    }
+
+    /// `self > o`, spelled as branches: records mostly share the first 16 bytes (same day,
+    /// hour, minute) and the derived order compiles to a longer branch-free sequence.
+    #[inline]
+    fn after(self, o: StartKey) -> bool {
+        if self.0 != o.0 { self.0 > o.0 } else { self.1 > o.1 }
+    }
+
+    /// The bytes back, unless this is a stand-in.
+    fn bytes(self) -> Option<[u8; 24]> {
+        if self == StartKey::NONE_FIRST || self == StartKey::NONE_LAST {
+            return None;
+        }
+        let mut b = [0; 24];
+        b[..16].copy_from_slice(&self.0.to_be_bytes());
+        b[16..].copy_from_slice(&self.1.to_be_bytes());
+        Some(b)
+    }
+}
+
 /// The per-worker state.
 #[derive(Debug, Clone)]
 pub struct Aggregate {
@@ -630,6 +800,8 @@ pub struct Aggregate {
     pub reporters: [u64; 4],
     /// Upstream key (cluster name, or `cluster \0 workload`) → index into `upstreams`.
     index: HashMap<Box<[u8]>, u32, FxBuild>,
+    /// The same upstreams by (cluster, workload): the per-record lookup.
+    pairs: PairIndex,
     pub upstreams: Vec<UpstreamStats>,
     key_buf: Vec<u8>,
     /// Records counted under `(other)` because the cluster cap was reached.
@@ -640,8 +812,10 @@ pub struct Aggregate {
     pub chunk_lines: Vec<(u64, u32, u64)>,
     first_start_ms: Option<i64>,
     last_start_ms: Option<i64>,
-    first_raw: Option<[u8; 24]>,
-    last_raw: Option<[u8; 24]>,
+    /// Earliest and latest canonical start time, as [`StartKey`]s ([`StartKey::NONE_FIRST`] and
+    /// [`StartKey::NONE_LAST`] until one is seen).
+    first_raw: StartKey,
+    last_raw: StartKey,
     /// Present in live mode only (windows cost a timestamp parse per record).
     pub live: Option<Box<Live>>,
 }
@@ -663,6 +837,7 @@ impl Aggregate {
             domains: [0; 6],
             reporters: [0; 4],
             index: HashMap::default(),
+            pairs: PairIndex::default(),
             upstreams: Vec::new(),
             key_buf: Vec::new(),
             folded_records: 0,
@@ -671,8 +846,8 @@ impl Aggregate {
             chunk_lines: Vec::new(),
             first_start_ms: None,
             last_start_ms: None,
-            first_raw: None,
-            last_raw: None,
+            first_raw: StartKey::NONE_FIRST,
+            last_raw: StartKey::NONE_LAST,
             live: None,
         }
     }
@@ -692,9 +867,24 @@ impl Aggregate {
     }
 
     /// Index of the upstream `cluster` (per `workload` for inbound clusters), creating it, or
-    /// folding it into `(other)` once `max_clusters` are tracked.
+    /// folding it into `(other)` once `max_clusters` are tracked (counted in `folded_records`).
     #[inline]
     fn upstream_index(&mut self, cluster: &[u8], workload: Option<&[u8]>) -> u32 {
+        let h = pair_hash(cluster, workload);
+        if let Some(i) = self.pairs.get(h, &self.upstreams, cluster, workload) {
+            return i;
+        }
+        let i = self.upstream_index_by_key(cluster, workload);
+        let up = &self.upstreams[i as usize];
+        if *up.name == *cluster && up.workload.as_deref() == workload {
+            self.pairs.insert(h, i, &self.upstreams);
+        }
+        i
+    }
+
+    /// The lookup by `index`, the authority: new upstreams, folded ones, merged ones.
+    #[inline(never)]
+    fn upstream_index_by_key(&mut self, cluster: &[u8], workload: Option<&[u8]>) -> u32 {
         let key: &[u8] = match workload {
             None => cluster,
             Some(w) => {
@@ -710,6 +900,11 @@ impl Aggregate {
         }
         let (key, cluster, workload): (Box<[u8]>, &[u8], Option<&[u8]>) =
             if self.index.len() >= self.max_clusters {
+                // Only here does a record land in `(other)` under another name (a cluster
+                // literally named `(other)` has that key).
+                if cluster != FOLDED.as_bytes() {
+                    self.folded_records += 1;
+                }
                 if let Some(&i) = self.index.get(FOLDED.as_bytes()) {
                     return i;
                 }
@@ -756,10 +951,6 @@ impl Aggregate {
             None
         };
         let ui = self.upstream_index(cluster, workload);
-        let folded = self.upstreams[ui as usize].name.as_ref() == FOLDED.as_bytes();
-        if folded && cluster != FOLDED.as_bytes() {
-            self.folded_records += 1;
-        }
         let reporter = classify::reporter(rec, source.pod.as_deref());
         self.reporters[reporter as usize] += 1;
         let verdict = classify::classify(rec, reporter);
@@ -785,18 +976,30 @@ impl Aggregate {
             }
             live.upstreams[ui as usize].add(t, verdict.is_some());
         }
-        if let Some(v) = verdict {
-            up.failed += 1;
-            up.causes[v.cause as usize] += 1;
-            self.failed += 1;
-            self.causes[v.cause as usize] += 1;
-            self.domains[v.domain as usize] += 1;
-            self.groups
-                .entry((v.cause, ui, v.reporter))
-                .or_insert_with(|| Group::new(&v))
-                .add(rec, pos, source);
+        if let Some(v) = &verdict {
+            self.add_failure(v, ui, rec, pos, source);
         }
         (reporter, verdict)
+    }
+
+    /// The failure's share of [`Aggregate::add_record`], out of line: most records succeed and
+    /// should not pay for its stack frame and registers.
+    #[inline(never)]
+    fn add_failure(
+        &mut self,
+        v: &Classification,
+        ui: u32,
+        rec: &Record<'_>,
+        pos: Position,
+        source: &SourceMeta,
+    ) {
+        let up = &mut self.upstreams[ui as usize];
+        up.failed += 1;
+        up.causes[v.cause as usize] += 1;
+        self.failed += 1;
+        self.causes[v.cause as usize] += 1;
+        self.domains[v.domain as usize] += 1;
+        self.groups.entry((v.cause, ui, v.reporter)).or_insert_with(|| Group::new(v)).add(rec, pos, source);
     }
 
     /// Tracks the earliest and latest start time. Envoy's own `%START_TIME%` rendering
@@ -806,17 +1009,16 @@ impl Aggregate {
     fn note_start(&mut self, t: &[u8]) {
         if let Ok(canonical) = <[u8; 24]>::try_from(t) {
             if canonical[23] == b'Z' && canonical[19] == b'.' && canonical[10] == b'T' {
-                // Byte order as two big-endian integers: two compares instead of `memcmp` calls.
-                let key = |t: &[u8; 24]| {
-                    let hi = u128::from_be_bytes(t[..16].try_into().expect("16 bytes"));
-                    (hi, u64::from_be_bytes(t[16..].try_into().expect("8 bytes")))
-                };
-                let k = key(&canonical);
-                if self.first_raw.is_none_or(|f| k < key(&f)) {
-                    self.first_raw = Some(canonical);
-                }
-                if self.last_raw.is_none_or(|l| k > key(&l)) {
-                    self.last_raw = Some(canonical);
+                let k = StartKey::of(&canonical);
+                if k.after(self.last_raw) {
+                    self.last_raw = k;
+                    // Once set, first ≤ last: a new latest is a new earliest only at the start.
+                    // Logs are mostly in time order, so this is the common path.
+                    if self.first_raw == StartKey::NONE_FIRST {
+                        self.first_raw = k;
+                    }
+                } else if self.first_raw.after(k) {
+                    self.first_raw = k;
                 }
                 return;
             }
@@ -829,9 +1031,9 @@ impl Aggregate {
 
     /// Earliest and latest start time seen, in epoch milliseconds.
     pub fn start_range(&self) -> Option<(i64, i64)> {
-        let parse = |r: &Option<[u8; 24]>| r.as_ref().and_then(|b| crate::record::parse_rfc3339_ms(b));
-        let first = [self.first_start_ms, parse(&self.first_raw)].into_iter().flatten().min()?;
-        let last = [self.last_start_ms, parse(&self.last_raw)].into_iter().flatten().max()?;
+        let parse = |k: StartKey| k.bytes().and_then(|b| crate::record::parse_rfc3339_ms(&b));
+        let first = [self.first_start_ms, parse(self.first_raw)].into_iter().flatten().min()?;
+        let last = [self.last_start_ms, parse(self.last_raw)].into_iter().flatten().max()?;
         Some((first, last))
     }
 
@@ -936,8 +1138,8 @@ impl Aggregate {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        self.first_raw = [self.first_raw, o.first_raw].into_iter().flatten().min();
-        self.last_raw = [self.last_raw, o.last_raw].into_iter().flatten().max();
+        self.first_raw = self.first_raw.min(o.first_raw);
+        self.last_raw = self.last_raw.max(o.last_raw);
     }
 
     /// Latency over all records: the per-upstream counts added up (recording each value once
@@ -1039,6 +1241,117 @@ mod tests {
             }
         }
         assert_eq!(c.common(&d), 50);
+    }
+
+    #[test]
+    fn pair_index_answers_like_the_key_map() {
+        // Alternating clusters and workloads, names that share prefixes, lengths and sampled
+        // words, NUL bytes that make two (cluster, workload) pairs one key, and the cap.
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        for svc in ["reviews", "ratings", "details", "productpage", "a", ""] {
+            for port in ["8080", "9080", "80"] {
+                names.push(format!("outbound|{port}||{svc}.bookinfo.svc.cluster.local").into_bytes());
+                names.push(format!("inbound|{port}||{svc}").into_bytes());
+            }
+        }
+        names.extend([b"inbound|80||".to_vec(), b"inbound|80||\0x".to_vec(), b"-".to_vec(), FOLDED.into()]);
+        let workloads: [Option<&[u8]>; 6] =
+            [None, Some(b"10.244.3.2"), Some(b"10.244.3.20"), Some(b""), Some(b"x"), Some(b"\0x")];
+        for cap in [3, 20, 1000] {
+            let (mut fast, mut slow) = (Aggregate::new(cap), Aggregate::new(cap));
+            let mut x = 0x9e37_79b9_7f4a_7c15u64;
+            for step in 0..5000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let cluster = &names[(x % names.len() as u64) as usize];
+                let workload = workloads[((x >> 20) % 6) as usize];
+                assert_eq!(
+                    fast.upstream_index(cluster, workload),
+                    slow.upstream_index_by_key(cluster, workload),
+                    "cap {cap} step {step}: {:?} {:?}",
+                    String::from_utf8_lossy(cluster),
+                    workload.map(String::from_utf8_lossy)
+                );
+                if step == 2500 {
+                    // Upstreams merged in are found too.
+                    let mut other = Aggregate::new(cap);
+                    other.upstream_index_by_key(b"outbound|1||merged", None);
+                    other.upstream_index_by_key(b"inbound|1||", Some(b"10.0.0.1"));
+                    fast.merge(other.clone());
+                    slow.merge(other);
+                }
+            }
+            assert_eq!(fast.folded_records, slow.folded_records, "cap {cap}");
+            assert_eq!(fast.upstreams.len(), slow.upstreams.len(), "cap {cap}");
+        }
+    }
+
+    #[test]
+    fn code_counts_do_not_depend_on_order() {
+        let codes = [200u16, 503, 200, 404, 503, 503, 503, 0, 200, 504, 503, 503, 200, 404];
+        let mut a = CodeCounts::default();
+        let mut b = CodeCounts::default();
+        for &c in &codes {
+            a.add(c, 1);
+        }
+        for &c in codes.iter().rev() {
+            b.add(c, 2);
+        }
+        let mut want: Vec<(u16, u64)> = Vec::new();
+        for &c in &codes {
+            match want.iter_mut().find(|(k, _)| *k == c) {
+                Some((_, n)) => *n += 1,
+                None => want.push((c, 1)),
+            }
+        }
+        want.sort_unstable();
+        assert_eq!(a.sorted(), want);
+        assert_eq!(b.sorted(), want.iter().map(|&(c, n)| (c, 2 * n)).collect::<Vec<_>>());
+        assert_eq!(a.get(503), 6);
+        assert_eq!(a.get(302), 0);
+        a.merge(&b);
+        assert_eq!(a.get(200), 12);
+    }
+
+    #[test]
+    fn start_keys_order_like_their_bytes() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut stamp = || {
+            let mut t = *b"2020-11-25T21:26:18.409Z";
+            // Vary a few bytes across the two words, often leaving them equal.
+            for _ in 0..3 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t[(x % 24) as usize] = b"0129:Z\xff\x00"[(x >> 8) as usize % 8];
+            }
+            t
+        };
+        for _ in 0..20_000 {
+            let (a, b) = (stamp(), stamp());
+            let (ka, kb) = (StartKey::of(&a), StartKey::of(&b));
+            assert_eq!(ka.after(kb), a > b, "{a:?} {b:?}");
+            assert_eq!(ka.cmp(&kb), a.cmp(&b));
+            assert_eq!(ka.bytes(), Some(a));
+        }
+        assert_eq!(StartKey::NONE_FIRST.bytes(), None);
+        assert_eq!(StartKey::NONE_LAST.bytes(), None);
+    }
+
+    #[test]
+    fn start_range_spans_unordered_times() {
+        let mut agg = Aggregate::new(10);
+        assert_eq!(agg.start_range(), None);
+        for t in ["2020-11-25T21:26:18.409Z", "2020-11-25T21:26:17.001Z", "2020-11-25T21:27:00.000Z"] {
+            agg.note_start(t.as_bytes());
+        }
+        let ms = |t: &str| crate::record::parse_rfc3339_ms(t.as_bytes()).unwrap();
+        assert_eq!(agg.start_range(), Some((ms("2020-11-25T21:26:17.001Z"), ms("2020-11-25T21:27:00.000Z"))));
+        let mut other = Aggregate::new(10);
+        other.note_start(b"2020-11-25T21:20:00.000Z");
+        agg.merge(other);
+        assert_eq!(agg.start_range().unwrap().0, ms("2020-11-25T21:20:00.000Z"));
     }
 
     #[test]
