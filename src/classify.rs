@@ -29,7 +29,10 @@ use std::fmt;
 use memchr::memmem;
 
 use crate::flags::{Flag, ResponseFlags};
+// Not `memmem::find`: it builds a searcher per call, and the rules test a few short needles
+// against short texts.
 use crate::record::{Details, Direction, FormatKind, Record};
+use crate::scan::find_literal;
 
 /// What broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -391,7 +394,7 @@ impl<'r> Facts<'r> {
     /// ztunnel's error text contains `needle` (family reference §10.1; its messages change
     /// between versions, so rules match parts of them).
     fn l4_error(&self, needle: &[u8]) -> bool {
-        self.l4 && memmem::find(self.transport_failure, needle).is_some()
+        self.l4 && find_literal(needle, self.transport_failure).is_some()
     }
 
     fn has(&self, f: Flag) -> bool {
@@ -408,8 +411,8 @@ impl<'r> Facts<'r> {
 
     /// Transport failure text from the field or, on Envoy 1.21–1.22, from the details braces.
     fn transport_text(&self, needle: &[u8]) -> bool {
-        memmem::find(self.transport_failure, needle).is_some()
-            || self.details.transport_failure.is_some_and(|t| memmem::find(t, needle).is_some())
+        find_literal(needle, self.transport_failure).is_some()
+            || self.details.transport_failure.is_some_and(|t| find_literal(needle, t).is_some())
     }
 }
 
