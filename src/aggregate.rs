@@ -11,8 +11,6 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use hdrhistogram::Histogram;
-
 use crate::classify::{self, Cause, Classification, Domain, Reporter};
 use crate::flags::{Flag, ResponseFlags};
 use crate::format::{ErrorKind, ParseError, SkipReason};
@@ -296,18 +294,6 @@ fn count_format(formats: &mut Vec<(FormatKind, u64)>, kind: FormatKind, n: u64) 
     }
 }
 
-/// Durations of a group of failures. Two significant digits (1%) are enough for p50/p90/p99
-/// and keep the state small; the range grows with the largest value seen. Per-upstream
-/// latencies use [`Latency`], which shares this layout.
-fn new_histogram() -> Histogram<u64> {
-    Histogram::new(2).expect("valid histogram")
-}
-
-#[inline]
-fn record_hist(h: &mut Histogram<u64>, v: u64) {
-    let _ = h.record(v.min(crate::latency::CLAMP));
-}
-
 /// Counts per response code (`0`–`999`; anything larger is not a valid status and is rejected
 /// by the parser).
 #[derive(Debug, Clone, Default)]
@@ -460,7 +446,7 @@ pub struct Group {
     pub reporter: Reporter,
     pub count: u64,
     pub with_retries: u64,
-    pub durations: Histogram<u64>,
+    pub durations: Latency,
     /// The exact durations while there are few distinct ones (a timeout wall has a handful):
     /// gives the cut-off to the millisecond where the histogram has 1% buckets.
     pub exact: ExactValues,
@@ -489,7 +475,7 @@ impl Group {
             reporter: c.reporter,
             count: 0,
             with_retries: 0,
-            durations: new_histogram(),
+            durations: Latency::default(),
             exact: ExactValues::default(),
             signatures: Vec::new(),
             other_signatures: 0,
@@ -509,7 +495,7 @@ impl Group {
             self.with_retries += 1;
         }
         if let Some(d) = rec.duration_ms {
-            record_hist(&mut self.durations, d);
+            self.durations.record(d);
             self.exact.add(d, 1);
         }
         let details = rec.response_code_details.as_deref().unwrap_or(b"");
@@ -577,7 +563,7 @@ impl Group {
     fn merge(&mut self, o: Group) {
         self.count += o.count;
         self.with_retries += o.with_retries;
-        let _ = self.durations.add(&o.durations);
+        self.durations.merge(&o.durations);
         self.exact.merge(&o.exact);
         for (sig, pos, sample, n) in o.signatures {
             let full = self.signatures.len() >= MAX_SIGNATURES;

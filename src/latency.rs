@@ -1,16 +1,16 @@
-//! Per-upstream latency counts, recorded twice per line. [`Latency`] keeps its counts in the
-//! bucket layout of `hdrhistogram::Histogram::<u64>::new(2)` (the histogram `crate::aggregate`
-//! uses for groups of failures) and answers the few questions `crate::summary::Percentiles`
-//! asks the same way, so the figures are those the histogram gives; recording is an index, an
-//! increment and two compares instead of the histogram's general `record` (generic counter,
-//! `Result`, resize checks).
+//! Latency counts per upstream (two per line) and per group of failures. [`Latency`] keeps its
+//! counts in the bucket layout of `hdrhistogram::Histogram::<u64>::new(2)`, which these figures
+//! came from before, and answers the questions `crate::summary::Percentiles` and
+//! `crate::findings::cutoff` ask exactly as that histogram does; recording is an index, an
+//! increment and a compare instead of the histogram's general `record` (generic counter,
+//! `Result`, resize checks), and a new group allocates nothing until its first value.
 //!
 //! Layout (two significant digits, unit 1): values below 256 have a slot each; above, bucket
 //! `b` ≥ 1 holds `[128 << b, 256 << b)` in 128 slots of width `2^b`, at index `b * 128 + (v >> b)`.
 //! Tests compare every answer with hdrhistogram's over the same values.
 
 /// Values beyond what can be tracked (~2^62) are clamped: a log cannot make us panic.
-pub const CLAMP: u64 = 1 << 60;
+const CLAMP: u64 = 1 << 60;
 /// hdrhistogram's `sub_bucket_half_count_magnitude` for two significant digits.
 const HALF_MAGNITUDE: u32 = 7;
 /// Values below this have a slot of their own (`sub_bucket_count`).
@@ -94,10 +94,34 @@ impl Latency {
         self.highest_equivalent(self.max)
     }
 
+    /// As `Histogram::min`: 0 when empty or when a 0 was recorded, else the lowest value
+    /// equivalent to the smallest recorded.
+    pub fn min(&self) -> u64 {
+        match self.counts.iter().position(|&c| c != 0) {
+            Some(i) => value_for(i),
+            None => 0,
+        }
+    }
+
     /// As `Histogram::highest_equivalent`.
     pub fn highest_equivalent(&self, v: u64) -> u64 {
         let b = bucket(v);
         ((v >> b) << b).saturating_add((1 << b) - 1)
+    }
+
+    /// As `Histogram::median_equivalent`: the middle (rounded up) of the values equivalent to `v`.
+    pub fn median_equivalent(&self, v: u64) -> u64 {
+        let b = bucket(v);
+        ((v >> b) << b) + ((1 << b) >> 1)
+    }
+
+    /// As `Histogram::count_between`: the values in the slots from `low`'s to `high`'s, both
+    /// clamped to the last slot. The slots are the histogram's (same growth), so the clamping
+    /// is too.
+    pub fn count_between(&self, low: u64, high: u64) -> u64 {
+        let Some(last) = self.counts.len().checked_sub(1) else { return 0 };
+        let (lo, hi) = (index(low).min(last), index(high).min(last));
+        self.counts.get(lo..=hi).map_or(0, |s| s.iter().fold(0u64, |t, &c| t.saturating_add(c)))
     }
 
     /// As `Histogram::value_at_quantile` for a quantile above 0 (the only ones asked): the
@@ -126,6 +150,15 @@ mod tests {
     use super::*;
     use crate::summary::Percentiles;
 
+    /// `Percentiles::of` as it read an hdrhistogram.
+    fn percentiles_of(h: &Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        let q = |p: f64| Some(h.highest_equivalent(h.value_at_quantile(p)).min(h.max()));
+        Percentiles { count: h.len(), p50: q(0.50), p90: q(0.90), p99: q(0.99), max: Some(h.max()) }
+    }
+
     /// The histogram `crate::aggregate` used per upstream, recording as it did.
     fn oracle(values: &[u64]) -> Histogram<u64> {
         let mut h = Histogram::<u64>::new(2).unwrap();
@@ -146,17 +179,26 @@ mod tests {
     const QUANTILES: [f64; 9] = [0.0, 0.001, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0, 1.5];
 
     fn assert_same(l: &Latency, h: &Histogram<u64>, what: &str) {
-        assert_eq!(Percentiles::of(l), Percentiles::of(h), "{what}: percentiles");
+        assert_eq!(Percentiles::of(l), percentiles_of(h), "{what}: percentiles");
         assert_eq!(l.len(), h.len(), "{what}: len");
         assert_eq!(l.is_empty(), h.is_empty(), "{what}: is_empty");
+        assert_eq!(l.min(), h.min(), "{what}: min");
+        for (lo, hi) in [(0, 0), (0, 100), (90, 110), (14_700, 15_300), (1 << 40, u64::MAX), (5, 3)] {
+            assert_eq!(l.count_between(lo, hi), h.count_between(lo, hi), "{what}: between {lo} {hi}");
+        }
         if h.is_empty() {
             return;
         }
         assert_eq!(l.max(), h.max(), "{what}: max");
+        let top = h.max();
+        for (lo, hi) in [(top / 2, top), (top, top), (top.saturating_add(1), u64::MAX)] {
+            assert_eq!(l.count_between(lo, hi), h.count_between(lo, hi), "{what}: between {lo} {hi}");
+        }
         for q in QUANTILES {
             assert_eq!(l.value_at_quantile(q), h.value_at_quantile(q), "{what}: q {q}");
             let v = h.value_at_quantile(q);
             assert_eq!(l.highest_equivalent(v), h.highest_equivalent(v), "{what}: he {v}");
+            assert_eq!(l.median_equivalent(v), h.median_equivalent(v), "{what}: me {v}");
         }
     }
 

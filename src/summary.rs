@@ -49,58 +49,12 @@ pub struct Percentiles {
     pub max: Option<u64>,
 }
 
-/// What [`Percentiles`] reads from a latency distribution: a histogram (groups of failures)
-/// or the per-upstream counts that share its layout and answers.
-pub trait Distribution {
-    fn len(&self) -> u64;
-    fn is_empty(&self) -> bool;
-    fn max(&self) -> u64;
-    fn value_at_quantile(&self, quantile: f64) -> u64;
-    fn highest_equivalent(&self, value: u64) -> u64;
-}
-
-impl Distribution for hdrhistogram::Histogram<u64> {
-    fn len(&self) -> u64 {
-        hdrhistogram::Histogram::len(self)
-    }
-    fn is_empty(&self) -> bool {
-        hdrhistogram::Histogram::is_empty(self)
-    }
-    fn max(&self) -> u64 {
-        hdrhistogram::Histogram::max(self)
-    }
-    fn value_at_quantile(&self, quantile: f64) -> u64 {
-        hdrhistogram::Histogram::value_at_quantile(self, quantile)
-    }
-    fn highest_equivalent(&self, value: u64) -> u64 {
-        hdrhistogram::Histogram::highest_equivalent(self, value)
-    }
-}
-
-impl Distribution for crate::latency::Latency {
-    fn len(&self) -> u64 {
-        crate::latency::Latency::len(self)
-    }
-    fn is_empty(&self) -> bool {
-        crate::latency::Latency::is_empty(self)
-    }
-    fn max(&self) -> u64 {
-        crate::latency::Latency::max(self)
-    }
-    fn value_at_quantile(&self, quantile: f64) -> u64 {
-        crate::latency::Latency::value_at_quantile(self, quantile)
-    }
-    fn highest_equivalent(&self, value: u64) -> u64 {
-        crate::latency::Latency::highest_equivalent(self, value)
-    }
-}
-
 impl Percentiles {
-    pub fn of(h: &impl Distribution) -> Percentiles {
+    pub fn of(h: &crate::latency::Latency) -> Percentiles {
         if h.is_empty() {
             return Percentiles::default();
         }
-        // hdrhistogram reports the highest value equivalent to the bucket; report the bucket's
+        // The counts have 1% buckets (hdrhistogram's layout); report the bucket's
         // representative value so that identical inputs give identical, readable figures.
         let q = |p: f64| Some(h.highest_equivalent(h.value_at_quantile(p)).min(h.max()));
         Percentiles { count: h.len(), p50: q(0.50), p90: q(0.90), p99: q(0.99), max: Some(h.max()) }
