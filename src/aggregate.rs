@@ -11,10 +11,11 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
+use hdrhistogram::Histogram;
+
 use crate::classify::{self, Cause, Classification, Domain, Reporter};
 use crate::flags::{Flag, ResponseFlags};
 use crate::format::{ErrorKind, ParseError, SkipReason};
-use crate::latency::Latency;
 use crate::record::{FormatKind, Record};
 
 /// Where a line was read: the pipeline's chunk sequence number and the line's index in it.
@@ -294,6 +295,18 @@ fn count_format(formats: &mut Vec<(FormatKind, u64)>, kind: FormatKind, n: u64) 
     }
 }
 
+fn new_histogram() -> Histogram<u64> {
+    // Two significant digits (1%) are enough for p50/p90/p99 and keep per-upstream state small;
+    // the range grows with the largest value seen.
+    Histogram::new(2).expect("valid histogram")
+}
+
+#[inline]
+fn record_hist(h: &mut Histogram<u64>, v: u64) {
+    // Values beyond what can be tracked (~2^62) are clamped; a log cannot make us panic.
+    let _ = h.record(v.min(1 << 60));
+}
+
 /// Counts per response code (`0`–`999`; anything larger is not a valid status and is rejected
 /// by the parser).
 #[derive(Debug, Clone, Default)]
@@ -389,8 +402,8 @@ pub struct UpstreamStats {
     pub codes: CodeCounts,
     pub flags: FlagCounts,
     pub causes: [u64; 19],
-    pub duration: Latency,
-    pub upstream_service_time: Latency,
+    pub duration: Histogram<u64>,
+    pub upstream_service_time: Histogram<u64>,
 }
 
 impl UpstreamStats {
@@ -403,8 +416,8 @@ impl UpstreamStats {
             codes: CodeCounts::default(),
             flags: FlagCounts::default(),
             causes: [0; 19],
-            duration: Latency::default(),
-            upstream_service_time: Latency::default(),
+            duration: new_histogram(),
+            upstream_service_time: new_histogram(),
         }
     }
 
@@ -416,8 +429,8 @@ impl UpstreamStats {
         for (a, b) in self.causes.iter_mut().zip(o.causes.iter()) {
             *a += b;
         }
-        self.duration.merge(&o.duration);
-        self.upstream_service_time.merge(&o.upstream_service_time);
+        let _ = self.duration.add(&o.duration);
+        let _ = self.upstream_service_time.add(&o.upstream_service_time);
     }
 }
 
@@ -446,7 +459,7 @@ pub struct Group {
     pub reporter: Reporter,
     pub count: u64,
     pub with_retries: u64,
-    pub durations: Latency,
+    pub durations: Histogram<u64>,
     /// The exact durations while there are few distinct ones (a timeout wall has a handful):
     /// gives the cut-off to the millisecond where the histogram has 1% buckets.
     pub exact: ExactValues,
@@ -475,7 +488,7 @@ impl Group {
             reporter: c.reporter,
             count: 0,
             with_retries: 0,
-            durations: Latency::default(),
+            durations: new_histogram(),
             exact: ExactValues::default(),
             signatures: Vec::new(),
             other_signatures: 0,
@@ -495,7 +508,7 @@ impl Group {
             self.with_retries += 1;
         }
         if let Some(d) = rec.duration_ms {
-            self.durations.record(d);
+            record_hist(&mut self.durations, d);
             self.exact.add(d, 1);
         }
         let details = rec.response_code_details.as_deref().unwrap_or(b"");
@@ -563,7 +576,7 @@ impl Group {
     fn merge(&mut self, o: Group) {
         self.count += o.count;
         self.with_retries += o.with_retries;
-        self.durations.merge(&o.durations);
+        let _ = self.durations.add(&o.durations);
         self.exact.merge(&o.exact);
         for (sig, pos, sample, n) in o.signatures {
             let full = self.signatures.len() >= MAX_SIGNATURES;
@@ -947,10 +960,10 @@ impl Aggregate {
         }
         up.flags.add(rec.response_flags);
         if let Some(d) = rec.duration_ms {
-            up.duration.record(d);
+            record_hist(&mut up.duration, d);
         }
         if let Some(t) = rec.upstream_service_time_ms {
-            up.upstream_service_time.record(t);
+            record_hist(&mut up.upstream_service_time, t);
         }
         if let Some(live) = self.live.as_deref_mut() {
             let t = rec.start_epoch_ms().unwrap_or(live.arrival_ms);
@@ -1128,14 +1141,14 @@ impl Aggregate {
         self.last_raw = self.last_raw.max(o.last_raw);
     }
 
-    /// Latency over all records: the per-upstream counts added up (recording each value once
-    /// per upstream instead of also globally halves the latency work per line).
-    pub fn overall_latency(&self) -> (Latency, Latency) {
-        let mut duration = Latency::default();
-        let mut service = Latency::default();
+    /// Latency over all records: the per-upstream histograms added up (recording each value
+    /// once per upstream instead of also globally halves the histogram work per line).
+    pub fn overall_latency(&self) -> (Histogram<u64>, Histogram<u64>) {
+        let mut duration = new_histogram();
+        let mut service = new_histogram();
         for u in &self.upstreams {
-            duration.merge(&u.duration);
-            service.merge(&u.upstream_service_time);
+            let _ = duration.add(&u.duration);
+            let _ = service.add(&u.upstream_service_time);
         }
         (duration, service)
     }

@@ -16,7 +16,6 @@ pub mod findings;
 pub mod flags;
 pub mod follow;
 pub mod format;
-pub mod latency;
 pub mod live;
 pub mod pipeline;
 pub mod record;

@@ -50,11 +50,11 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    pub fn of(h: &crate::latency::Latency) -> Percentiles {
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Percentiles {
         if h.is_empty() {
             return Percentiles::default();
         }
-        // The counts have 1% buckets (hdrhistogram's layout); report the bucket's
+        // hdrhistogram reports the highest value equivalent to the bucket; report the bucket's
         // representative value so that identical inputs give identical, readable figures.
         let q = |p: f64| Some(h.highest_equivalent(h.value_at_quantile(p)).min(h.max()));
         Percentiles { count: h.len(), p50: q(0.50), p90: q(0.90), p99: q(0.99), max: Some(h.max()) }
