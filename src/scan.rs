@@ -273,7 +273,7 @@ fn block_masks(block: &[u8; 64]) -> (u64, u64) {
 fn block_masks_swar(block: &[u8; 64]) -> (u64, u64) {
     // Bit 7 of each byte of a zero-byte mask to one bit per byte: the multiplier adds byte
     // `i`'s bit into bit `56 + i` and no two partial products meet.
-    let gather = |z: u64| ((z >> 7) * 0x0102_0408_1020_4080) >> 56;
+    let gather = |z: u64| ((z >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
     let (ps, pq) = (LO * b' ' as u64, LO * b'"' as u64);
     let (mut s, mut q) = (0u64, 0u64);
     for k in 0..8 {
