@@ -29,9 +29,9 @@ use std::fmt;
 use memchr::memmem;
 
 use crate::flags::{Flag, ResponseFlags};
+use crate::record::{Details, Direction, FormatKind, Record};
 // Not `memmem::find`: it builds a searcher per call, and the rules test a few short needles
 // against short texts.
-use crate::record::{Details, Direction, FormatKind, Record};
 use crate::scan::find_literal;
 
 /// What broke.
