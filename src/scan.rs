@@ -2,7 +2,9 @@
 //! `memchr`'s dispatch and setup cost more than the scan. On x86_64 these compare 16 bytes at a
 //! time with SSE2 (inlined: a field usually ends within the first load); elsewhere, and for
 //! the last few bytes of a line, they read eight bytes at a time in a `u64` (SWAR). Longer
-//! stretches go to `memchr`. Used by the field matcher in `crate::format::compile`.
+//! stretches go to `memchr`. [`Structure`] finds the spaces and quotes of a whole line, 64 bytes
+//! per compare round, for the written-out layouts. Used by the field matcher in
+//! `crate::format::compile`, the JSON reader and the classifier's substring tests.
 
 const LO: u64 = 0x0101_0101_0101_0101;
 /// Past this many bytes the vectorised `memchr` wins.

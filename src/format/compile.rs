@@ -746,7 +746,7 @@ fn structured_step<'a>(
         Class::Int | Class::Status => return number_step(rec, line, pos, field, class, lit),
         // A token holds neither separator: it ends at the first of either.
         Class::Token => match st.next(at, Set::Either) {
-            Some(j) if line[j] == lit[0] && has_prefix(&line[j..], lit) => j,
+            Some(j) if has_prefix(&line[j..], lit) => j,
             _ => return false,
         },
         // A quote-free value ends at the first quote, which must be the terminator's.
@@ -771,12 +771,8 @@ fn structured_step<'a>(
             }
         }
     };
-    let v = &line[at..end];
-    let stored = match class {
-        Class::Text | Class::Spaced | Class::Token => fill(rec, field, class, v),
-        _ => store_value(rec, field, class, v),
-    };
-    if stored.is_err() {
+    // Validated by the scan above; flags are validated by their conversion in `fill`.
+    if fill(rec, field, class, &line[at..end]).is_err() {
         return false;
     }
     *pos = end + lit.len();
