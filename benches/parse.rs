@@ -88,7 +88,7 @@ fn custom_input(istio: &[u8]) -> Vec<u8> {
         let Outcome::Record(r) = decoder.decode(line) else { continue };
         let num = |v: Option<u64>| v.map_or("-".to_string(), |n| n.to_string());
         out.push(b'[');
-        out.extend_from_slice(&field(r.start_time.as_deref()));
+        out.extend_from_slice(&field(r.start_time));
         out.extend_from_slice(
             format!(
                 "] {} {} {}ms upstream=",
@@ -98,13 +98,13 @@ fn custom_input(istio: &[u8]) -> Vec<u8> {
             )
             .as_bytes(),
         );
-        out.extend_from_slice(&field(r.upstream_cluster.as_deref()));
+        out.extend_from_slice(&field(r.upstream_cluster));
         out.extend_from_slice(b" \"");
-        out.extend_from_slice(&field(r.user_agent.as_deref()));
+        out.extend_from_slice(&field(r.user_agent));
         out.extend_from_slice(b"\" ");
-        out.extend_from_slice(&field(r.response_code_details.as_deref()));
+        out.extend_from_slice(&field(r.response_code_details));
         out.extend_from_slice(b" id=");
-        out.extend_from_slice(&field(r.request_id.as_deref()));
+        out.extend_from_slice(&field(r.request_id));
         out.push(b'\n');
     }
     out

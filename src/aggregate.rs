@@ -511,10 +511,10 @@ impl Group {
             record_hist(&mut self.durations, d);
             self.exact.add(d, 1);
         }
-        let details = rec.response_code_details.as_deref().unwrap_or(b"");
-        let tf = rec.upstream_transport_failure_reason.as_deref().unwrap_or(b"");
-        let ctd = rec.connection_termination_details.as_deref().unwrap_or(b"");
-        let route = rec.route_name.as_deref().unwrap_or(b"");
+        let details = rec.response_code_details.unwrap_or(b"");
+        let tf = rec.upstream_transport_failure_reason.unwrap_or(b"");
+        let ctd = rec.connection_termination_details.unwrap_or(b"");
+        let route = rec.route_name.unwrap_or(b"");
         let code = rec.response_code.map_or(u64::MAX, u64::from);
         let sig = fx_hash(&[details, tf, ctd, route], code ^ ((rec.response_flags.bits() as u64) << 20));
         let full = self.signatures.len() >= MAX_SIGNATURES;
@@ -538,35 +538,35 @@ impl Group {
             }
             None => self.other_signatures += 1,
         }
-        if let Some(id) = rec.request_id.as_deref() {
+        if let Some(id) = rec.request_id {
             self.ids.insert(fx_hash(&[id], 0));
             if self.request_ids.wants(pos) && !self.request_ids.holds(id) {
                 self.request_ids.offer(pos, id.into());
             }
         }
-        if let Some(sni) = rec.requested_server_name.as_deref() {
+        if let Some(sni) = rec.requested_server_name {
             if self.server_names.wants(pos) {
                 self.server_names.offer(pos, sni.into());
             }
         }
-        if let Some(a) = rec.downstream_local_address.as_deref() {
+        if let Some(a) = rec.downstream_local_address {
             if self.local_addresses.wants(pos) && !self.local_addresses.holds(a) {
                 self.local_addresses.offer(pos, a.into());
             }
         }
-        let pod = rec.meta.pod.as_deref().or(source.pod.as_deref());
+        let pod = rec.meta.pod.or(source.pod.as_deref());
         if let Some(pod) = pod {
             if self.pods.wants(pos) && !self.pods.iter().any(|(_, (_, p))| &**p == pod) {
-                let ns = rec.meta.namespace.as_deref().or(source.namespace.as_deref()).unwrap_or(b"");
+                let ns = rec.meta.namespace.or(source.namespace.as_deref()).unwrap_or(b"");
                 self.pods.offer(pos, (ns.into(), pod.into()));
             }
         }
-        if let Some(a) = rec.authority.as_deref() {
+        if let Some(a) = rec.authority {
             if self.authorities.wants(pos) {
                 self.authorities.offer(pos, a.into());
             }
         }
-        if let Some(h) = rec.upstream_host.as_deref() {
+        if let Some(h) = rec.upstream_host {
             if self.upstream_hosts.wants(pos) && !self.upstream_hosts.holds(h) {
                 self.upstream_hosts.offer(pos, h.into());
             }
@@ -932,20 +932,19 @@ impl Aggregate {
             self.codes.add(c, 1);
         }
         self.flags.add(rec.response_flags);
-        if let Some(t) = rec.start_time.as_deref() {
+        if let Some(t) = rec.start_time {
             self.note_start(t);
         }
-        let cluster = rec.upstream_cluster.as_deref().unwrap_or(NO_CLUSTER.as_bytes());
+        let cluster = rec.upstream_cluster.unwrap_or(NO_CLUSTER.as_bytes());
         // Inbound cluster names (`inbound|8080||`) repeat across workloads: tell them apart by
         // the workload of the pod that logged them or, failing that, by the pod IP the sidecar
         // accepted on.
         let workload = if cluster.starts_with(b"inbound|") {
             rec.meta
                 .pod
-                .as_deref()
                 .or(source.pod.as_deref())
                 .map(workload_of)
-                .or_else(|| rec.downstream_local_address.as_deref().and_then(crate::classify::ip_of))
+                .or_else(|| rec.downstream_local_address.and_then(crate::classify::ip_of))
         } else {
             None
         };
@@ -1162,6 +1161,7 @@ impl Aggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::json::Scratch;
     use crate::format::parse_line;
 
     const OK: &str = r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 200 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#;
@@ -1177,13 +1177,13 @@ mod tests {
         let lines = [OK, UT, OK, UT, UT, OK];
         let mut single = Aggregate::new(100);
         for (i, l) in lines.iter().enumerate() {
-            single.add_record(&parse_line(l.as_bytes()).unwrap(), pos(0, i as u32), &src);
+            single.add_record(&parse_line(l.as_bytes(), &Scratch::new()).unwrap(), pos(0, i as u32), &src);
         }
         let mut a = Aggregate::new(100);
         let mut b = Aggregate::new(100);
         for (i, l) in lines.iter().enumerate() {
             let target = if i % 2 == 0 { &mut a } else { &mut b };
-            target.add_record(&parse_line(l.as_bytes()).unwrap(), pos(0, i as u32), &src);
+            target.add_record(&parse_line(l.as_bytes(), &Scratch::new()).unwrap(), pos(0, i as u32), &src);
         }
         b.merge(a);
         assert_eq!(b.records, single.records);
@@ -1202,7 +1202,7 @@ mod tests {
         let mut agg = Aggregate::new(2);
         for i in 0..10 {
             let line = OK.replace("httpbin.foo", &format!("svc{i}.foo"));
-            agg.add_record(&parse_line(line.as_bytes()).unwrap(), pos(0, i), &src);
+            agg.add_record(&parse_line(line.as_bytes(), &Scratch::new()).unwrap(), pos(0, i), &src);
         }
         assert_eq!(agg.upstreams.len(), 3);
         assert_eq!(agg.upstreams[2].name.as_ref(), FOLDED.as_bytes());

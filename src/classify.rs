@@ -381,11 +381,11 @@ impl<'r> Facts<'r> {
             code: rec.response_code,
             flags: rec.response_flags,
             details: rec.details(),
-            transport_failure: rec.upstream_transport_failure_reason.as_deref().unwrap_or(b""),
-            termination: rec.connection_termination_details.as_deref().unwrap_or(b""),
+            transport_failure: rec.upstream_transport_failure_reason.unwrap_or(b""),
+            termination: rec.connection_termination_details.unwrap_or(b""),
             duration_ms: rec.duration_ms,
-            route: rec.route_name.as_deref().unwrap_or(b""),
-            cluster: rec.upstream_cluster.as_deref().unwrap_or(b""),
+            route: rec.route_name.unwrap_or(b""),
+            cluster: rec.upstream_cluster.unwrap_or(b""),
             tcp: rec.is_tcp(),
             l4: rec.format == FormatKind::Ztunnel,
         }
@@ -433,7 +433,7 @@ pub fn is_failure(rec: &Record<'_>) -> bool {
     if code == 0 && !rec.is_tcp() && rec.response_code.is_some() {
         return true;
     }
-    let details = rec.response_code_details.as_deref().unwrap_or(b"");
+    let details = rec.response_code_details.unwrap_or(b"");
     // Keyed on the first byte: the common `via_upstream` then costs one compare, not six.
     let failed_details = match details.first() {
         Some(b'u') => details.starts_with(b"upstream_reset_"),
@@ -443,8 +443,7 @@ pub fn is_failure(rec: &Record<'_>) -> bool {
         Some(b'e') => details.starts_with(b"ext_authz_"),
         _ => false,
     };
-    failed_details
-        || rec.connection_termination_details.as_deref().is_some_and(|t| t.starts_with(b"rbac_access_denied"))
+    failed_details || rec.connection_termination_details.is_some_and(|t| t.starts_with(b"rbac_access_denied"))
 }
 
 /// A pod name with `gateway` in it (`istio-ingressgateway-…`, `checkout-gateway-…`). Runs per
@@ -465,7 +464,7 @@ fn names_a_gateway(pod: &[u8]) -> bool {
 /// (source node) → [`Reporter::ClientSidecar`], `inbound` → [`Reporter::ServerSidecar`].
 #[inline]
 pub fn reporter(rec: &Record<'_>, source_pod: Option<&[u8]>) -> Reporter {
-    let pod = rec.meta.pod.as_deref().or(source_pod);
+    let pod = rec.meta.pod.or(source_pod);
     if pod.is_some_and(names_a_gateway) {
         return Reporter::Gateway;
     }
@@ -474,7 +473,7 @@ pub fn reporter(rec: &Record<'_>, source_pod: Option<&[u8]>) -> Reporter {
     }
     // Istio's own cluster names first, inline (nearly every record); the two prefixes exclude
     // each other and every name `reporter_by_cluster` tests, so the order changes nothing.
-    let cluster = rec.upstream_cluster.as_deref().unwrap_or(b"");
+    let cluster = rec.upstream_cluster.unwrap_or(b"");
     if cluster.starts_with(b"inbound|") {
         return Reporter::ServerSidecar;
     }
@@ -499,7 +498,7 @@ fn reporter_by_layout(rec: &Record<'_>) -> Option<Reporter> {
                 return None;
             }
             // Kuma's inbound records name the source service `unknown` (family §7).
-            Some(match rec.source_workload.as_deref() {
+            Some(match rec.source_workload {
                 Some(b"unknown") => Reporter::ServerSidecar,
                 Some(_) => Reporter::ClientSidecar,
                 None => Reporter::Unknown,
@@ -521,10 +520,10 @@ fn reporter_by_cluster(rec: &Record<'_>, cluster: &[u8]) -> Reporter {
     if cluster.is_empty() {
         // No cluster chosen: Istio mTLS SNI means an inbound listener; block_all/allow_any are
         // outbound routes.
-        if rec.requested_server_name.as_deref().is_some_and(|s| s.starts_with(b"outbound_.")) {
+        if rec.requested_server_name.is_some_and(|s| s.starts_with(b"outbound_.")) {
             return Reporter::ServerSidecar;
         }
-        if matches!(rec.route_name.as_deref(), Some(b"block_all" | b"allow_any")) {
+        if matches!(rec.route_name, Some(b"block_all" | b"allow_any")) {
             return Reporter::ClientSidecar;
         }
         return Reporter::Unknown;
@@ -542,9 +541,7 @@ fn reporter_by_cluster(rec: &Record<'_>, cluster: &[u8]) -> Reporter {
 /// ClusterIP or another pod), so the two local addresses differ.
 #[inline]
 fn outbound_side(rec: &Record<'_>) -> Reporter {
-    if let (Some(up), Some(down)) =
-        (rec.upstream_local_address.as_deref(), rec.downstream_local_address.as_deref())
-    {
+    if let (Some(up), Some(down)) = (rec.upstream_local_address, rec.downstream_local_address) {
         if ip_of(up).is_some_and(|ip| has_ip(down, ip)) {
             return Reporter::Gateway;
         }

@@ -295,14 +295,14 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
                 })
                 .collect();
             let _ = writeln!(out, "Evidence: {}", evidence.join(" "));
-            let cluster = rec.upstream_cluster.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-            let sni = rec.requested_server_name.as_deref().map(String::from_utf8_lossy);
+            let cluster = rec.upstream_cluster.map(String::from_utf8_lossy).unwrap_or_default();
+            let sni = rec.requested_server_name.map(String::from_utf8_lossy);
             let authority = sni
                 .as_deref()
                 .and_then(crate::findings::sni_host)
-                .or_else(|| rec.authority.as_deref().map(|a| String::from_utf8_lossy(a).into_owned()));
-            let pod = rec.meta.pod.as_deref().map(String::from_utf8_lossy);
-            let ns = rec.meta.namespace.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+                .or_else(|| rec.authority.map(|a| String::from_utf8_lossy(a).into_owned()));
+            let pod = rec.meta.pod.map(String::from_utf8_lossy);
+            let ns = rec.meta.namespace.map(String::from_utf8_lossy).unwrap_or_default();
             let target = Target::new(&cluster, authority.as_deref(), pod.as_deref().map(|p| (&*ns, p)));
             let _ = writeln!(out, "Look at: {}", esc(&target.fill(info.look_at)));
             for (i, cmd) in info.commands.iter().enumerate() {

@@ -1,9 +1,10 @@
 //! `Record<'a>`: a borrowed view of one access-log record, and the small value types around it.
 //!
 //! Produced by [`crate::format`] (text formats, JSON lines) and read by the classifier and the
-//! aggregates. Text formats borrow every value from the input line; JSON values borrow too unless
-//! they carry escapes, which is why byte fields are `Cow`. Envoy's `-` (and JSON `null`, or a
-//! missing key) is `None`.
+//! aggregates. Every value is borrowed: from the input line, or, for a JSON or `key=value` value
+//! with escapes, from the decoder's scratch buffer that the value was unescaped into (see
+//! `format::json::Scratch`), so a record costs no allocation and has nothing to drop. Envoy's
+//! `-` (and JSON `null`, or a missing key) is `None`.
 //!
 //! Besides Envoy's own fields a record carries the few that Istio ambient's ztunnel (an L4
 //! proxy, not Envoy) and Kuma log about the peers: the source and destination workload and the
@@ -11,12 +12,11 @@
 //! classifier and reports use.) A record read from a line
 //! as people paste it (cut at either end, quotes escaped) is marked [`Record::partial`].
 
-use std::borrow::Cow;
-
 use crate::flags::ResponseFlags;
 
-/// A field's raw bytes: borrowed from the line, owned only when JSON unescaping was needed.
-pub type Bytes<'a> = Cow<'a, [u8]>;
+/// A field's bytes: borrowed from the line, or from the decoder's scratch buffer when an escaped
+/// value had to be unescaped.
+pub type Bytes<'a> = &'a [u8];
 
 /// Which layout a record was read with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -172,20 +172,6 @@ impl Meta<'_> {
             && self.container.is_none()
             && self.stream.is_none()
     }
-
-    pub fn into_owned(self) -> Meta<'static> {
-        Meta {
-            log_time: self.log_time.map(own),
-            namespace: self.namespace.map(own),
-            pod: self.pod.map(own),
-            container: self.container.map(own),
-            stream: self.stream,
-        }
-    }
-}
-
-fn own(b: Bytes<'_>) -> Bytes<'static> {
-    Cow::Owned(b.into_owned())
 }
 
 /// One access-log record. Every field the Envoy/Istio formats carry; absent or `-` is `None`.
@@ -277,7 +263,7 @@ impl Default for Record<'_> {
 impl<'a> Record<'a> {
     /// Response-code details split into their parts (reference §4.1).
     pub fn details(&self) -> Details<'_> {
-        Details::split(self.response_code_details.as_deref().unwrap_or(b""))
+        Details::split(self.response_code_details.unwrap_or(b""))
     }
 
     /// True for a TCP-proxy record (`"- - -"`: no method, no protocol).
@@ -336,7 +322,7 @@ impl<'a> Record<'a> {
 
     /// The record's own start time in milliseconds since the Unix epoch, if it has one.
     pub fn start_epoch_ms(&self) -> Option<i64> {
-        self.start_time.as_deref().and_then(parse_rfc3339_ms)
+        self.start_time.and_then(parse_rfc3339_ms)
     }
 }
 

@@ -1827,7 +1827,7 @@ mod tests {
     /// What a parsed record shows, read back the way a classifier would (Istio layouts).
     fn scenario_of(r: &Record<'_>) -> Scenario {
         let d = r.details();
-        match r.response_code_details.as_deref() {
+        match r.response_code_details {
             None if r.response_flags.contains(Flag::UF) => Scenario::TcpConnectRefused,
             None => Scenario::TcpOk,
             Some(b"via_upstream") if r.response_code == Some(503) => Scenario::AppUnavailable,
@@ -1920,7 +1920,7 @@ mod tests {
                                     assert!((15_000..=15_002).contains(&r.duration_ms.unwrap()));
                                 }
                                 assert_eq!(
-                                    r.upstream_transport_failure_reason.as_deref(),
+                                    r.upstream_transport_failure_reason,
                                     s.transport_failure().map(str::as_bytes)
                                 );
                                 *scenarios.entry(s).or_default() += 1;
@@ -1929,7 +1929,7 @@ mod tests {
                             match wrapper {
                                 Wrapper::None => assert!(r.meta.is_empty()),
                                 Wrapper::KubectlPrefix | Wrapper::KubectlPrefixTimestamps => {
-                                    assert_eq!(r.meta.container.as_deref(), Some(&b"istio-proxy"[..]));
+                                    assert_eq!(r.meta.container, Some(&b"istio-proxy"[..]));
                                     assert!(r.meta.pod.is_some());
                                 }
                                 Wrapper::KubectlTimestamps => assert!(r.meta.log_time.is_some()),
@@ -2006,8 +2006,8 @@ mod tests {
         let mut twins = 0;
         for line in lines(&log) {
             let Outcome::Record(r) = decoder.decode(line) else { panic!("not a record") };
-            let id = r.request_id.as_deref().map(<[u8]>::to_vec);
-            let cluster = r.upstream_cluster.as_deref().unwrap_or(b"").to_vec();
+            let id = r.request_id.map(<[u8]>::to_vec);
+            let cluster = r.upstream_cluster.unwrap_or(b"").to_vec();
             let code = r.response_code.unwrap();
             if let (Some((prev_id, prev_cluster, prev_code)), Some(id)) = (&previous, &id) {
                 if prev_id == id {

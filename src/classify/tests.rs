@@ -1,10 +1,12 @@
 //! One case per cause and per judgement call of failure-semantics.md, on real-shaped lines.
 
 use super::*;
+use crate::format::json::Scratch;
 use crate::format::parse_line;
 
 fn verdict(line: &str, pod: Option<&str>) -> Option<(Cause, Domain, Reporter)> {
-    let rec = parse_line(line.as_bytes()).unwrap_or_else(|e| panic!("{e} in {line}"));
+    let scratch = Scratch::new();
+    let rec = parse_line(line.as_bytes(), &scratch).unwrap_or_else(|e| panic!("{e} in {line}"));
     let rep = reporter(&rec, pod.map(str::as_bytes));
     classify(&rec, rep).map(|c| (c.cause, c.domain, c.reporter))
 }
@@ -425,7 +427,8 @@ fn ztunnel_errors_map_onto_the_causes() {
     }
     // The evidence is the error text (and the duration), not the absent code and flags.
     let line = ztunnel("inbound", "0ms", "connection failed: Connection refused (os error 111)");
-    let rec = parse_line(line.as_bytes()).unwrap();
+    let scratch = Scratch::new();
+    let rec = parse_line(line.as_bytes(), &scratch).unwrap();
     let c = classify(&rec, reporter(&rec, None)).unwrap();
     assert_eq!(c.evidence, &[Ev::TransportFailure, Ev::Duration]);
 }
@@ -437,9 +440,9 @@ fn reporter_knows_product_cluster_names() {
         let rec = Record {
             format: FormatKind::Json,
             response_code: Some(503),
-            upstream_cluster: Some(cluster.as_bytes().into()),
-            upstream_local_address: up.map(|a| a.as_bytes().into()),
-            downstream_local_address: down.map(|a| a.as_bytes().into()),
+            upstream_cluster: Some(cluster.as_bytes()),
+            upstream_local_address: up.map(|a| a.as_bytes()),
+            downstream_local_address: down.map(|a| a.as_bytes()),
             ..Record::default()
         };
         reporter(&rec, None)

@@ -491,7 +491,7 @@ impl CompiledFormat {
             }
             if k == 0 && j < before.len() {
                 // The start time itself may have lost its beginning.
-                if rec.start_time.as_deref().and_then(crate::record::parse_rfc3339_ms).is_none() {
+                if rec.start_time.and_then(crate::record::parse_rfc3339_ms).is_none() {
                     rec.start_time = None;
                 }
             }
@@ -1042,8 +1042,8 @@ fn store_value<'a>(rec: &mut Record<'a>, field: FieldId, class: Class, v: &'a [u
 }
 
 #[inline]
-fn opt_bytes(v: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
-    if v.is_empty() || v == b"-" { None } else { Some(std::borrow::Cow::Borrowed(v)) }
+fn opt_bytes(v: &[u8]) -> Option<&[u8]> {
+    if v.is_empty() || v == b"-" { None } else { Some(v) }
 }
 
 /// Parses a decimal number of at most 19 digits; `-` and empty are `None`.
@@ -1220,9 +1220,9 @@ mod tests {
         let r =
             f.parse(b"503 UF,URX outbound|80||a.b.svc.cluster.local; 12ms \"curl \"x\" y\" 100%").unwrap();
         assert_eq!(r.response_code, Some(503));
-        assert_eq!(r.upstream_cluster.as_deref(), Some(&b"outbound|80||a.b.svc.cluster.local"[..]));
+        assert_eq!(r.upstream_cluster, Some(&b"outbound|80||a.b.svc.cluster.local"[..]));
         assert_eq!(r.duration_ms, Some(12));
-        assert_eq!(r.user_agent.as_deref(), Some(&b"curl \"x\" y"[..]));
+        assert_eq!(r.user_agent, Some(&b"curl \"x\" y"[..]));
     }
 
     #[test]

@@ -3,11 +3,10 @@
 //!
 //! A single forward scan over the object, no intermediate tree: each key is looked up in the
 //! alias table below, its value stored straight into the [`Record`]. Strings without escapes are
-//! borrowed from the line; only a value that carries an escape is unescaped into an owned buffer.
-//! `null`, `"-"` and a missing key all mean "absent". Also home of [`unescape_into`], used by the
-//! docker json-file wrapper in [`super::wrapper`].
-
-use std::borrow::Cow;
+//! borrowed from the line; only a value that carries an escape is unescaped, into the line's
+//! [`Scratch`] arena, from which the record borrows it too. `null`, `"-"` and a missing key all
+//! mean "absent". Also home of [`unescape_into`], used by the docker json-file wrapper in
+//! [`super::wrapper`].
 
 use super::compile::{FieldId, parse_u64, strip_stat_delimiter};
 use super::error::{ErrorKind, ParseError};
@@ -233,9 +232,69 @@ pub(crate) fn normalise_key(key: &[u8], buf: &mut [u8; 64]) -> Option<usize> {
     Some(n)
 }
 
+/// Where the values of one line that carry escapes are unescaped to: an arena the decoder
+/// empties before each line, so that a record borrows every value (from the line or from
+/// here), has nothing to drop, and costs no allocation once the arena is warm.
+#[derive(Debug, Default)]
+pub struct Scratch(bumpalo::Bump);
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch::default()
+    }
+
+    /// Forgets every value unescaped so far (`&mut`: no record can still borrow one).
+    #[inline]
+    pub fn clear(&mut self) {
+        self.0.reset();
+    }
+
+    /// The bytes `write` puts into a buffer of about `hint` bytes, kept until [`Self::clear`].
+    pub(crate) fn keep<E>(
+        &self,
+        hint: usize,
+        write: impl FnOnce(&mut ScratchBuf<'_>) -> Result<(), E>,
+    ) -> Result<&[u8], E> {
+        let mut out = ScratchBuf(bumpalo::collections::Vec::with_capacity_in(hint, &self.0));
+        write(&mut out)?;
+        Ok(out.0.into_bump_slice())
+    }
+}
+
+/// A growing buffer in a [`Scratch`].
+pub struct ScratchBuf<'s>(bumpalo::collections::Vec<'s, u8>);
+
+/// Where unescaped bytes go: a `Vec` (the wrappers' joined payloads) or a [`ScratchBuf`].
+pub trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+    fn put_byte(&mut self, b: u8);
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    #[inline]
+    fn put_byte(&mut self, b: u8) {
+        self.push(b);
+    }
+}
+
+impl Sink for ScratchBuf<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice_copy(bytes);
+    }
+    #[inline]
+    fn put_byte(&mut self, b: u8) {
+        self.0.push(b);
+    }
+}
+
 /// A scalar or raw JSON value (also a `key=value` value, always a string).
 pub enum Value<'a> {
-    Str(Cow<'a, [u8]>),
+    Str(&'a [u8]),
     /// A number, `true`/`false`, or a nested object/array: its raw text.
     Raw(&'a [u8]),
     Null,
@@ -244,6 +303,9 @@ pub enum Value<'a> {
 struct Cursor<'a> {
     s: &'a [u8],
     i: usize,
+    /// Where escaped strings are unescaped to; `None` for the scans that only look at raw
+    /// values (envelopes, Kubernetes metadata), which never ask for an unescaped string.
+    scratch: Option<&'a Scratch>,
 }
 
 impl<'a> Cursor<'a> {
@@ -292,8 +354,9 @@ impl<'a> Cursor<'a> {
         Ok(&self.s[start..self.i])
     }
 
-    /// A string starting at the opening quote; borrowed unless it holds escapes.
-    fn string(&mut self) -> Result<Cow<'a, [u8]>, ParseError> {
+    /// A string starting at the opening quote: borrowed from the line unless it holds escapes,
+    /// then from the scratch arena.
+    fn string(&mut self) -> Result<&'a [u8], ParseError> {
         self.eat(b'"')?;
         let start = self.i;
         let rest = &self.s[start..];
@@ -302,15 +365,17 @@ impl<'a> Cursor<'a> {
             None => Err(ParseError::at(ErrorKind::BadJson, self.s.len())),
             Some(n) if rest[n] == b'"' => {
                 self.i = start + n + 1;
-                Ok(Cow::Borrowed(&rest[..n]))
+                Ok(&rest[..n])
             }
             Some(_) => {
                 let end = string_end(rest).ok_or(ParseError::at(ErrorKind::BadJson, self.s.len()))?;
-                let mut out = Vec::with_capacity(end);
-                unescape_into(&rest[..end], &mut out)
+                let scratch = self.scratch.ok_or(ParseError::at(ErrorKind::BadJson, start))?;
+                let body = &rest[..end];
+                let out = scratch
+                    .keep(end, |out| unescape_into(body, out))
                     .map_err(|o| ParseError::at(ErrorKind::BadJson, start + o))?;
                 self.i = start + end + 1;
-                Ok(Cow::Owned(out))
+                Ok(out)
             }
         }
     }
@@ -398,26 +463,26 @@ fn string_end(body: &[u8]) -> Option<usize> {
 /// Appends the unescaped form of a JSON string body to `out`. On error returns the offset of
 /// the bad escape. Invalid `\u` surrogates become U+FFFD rather than an error: the bytes are
 /// log content, not a program.
-pub fn unescape_into(body: &[u8], out: &mut Vec<u8>) -> Result<(), usize> {
+pub fn unescape_into(body: &[u8], out: &mut impl Sink) -> Result<(), usize> {
     let mut i = 0;
     while i < body.len() {
         let Some(n) = memchr::memchr(b'\\', &body[i..]) else {
-            out.extend_from_slice(&body[i..]);
+            out.put(&body[i..]);
             return Ok(());
         };
-        out.extend_from_slice(&body[i..i + n]);
+        out.put(&body[i..i + n]);
         i += n;
         let esc = *body.get(i + 1).ok_or(i)?;
         i += 2;
         match esc {
-            b'"' => out.push(b'"'),
-            b'\\' => out.push(b'\\'),
-            b'/' => out.push(b'/'),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
+            b'"' => out.put_byte(b'"'),
+            b'\\' => out.put_byte(b'\\'),
+            b'/' => out.put_byte(b'/'),
+            b'b' => out.put_byte(8),
+            b'f' => out.put_byte(12),
+            b'n' => out.put_byte(b'\n'),
+            b'r' => out.put_byte(b'\r'),
+            b't' => out.put_byte(b'\t'),
             b'u' => {
                 let hi = hex4(body.get(i..i + 4).ok_or(i)?).ok_or(i)?;
                 i += 4;
@@ -438,7 +503,7 @@ pub fn unescape_into(body: &[u8], out: &mut Vec<u8>) -> Result<(), usize> {
                 };
                 let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
                 let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                out.put(c.encode_utf8(&mut buf).as_bytes());
             }
             _ => return Err(i - 2),
         }
@@ -475,10 +540,10 @@ fn proxy_only(field: FieldId) -> bool {
     )
 }
 
-/// Parses one JSON object line.
-pub fn parse_json(line: &[u8]) -> Result<JsonLine<'_>, ParseError> {
+/// Parses one JSON object line (escaped values unescaped into `scratch`).
+pub fn parse_json<'a>(line: &'a [u8], scratch: &'a Scratch) -> Result<JsonLine<'a>, ParseError> {
     let mut rec = Record::default();
-    Ok(match parse_json_into(line, &mut rec)? {
+    Ok(match parse_json_into(line, scratch, &mut rec)? {
         JsonKind::Record => JsonLine::Record(rec),
         JsonKind::AppLog => JsonLine::AppLog,
     })
@@ -496,8 +561,12 @@ pub enum JsonKind {
 /// [`parse_json`] building the record in `rec` (which must be empty, and holds leftovers when
 /// the line is not a record): a record returned by value is copied on the way out.
 #[inline]
-pub fn parse_json_into<'a>(line: &'a [u8], rec: &mut Record<'a>) -> Result<JsonKind, ParseError> {
-    let mut c = Cursor { s: line, i: 0 };
+pub fn parse_json_into<'a>(
+    line: &'a [u8],
+    scratch: &'a Scratch,
+    rec: &mut Record<'a>,
+) -> Result<JsonKind, ParseError> {
+    let mut c = Cursor { s: line, i: 0, scratch: Some(scratch) };
     c.ws();
     c.eat(b'{')?;
     rec.format = FormatKind::Json;
@@ -518,7 +587,7 @@ pub fn parse_json_into<'a>(line: &'a [u8], rec: &mut Record<'a>) -> Result<JsonK
             c.eat(b':')?;
             c.ws();
             let at = c.i;
-            match alias(&key) {
+            match alias(key) {
                 Some(Alias { field: FieldId::L4Error, .. }) => ztunnel.error = text(c.value()?),
                 Some(a) => match store_inline(rec, a.field, c.value()?) {
                     Ok(()) => {
@@ -531,7 +600,7 @@ pub fn parse_json_into<'a>(line: &'a [u8], rec: &mut Record<'a>) -> Result<JsonK
                 // Other values are only looked at, never unescaped (an envelope's `log` is).
                 None => {
                     let raw = c.raw_value()?;
-                    match &*key {
+                    match key {
                         b"level" | b"severity" => log_keys += 1,
                         b"msg" | b"message" => {
                             log_keys += 1;
@@ -589,7 +658,7 @@ pub fn parse_json_into<'a>(line: &'a [u8], rec: &mut Record<'a>) -> Result<JsonK
 struct L4Line<'a> {
     access_scope: bool,
     message: L4Message,
-    error: Option<Cow<'a, [u8]>>,
+    error: Option<&'a [u8]>,
 }
 
 /// ztunnel's access-log messages.
@@ -615,13 +684,13 @@ impl L4Message {
 
 /// Completes a ztunnel record: its `error` text goes where the classifier reads transport
 /// failures. (`dst.service` is read as the authority, family §13.)
-pub(crate) fn finish_l4<'a>(mut rec: Record<'a>, error: Option<Cow<'a, [u8]>>) -> Record<'a> {
+pub(crate) fn finish_l4<'a>(mut rec: Record<'a>, error: Option<&'a [u8]>) -> Record<'a> {
     mark_l4(&mut rec, error);
     rec
 }
 
 /// [`finish_l4`] in place.
-fn mark_l4<'a>(rec: &mut Record<'a>, error: Option<Cow<'a, [u8]>>) {
+fn mark_l4<'a>(rec: &mut Record<'a>, error: Option<&'a [u8]>) {
     rec.format = FormatKind::Ztunnel;
     rec.upstream_transport_failure_reason = error;
 }
@@ -641,7 +710,7 @@ pub(crate) enum Inner<'a> {
 pub(crate) fn envelope_candidates(line: &[u8]) -> Option<[Option<Inner<'_>>; 3]> {
     let mut out = [None; 3];
     let mut found = 0;
-    let mut c = Cursor { s: line, i: 0 };
+    let mut c = Cursor { s: line, i: 0, scratch: None };
     c.ws();
     c.eat(b'{').ok()?;
     loop {
@@ -723,7 +792,7 @@ pub(crate) fn kubernetes_meta(line: &[u8]) -> KubernetesMeta<'_> {
 /// Calls `f(key, value, is_string)` for each member of a JSON object: a string's body still
 /// escaped, any other value as written. Stops quietly at the first syntax error.
 fn each_member<'a>(obj: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8], bool)) {
-    let mut c = Cursor { s: obj, i: 0 };
+    let mut c = Cursor { s: obj, i: 0, scratch: None };
     let mut run = || -> Result<(), ParseError> {
         c.ws();
         c.eat(b'{')?;
@@ -750,12 +819,11 @@ fn each_member<'a>(obj: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8], bool)) {
 }
 
 #[inline(always)]
-fn text(v: Value<'_>) -> Option<Cow<'_, [u8]>> {
+fn text(v: Value<'_>) -> Option<&[u8]> {
     match v {
         Value::Null => None,
-        Value::Str(s) if s.is_empty() || &*s == b"-" => None,
-        Value::Str(s) => Some(s),
-        Value::Raw(r) => Some(Cow::Borrowed(r)),
+        Value::Str(s) if s.is_empty() || s == b"-" => None,
+        Value::Str(s) | Value::Raw(s) => Some(s),
     }
 }
 
@@ -763,8 +831,7 @@ fn text(v: Value<'_>) -> Option<Cow<'_, [u8]>> {
 fn number(v: Value<'_>) -> Result<Option<u64>, ErrorKind> {
     match v {
         Value::Null => Ok(None),
-        Value::Str(s) => parse_u64(&s),
-        Value::Raw(r) => parse_u64(r),
+        Value::Str(s) | Value::Raw(s) => parse_u64(s),
     }
 }
 
@@ -773,7 +840,7 @@ fn number(v: Value<'_>) -> Result<Option<u64>, ErrorKind> {
 #[inline(always)]
 fn millis(v: Value<'_>) -> Result<Option<u64>, ErrorKind> {
     match v {
-        Value::Str(s) => parse_u64(s.strip_suffix(b"ms").unwrap_or(&s)),
+        Value::Str(s) => parse_u64(s.strip_suffix(b"ms").unwrap_or(s)),
         v => number(v),
     }
 }
@@ -809,7 +876,7 @@ fn store_inline<'a>(rec: &mut Record<'a>, field: FieldId, v: Value<'a>) -> Resul
         ),
         FieldId::ResponseFlags => {
             if let Some(s) = text(v) {
-                rec.response_flags = ResponseFlags::parse(&s).map_err(|_| ErrorKind::BadFlags)?
+                rec.response_flags = ResponseFlags::parse(s).map_err(|_| ErrorKind::BadFlags)?
             }
         }
         FieldId::Details => set(&mut rec.response_code_details, text(v)),
@@ -829,18 +896,7 @@ fn store_inline<'a>(rec: &mut Record<'a>, field: FieldId, v: Value<'a>) -> Resul
                 rec.upstream_host = text(v);
             }
         }
-        FieldId::UpstreamCluster => set(
-            &mut rec.upstream_cluster,
-            text(v).map(|c| match c {
-                Cow::Borrowed(b) => Cow::Borrowed(strip_stat_delimiter(b)),
-                Cow::Owned(mut o) => {
-                    if o.last() == Some(&b';') {
-                        o.pop();
-                    }
-                    Cow::Owned(o)
-                }
-            }),
-        ),
+        FieldId::UpstreamCluster => set(&mut rec.upstream_cluster, text(v).map(strip_stat_delimiter)),
         FieldId::UpstreamLocalAddress => set(&mut rec.upstream_local_address, text(v)),
         FieldId::DownstreamLocalAddress => set(&mut rec.downstream_local_address, text(v)),
         FieldId::DownstreamRemoteAddress => set(&mut rec.downstream_remote_address, text(v)),
@@ -849,7 +905,7 @@ fn store_inline<'a>(rec: &mut Record<'a>, field: FieldId, v: Value<'a>) -> Resul
         FieldId::PolicyStatus => set(&mut rec.policy_status, text(v)),
         FieldId::SourceWorkload => set(&mut rec.source_workload, text(v)),
         FieldId::DestinationWorkload => set(&mut rec.destination_workload, text(v)),
-        FieldId::Direction => set(&mut rec.direction, text(v).and_then(|d| Direction::parse(&d))),
+        FieldId::Direction => set(&mut rec.direction, text(v).and_then(Direction::parse)),
         FieldId::L4Error | FieldId::Ignored => {}
     }
     Ok(())
@@ -860,8 +916,13 @@ mod tests {
     use super::*;
     use crate::flags::Flag;
 
+    /// An arena for one test's records (a few bytes, freed when the test process ends).
+    fn scratch() -> &'static Scratch {
+        Box::leak(Box::default())
+    }
+
     fn rec(line: &str) -> Record<'_> {
-        match parse_json(line.as_bytes()).unwrap() {
+        match parse_json(line.as_bytes(), scratch()).unwrap() {
             JsonLine::Record(r) => r,
             JsonLine::AppLog => panic!("not a record"),
         }
@@ -894,7 +955,7 @@ mod tests {
             r#"{"level":"info","ts":1732096800.5,"msg":"request done","path":"/items/7","status":200,"latency_ms":12}"#,
             r#"{"severity":"INFO","message":"GET /cart","method":"GET","status":"503","duration":"40"}"#,
         ] {
-            assert!(matches!(parse_json(line.as_bytes()), Ok(JsonLine::AppLog)), "{line}");
+            assert!(matches!(parse_json(line.as_bytes(), scratch()), Ok(JsonLine::AppLog)), "{line}");
         }
         // The same shape with a key only a proxy writes is a record.
         let r = rec(r#"{"level":"info","msg":"access","status":503,"path":"/x","response_flags":"UF"}"#);
@@ -905,11 +966,19 @@ mod tests {
 
     #[test]
     fn escaped_values_are_unescaped_and_plain_ones_borrowed() {
-        let r =
-            rec(r#"{"response_code":200,"user_agent":"a \"b\" \u00e9\n","path":"/x","response_flags":"-"}"#);
-        assert_eq!(r.user_agent.as_deref(), Some("a \"b\" é\n".as_bytes()));
-        assert!(matches!(r.user_agent, Some(Cow::Owned(_))));
-        assert!(matches!(r.path, Some(Cow::Borrowed(_))));
+        let line =
+            r#"{"response_code":200,"user_agent":"a \"b\" \u00e9\n","path":"/x","response_flags":"-"}"#;
+        let in_line = |v: &[u8]| line.as_bytes().as_ptr_range().contains(&v.as_ptr());
+        let r = rec(line);
+        assert_eq!(r.user_agent, Some("a \"b\" é\n".as_bytes()));
+        assert!(!in_line(r.user_agent.unwrap()), "unescaped into the scratch arena");
+        assert!(in_line(r.path.unwrap()), "borrowed from the line");
+        // Every escaped value of a line has its own bytes in the arena.
+        let r = rec(r#"{"response_code":200,"user_agent":"\u0041","path":"\/p","authority":"h\tx"}"#);
+        assert_eq!(
+            (r.user_agent, r.path, r.authority),
+            (Some(&b"A"[..]), Some(&b"/p"[..]), Some(&b"h\tx"[..]))
+        );
     }
 
     #[test]
@@ -938,17 +1007,20 @@ mod tests {
     #[test]
     fn app_logs_and_garbage_are_told_apart() {
         assert!(matches!(
-            parse_json(br#"{"level":"info","time":"2024-01-01T00:00:00Z","scope":"envoy main","msg":"hi"}"#),
+            parse_json(
+                br#"{"level":"info","time":"2024-01-01T00:00:00Z","scope":"envoy main","msg":"hi"}"#,
+                scratch()
+            ),
             Ok(JsonLine::AppLog)
         ));
-        assert_eq!(parse_json(br#"{"a":1}"#).unwrap_err().kind, ErrorKind::NotAccessJson);
-        assert_eq!(parse_json(br#"{"response_code":200"#).unwrap_err().kind, ErrorKind::BadJson);
+        assert_eq!(parse_json(br#"{"a":1}"#, scratch()).unwrap_err().kind, ErrorKind::NotAccessJson);
+        assert_eq!(parse_json(br#"{"response_code":200"#, scratch()).unwrap_err().kind, ErrorKind::BadJson);
         assert_eq!(
-            parse_json(br#"{"response_code":"abc","duration":1}"#).unwrap_err().kind,
+            parse_json(br#"{"response_code":"abc","duration":1}"#, scratch()).unwrap_err().kind,
             ErrorKind::BadStatus
         );
         assert_eq!(
-            parse_json(br#"{"response_code":1,"duration":1} x"#).unwrap_err().kind,
+            parse_json(br#"{"response_code":1,"duration":1} x"#, scratch()).unwrap_err().kind,
             ErrorKind::TrailingData
         );
     }

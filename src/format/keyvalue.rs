@@ -5,23 +5,23 @@
 //! ([`super::ztunnel`]), and the reader of the mixed form that starts like Envoy's default
 //! (`[%START_TIME%] "%REQ(:METHOD)% … %PROTOCOL%" src=… code=…`).
 //!
-//! Values are borrowed; only a quoted value holding a backslash escape is copied.
-
-use std::borrow::Cow;
+//! Values are borrowed; only a quoted value holding a backslash escape is copied, into the
+//! line's [`Scratch`].
 
 use super::compile::FieldId;
-use super::json::{Alias, Value, alias, store};
+use super::json::{Alias, Scratch, Sink, Value, alias, store};
 use crate::record::{FormatKind, Record};
 
 /// The `key=value` pairs of a line, in order. A token without `=` ends the scan with `Err`.
 pub struct Pairs<'a> {
     s: &'a [u8],
     i: usize,
+    scratch: &'a Scratch,
 }
 
 impl<'a> Pairs<'a> {
-    pub fn new(s: &'a [u8]) -> Pairs<'a> {
-        Pairs { s, i: 0 }
+    pub fn new(s: &'a [u8], scratch: &'a Scratch) -> Pairs<'a> {
+        Pairs { s, i: 0, scratch }
     }
 }
 
@@ -69,7 +69,12 @@ impl<'a> Iterator for Pairs<'a> {
                 if ends_value(&s[at + 1..]) {
                     self.i = at + 1;
                     let body = &s[v + 1..at];
-                    let value = if escaped { Cow::Owned(unescape_debug(body)) } else { Cow::Borrowed(body) };
+                    let value = if escaped {
+                        let Ok(v) = self.scratch.keep(body.len(), |out| unescape_debug(body, out));
+                        v
+                    } else {
+                        body
+                    };
                     return Some(Ok((key, Value::Str(value))));
                 }
                 j = at + 1;
@@ -77,7 +82,7 @@ impl<'a> Iterator for Pairs<'a> {
         }
         let end = s[v..].iter().position(|&b| matches!(b, b' ' | b'\t')).map_or(s.len(), |n| v + n);
         self.i = end;
-        Some(Ok((key, Value::Str(Cow::Borrowed(&s[v..end])))))
+        Some(Ok((key, Value::Str(&s[v..end]))))
     }
 }
 
@@ -97,8 +102,7 @@ fn ends_value(rest: &[u8]) -> bool {
 
 /// Undoes the escapes of a Rust `Debug` / Go `%q` string body: `\"`, `\\`, `\n`, `\t`, `\r`;
 /// any other escape is kept as written.
-fn unescape_debug(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
+fn unescape_debug(body: &[u8], out: &mut impl Sink) -> Result<(), std::convert::Infallible> {
     let mut i = 0;
     while i < body.len() {
         let b = body[i];
@@ -112,15 +116,15 @@ fn unescape_debug(body: &[u8]) -> Vec<u8> {
                 _ => None,
             };
             if let Some(c) = c {
-                out.push(c);
+                out.put_byte(c);
                 i += 2;
                 continue;
             }
         }
-        out.push(b);
+        out.put_byte(b);
         i += 1;
     }
-    out
+    Ok(())
 }
 
 /// True when the line starts with a `key=` token (cheap test before [`parse_kv`]).
@@ -139,13 +143,13 @@ pub fn looks_like_kv(line: &[u8]) -> bool {
 /// Reads a `key=value` access line, optionally led by `[<start time>] ` and a quoted request
 /// line. `None` unless at least two keys are known and one of them is a response code, flags,
 /// details or a duration (as for JSON lines).
-pub fn parse_kv(line: &[u8]) -> Option<Record<'_>> {
+pub fn parse_kv<'a>(line: &'a [u8], scratch: &'a Scratch) -> Option<Record<'a>> {
     let mut rec = Record { format: FormatKind::KeyValue, ..Record::default() };
     let mut s = line;
     let mut known = 0u32;
     if s.first() == Some(&b'[') {
         let close = memchr::memchr(b']', &s[..s.len().min(64)])?;
-        rec.start_time = Some(Cow::Borrowed(&s[1..close]));
+        rec.start_time = Some(&s[1..close]);
         s = s[close + 1..].trim_ascii_start();
         known += 1;
     }
@@ -159,14 +163,14 @@ pub fn parse_kv(line: &[u8]) -> Option<Record<'_>> {
         }
         let dash = |v: &'_ [u8]| -> bool { v == b"-" };
         let (method, path, protocol) = (&request[..sp1], &request[sp1 + 1..sp2], &request[sp2 + 1..]);
-        rec.method = (!dash(method)).then_some(Cow::Borrowed(method));
-        rec.path = (!dash(path)).then_some(Cow::Borrowed(path));
-        rec.protocol = (!dash(protocol)).then_some(Cow::Borrowed(protocol));
+        rec.method = (!dash(method)).then_some(method);
+        rec.path = (!dash(path)).then_some(path);
+        rec.protocol = (!dash(protocol)).then_some(protocol);
         s = &s[close + 2..];
         known += 1;
     }
     let mut pairs = 0;
-    for pair in Pairs::new(s) {
+    for pair in Pairs::new(s, scratch) {
         let (key, value) = pair.ok()?;
         pairs += 1;
         match alias(key) {
@@ -191,11 +195,12 @@ mod tests {
     use super::*;
 
     fn pairs(s: &str) -> Vec<(String, String)> {
-        Pairs::new(s.as_bytes())
+        let scratch = Scratch::new();
+        Pairs::new(s.as_bytes(), &scratch)
             .map(|p| {
                 let (k, v) = p.unwrap();
                 let Value::Str(v) = v else { panic!() };
-                (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(&v).into_owned())
+                (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned())
             })
             .collect()
     }
@@ -207,14 +212,15 @@ mod tests {
             [("a", "1"), ("b", "x y"), ("c", "q \"r\" s"), ("d", ""), ("e", "curl \"7\" x")]
                 .map(|(k, v)| (k.to_string(), v.to_string()))
         );
-        assert!(Pairs::new(b"a=1 bare b=2").any(|p| p.is_err()));
+        assert!(Pairs::new(b"a=1 bare b=2", &Scratch::new()).any(|p| p.is_err()));
     }
 
     #[test]
     fn kv_needs_known_keys_and_a_status() {
-        assert!(parse_kv(b"foo=1 bar=2").is_none());
-        assert!(parse_kv(b"status=200 user=x").is_none());
-        let r = parse_kv(b"code=503 flags=UF duration=12ms upstream_time=-ms").unwrap();
+        let scratch = Scratch::new();
+        assert!(parse_kv(b"foo=1 bar=2", &scratch).is_none());
+        assert!(parse_kv(b"status=200 user=x", &scratch).is_none());
+        let r = parse_kv(b"code=503 flags=UF duration=12ms upstream_time=-ms", &scratch).unwrap();
         assert_eq!((r.response_code, r.duration_ms, r.upstream_service_time_ms), (Some(503), Some(12), None));
     }
 }

@@ -21,8 +21,6 @@ pub mod recover;
 pub mod wrapper;
 pub mod ztunnel;
 
-use std::borrow::Cow;
-
 pub use compile::{CompiledFormat, FormatError};
 pub use error::{ErrorKind, ParseError};
 
@@ -137,6 +135,8 @@ pub struct Decoder {
     /// The searcher for the date of the last kubelet timestamp (see
     /// [`rejoin_timestamped_fragments`]): built when the date changes, not per line.
     date_finder: Option<DateFinder>,
+    /// Where the current line's escaped JSON and `key=value` values are unescaped to.
+    scratch: json::Scratch,
 }
 
 /// A `memmem` searcher for one `YYYY-MM-DDT`.
@@ -207,7 +207,10 @@ impl Decoder {
             envelope,
             unescaped,
             date_finder,
+            scratch,
         } = self;
+        scratch.clear();
+        let scratch: &'s json::Scratch = scratch;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             return Decoded::Skipped(SkipReason::Blank);
@@ -231,8 +234,8 @@ impl Decoder {
             let first = payload[0];
             if first == b'[' {
                 if let Some((pod, container, rest)) = wrapper::kubectl_prefix(payload) {
-                    meta.pod = Some(Cow::Borrowed(pod));
-                    meta.container = Some(Cow::Borrowed(container));
+                    meta.pod = Some(pod);
+                    meta.container = Some(container);
                     payload = rest;
                     if payload.is_empty() {
                         return Decoded::Skipped(SkipReason::Blank);
@@ -259,7 +262,7 @@ impl Decoder {
                     break;
                 }
                 if let Some((stream, tag, content)) = cri {
-                    meta.log_time = Some(Cow::Borrowed(ts));
+                    meta.log_time = Some(ts);
                     meta.stream = Some(stream);
                     let pending = &mut cri_pending[stream.index()];
                     if tag == CriTag::Partial {
@@ -280,7 +283,7 @@ impl Decoder {
                         break;
                     }
                 } else {
-                    meta.log_time = Some(Cow::Borrowed(ts));
+                    meta.log_time = Some(ts);
                     payload = after;
                     // kubectl --timestamps over split CRI records prints `TS1 part1TS2 part2`:
                     // the inner timestamps share the outer one's date, so look for that.
@@ -299,7 +302,7 @@ impl Decoder {
             if first == b'{' && payload.starts_with(b"{\"log\":\"") {
                 let Some(d) = wrapper::docker_line(payload) else { break };
                 meta.stream = d.stream;
-                meta.log_time = d.time.map(Cow::Borrowed);
+                meta.log_time = d.time;
                 // Buffers only trade bytes (append keeps both capacities): no allocation once warm.
                 joined.clear();
                 joined.append(docker_pending);
@@ -340,16 +343,16 @@ impl Decoder {
             }
             if first.is_ascii_lowercase() || first.is_ascii_digit() {
                 if let Some((ns, pod, container, rest)) = wrapper::stern_prefix(payload) {
-                    meta.namespace = ns.map(Cow::Borrowed);
-                    meta.pod = Some(Cow::Borrowed(pod));
-                    meta.container = Some(Cow::Borrowed(container));
+                    meta.namespace = ns;
+                    meta.pod = Some(pod);
+                    meta.container = Some(container);
                     payload = rest;
                     continue;
                 }
             }
             if first.is_ascii_alphanumeric() && meta.container.is_none() {
                 if let Some((service, rest)) = wrapper::compose_prefix(payload) {
-                    meta.container = Some(Cow::Borrowed(service));
+                    meta.container = Some(service);
                     payload = rest;
                     if payload.iter().all(u8::is_ascii_whitespace) {
                         return Decoded::Skipped(SkipReason::Blank);
@@ -361,7 +364,7 @@ impl Decoder {
         }
 
         let prefix_len = if in_line { payload.as_ptr() as usize - line.as_ptr() as usize } else { 0 };
-        let missed = match parse_fast(choice, last_layout, payload, out) {
+        let missed = match parse_fast(choice, last_layout, payload, scratch, out) {
             Decoded::Record => {
                 out.meta = meta;
                 return Decoded::Record;
@@ -370,7 +373,7 @@ impl Decoder {
             Decoded::Skipped(reason) => Missed::Skip(reason),
             Decoded::Malformed(err) => Missed::Error(err),
         };
-        match rare(missed, choice, last_layout, payload, meta, prefix_len, envelope, unescaped) {
+        match rare(missed, choice, last_layout, payload, meta, prefix_len, envelope, unescaped, scratch) {
             Outcome::Record(rec) => {
                 *out = rec;
                 Decoded::Record
@@ -401,21 +404,24 @@ fn rare<'s>(
     prefix_len: usize,
     envelope: &'s mut Vec<u8>,
     unescaped: &'s mut Vec<u8>,
+    scratch: &'s json::Scratch,
 ) -> Outcome<'s> {
     let mut rec = match missed {
         Missed::Skip(reason) => {
             // A shipper's envelope whose message is an Envoy or agent log reads as an
             // application log; one whose message is an access record must not.
-            match recover::envelope(choice, last_layout, payload, envelope, unescaped, false) {
+            match recover::envelope(choice, last_layout, payload, envelope, unescaped, scratch, false) {
                 Some(PayloadOutcome::Record(rec)) => rec,
                 _ => return Outcome::Skipped(reason),
             }
         }
-        Missed::Error(err) => match recover::recover(choice, last_layout, payload, envelope, unescaped) {
-            Some(PayloadOutcome::Record(rec)) => rec,
-            Some(PayloadOutcome::Skip(reason)) => return Outcome::Skipped(reason),
-            None => return Outcome::Malformed(err.shifted(prefix_len)),
-        },
+        Missed::Error(err) => {
+            match recover::recover(choice, last_layout, payload, envelope, unescaped, scratch) {
+                Some(PayloadOutcome::Record(rec)) => rec,
+                Some(PayloadOutcome::Skip(reason)) => return Outcome::Skipped(reason),
+                None => return Outcome::Malformed(err.shifted(prefix_len)),
+            }
+        }
     };
     // What an envelope said about the pod fills what the wrappers did not.
     let inner = std::mem::take(&mut rec.meta);
@@ -453,9 +459,10 @@ pub(crate) fn parse_payload<'a>(
     choice: &FormatChoice,
     last_layout: &mut usize,
     payload: &'a [u8],
+    scratch: &'a json::Scratch,
 ) -> Result<PayloadOutcome<'a>, ParseError> {
     let mut rec = Record::default();
-    match parse_fast(choice, last_layout, payload, &mut rec) {
+    match parse_fast(choice, last_layout, payload, scratch, &mut rec) {
         Decoded::Record => Ok(PayloadOutcome::Record(rec)),
         Decoded::Skipped(reason) => Ok(PayloadOutcome::Skip(reason)),
         Decoded::Malformed(err) => Err(err),
@@ -469,6 +476,7 @@ fn parse_fast<'a>(
     choice: &FormatChoice,
     last_layout: &mut usize,
     payload: &'a [u8],
+    scratch: &'a json::Scratch,
     out: &mut Record<'a>,
 ) -> Decoded {
     if let FormatChoice::Custom(f) = choice {
@@ -482,7 +490,7 @@ fn parse_fast<'a>(
     };
     let mut best: Option<ParseError> = None;
     if first == b'{' && matches!(choice, FormatChoice::Auto | FormatChoice::Json) {
-        match json::parse_json_into(payload, out) {
+        match json::parse_json_into(payload, scratch, out) {
             Ok(json::JsonKind::Record) => return Decoded::Record,
             Ok(json::JsonKind::AppLog) => {
                 *out = Record::default();
@@ -496,9 +504,9 @@ fn parse_fast<'a>(
         }
     }
     if matches!(first, b'[' | b'{' | b'A') {
-        return match_layouts(choice, last_layout, payload, first, best, out);
+        return match_layouts(choice, last_layout, payload, scratch, first, best, out);
     }
-    outcome_into(parse_other(choice, payload, first, best), out)
+    outcome_into(parse_other(choice, payload, scratch, first, best), out)
 }
 
 /// Moves an outcome built elsewhere (the rare layouts) into the caller's record.
@@ -518,12 +526,13 @@ fn outcome_into<'a>(o: Outcome<'a>, out: &mut Record<'a>) -> Decoded {
 fn parse_other<'a>(
     choice: &FormatChoice,
     payload: &'a [u8],
+    scratch: &'a json::Scratch,
     first: u8,
     best: Option<ParseError>,
 ) -> Outcome<'a> {
     // Before the skip test: a ztunnel line starts like a pilot-agent log (time, level).
     if matches!(choice, FormatChoice::Auto | FormatChoice::Istio) && first.is_ascii_alphanumeric() {
-        match ztunnel::parse(payload) {
+        match ztunnel::parse(payload, scratch) {
             Some(ztunnel::L4Line::Record(rec)) => return Outcome::Record(rec),
             Some(ztunnel::L4Line::Opened) => return Outcome::Skipped(SkipReason::AgentLog),
             None => {}
@@ -535,7 +544,7 @@ fn parse_other<'a>(
     if matches!(choice, FormatChoice::Auto)
         && ((first == b'[' && memchr::memchr(b'=', payload).is_some()) || keyvalue::looks_like_kv(payload))
     {
-        if let Some(rec) = keyvalue::parse_kv(payload) {
+        if let Some(rec) = keyvalue::parse_kv(payload, scratch) {
             return Outcome::Record(rec);
         }
     }
@@ -550,6 +559,7 @@ fn match_layouts<'a>(
     choice: &FormatChoice,
     last_layout: &mut usize,
     payload: &'a [u8],
+    scratch: &'a json::Scratch,
     first: u8,
     mut best: Option<ParseError>,
     rec: &mut Record<'a>,
@@ -596,7 +606,7 @@ fn match_layouts<'a>(
         *rec = r;
         return Decoded::Record;
     }
-    outcome_into(parse_other(choice, payload, first, best), rec)
+    outcome_into(parse_other(choice, payload, scratch, first, best), rec)
 }
 
 /// Recognises non-access output of an istio-proxy container (reference §9).
@@ -690,10 +700,11 @@ fn rejoin_timestamped_fragments(
     found
 }
 
-/// Convenience for tests and `explain`: decode one line with auto-detection.
-pub fn parse_line(line: &[u8]) -> Result<Record<'_>, ParseError> {
+/// Convenience for tests: decode one line with auto-detection (escaped values unescaped into
+/// `scratch`).
+pub fn parse_line<'a>(line: &'a [u8], scratch: &'a json::Scratch) -> Result<Record<'a>, ParseError> {
     let mut last = 0;
-    match parse_payload(&FormatChoice::Auto, &mut last, line)? {
+    match parse_payload(&FormatChoice::Auto, &mut last, line, scratch)? {
         PayloadOutcome::Record(r) => Ok(r),
         PayloadOutcome::Skip(_) => Err(ParseError::at(ErrorKind::Unrecognised, 0)),
     }

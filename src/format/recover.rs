@@ -19,8 +19,7 @@
 //! Under a restricted `--format`, a line that another built-in layout reads whole is left
 //! malformed: it is a record of the excluded format, not a cut one.
 
-use std::borrow::Cow;
-
+use super::json::Scratch;
 use super::json::{self, Inner};
 use super::{FormatChoice, PayloadOutcome, builtin, parse_payload, skip_reason, wrapper};
 use crate::record::Record;
@@ -39,12 +38,13 @@ pub(crate) fn recover<'s>(
     payload: &'s [u8],
     envelope_buf: &'s mut Vec<u8>,
     unescaped: &'s mut Vec<u8>,
+    values: &'s Scratch,
 ) -> Option<PayloadOutcome<'s>> {
     if payload.len() > MAX_LEN {
         return None;
     }
     if payload.first() == Some(&b'{') {
-        return envelope(choice, last_layout, payload, envelope_buf, unescaped, true)
+        return envelope(choice, last_layout, payload, envelope_buf, unescaped, values, true)
             .or_else(|| lenient(choice, last_layout, payload).map(PayloadOutcome::Record));
     }
     if !matches!(choice, FormatChoice::Auto | FormatChoice::Custom(_))
@@ -53,10 +53,10 @@ pub(crate) fn recover<'s>(
         return None;
     }
     // A record after a prefix first: read as a cut line, the prefix would pass for a value.
-    if let Some(found) = prefixed(choice, last_layout, payload) {
+    if let Some(found) = prefixed(choice, last_layout, payload, values) {
         return Some(found);
     }
-    pasted(choice, last_layout, payload, unescaped)
+    pasted(choice, last_layout, payload, unescaped, values)
 }
 
 /// A shipper's envelope: the first candidate value that decodes to a record, else the first
@@ -68,6 +68,7 @@ pub(crate) fn envelope<'b>(
     payload: &'b [u8],
     buf: &'b mut Vec<u8>,
     scratch: &'b mut Vec<u8>,
+    values: &'b Scratch,
     thorough: bool,
 ) -> Option<PayloadOutcome<'b>> {
     if payload.len() > MAX_LEN {
@@ -79,7 +80,7 @@ pub(crate) fn envelope<'b>(
     let mut skip = None;
     for (i, c) in candidates.iter().enumerate() {
         let Some(c) = *c else { break };
-        match inner(choice, last_layout, c, &mut *buf, &mut *scratch, thorough) {
+        match inner(choice, last_layout, c, &mut *buf, &mut *scratch, values, thorough) {
             Some(PayloadOutcome::Record(_)) => {
                 record = Some(i);
                 break;
@@ -89,12 +90,12 @@ pub(crate) fn envelope<'b>(
         }
     }
     let chosen = candidates[record.or(skip)?]?;
-    let mut found = inner(choice, last_layout, chosen, buf, scratch, thorough)?;
+    let mut found = inner(choice, last_layout, chosen, buf, scratch, values, thorough)?;
     if let PayloadOutcome::Record(rec) = &mut found {
         let k = json::kubernetes_meta(payload);
-        rec.meta.pod = k.pod.map(Cow::Borrowed);
-        rec.meta.namespace = k.namespace.map(Cow::Borrowed);
-        rec.meta.container = k.container.map(Cow::Borrowed);
+        rec.meta.pod = k.pod;
+        rec.meta.namespace = k.namespace;
+        rec.meta.container = k.container;
     }
     Some(found)
 }
@@ -106,6 +107,7 @@ fn inner<'b>(
     c: Inner<'b>,
     buf: &'b mut Vec<u8>,
     scratch: &'b mut Vec<u8>,
+    values: &'b Scratch,
     thorough: bool,
 ) -> Option<PayloadOutcome<'b>> {
     let text: &'b [u8] = match c {
@@ -124,10 +126,11 @@ fn inner<'b>(
     if text.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    match parse_payload(choice, last_layout, text) {
+    match parse_payload(choice, last_layout, text, values) {
         Ok(found) => Some(found),
         Err(_) if thorough && text.first() != Some(&b'{') && text.len() <= MAX_LEN => {
-            prefixed(choice, last_layout, text).or_else(|| pasted(choice, last_layout, text, scratch))
+            prefixed(choice, last_layout, text, values)
+                .or_else(|| pasted(choice, last_layout, text, scratch, values))
         }
         Err(_) => None,
     }
@@ -172,12 +175,13 @@ fn pasted<'b>(
     last_layout: &mut usize,
     p: &'b [u8],
     scratch: &'b mut Vec<u8>,
+    values: &'b Scratch,
 ) -> Option<PayloadOutcome<'b>> {
     let backslashed = memchr::memmem::find(p, b"\\\"").is_some();
     if backslashed || memchr::memmem::find(p, b"\"\"").is_some() {
         unescape_quotes(p, backslashed, scratch);
         let u: &'b Vec<u8> = scratch;
-        if let Ok(PayloadOutcome::Record(mut rec)) = parse_payload(choice, last_layout, u) {
+        if let Ok(PayloadOutcome::Record(mut rec)) = parse_payload(choice, last_layout, u, values) {
             rec.partial = true;
             return Some(PayloadOutcome::Record(rec));
         }
@@ -246,7 +250,12 @@ fn before_elision(p: &[u8]) -> &[u8] {
 
 /// A record after a short free-text prefix: each unmistakable record start in the first
 /// [`MAX_PREFIX`] bytes, read whole or leniently.
-fn prefixed<'a>(choice: &FormatChoice, last_layout: &mut usize, p: &'a [u8]) -> Option<PayloadOutcome<'a>> {
+fn prefixed<'a>(
+    choice: &FormatChoice,
+    last_layout: &mut usize,
+    p: &'a [u8],
+    values: &'a Scratch,
+) -> Option<PayloadOutcome<'a>> {
     if starts_record(p) {
         // Nothing before the record: what failed is the record itself.
         return None;
@@ -261,7 +270,7 @@ fn prefixed<'a>(choice: &FormatChoice, last_layout: &mut usize, p: &'a [u8]) -> 
         if !starts_record(sub) {
             continue;
         }
-        if let Ok(found) = parse_payload(choice, last_layout, sub) {
+        if let Ok(found) = parse_payload(choice, last_layout, sub, values) {
             return Some(found);
         }
         if let Some(rec) = lenient(choice, last_layout, sub) {

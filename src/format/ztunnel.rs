@@ -19,7 +19,7 @@
 //! is what failed.
 
 use super::compile::FieldId;
-use super::json::{Alias, L4Message, alias, finish_l4, store};
+use super::json::{Alias, L4Message, Scratch, alias, finish_l4, store};
 use super::keyvalue::Pairs;
 use crate::record::{FormatKind, Record};
 
@@ -36,7 +36,7 @@ pub enum L4Line<'a> {
 const LEVELS: [&[u8]; 6] = [b"trace", b"debug", b"info", b"warn", b"warning", b"error"];
 
 /// Reads a ztunnel access line; `None` if the line is not one.
-pub fn parse(line: &[u8]) -> Option<L4Line<'_>> {
+pub fn parse<'a>(line: &'a [u8], scratch: &'a Scratch) -> Option<L4Line<'a>> {
     let mut s = line;
     let mut time = None;
     if s.first()?.is_ascii_digit() {
@@ -70,9 +70,9 @@ pub fn parse(line: &[u8]) -> Option<L4Line<'_>> {
         L4Message::Other => return None,
     }
     let mut rec = Record { format: FormatKind::Ztunnel, ..Record::default() };
-    rec.start_time = time.map(std::borrow::Cow::Borrowed);
+    rec.start_time = time;
     let mut error = None;
-    for pair in Pairs::new(&rest[msg_end..]) {
+    for pair in Pairs::new(&rest[msg_end..], scratch) {
         let Ok((key, value)) = pair else { break };
         match alias(key) {
             Some(Alias { field: FieldId::L4Error, .. }) => {
