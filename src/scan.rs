@@ -166,11 +166,57 @@ pub enum Set {
     Either,
 }
 
+/// How a [`Structure`] compares a block: SSE2 (every x86_64), or AVX2 where the CPU has it.
+pub trait Masks: Copy {
+    /// The space and quote masks of 64 bytes.
+    fn block(self, block: &[u8; 64]) -> (u64, u64);
+}
+
+/// [`block_masks`]: SSE2 on x86_64, `u64` words elsewhere.
+#[derive(Debug, Clone, Copy)]
+pub struct Baseline;
+
+impl Masks for Baseline {
+    #[inline(always)]
+    fn block(self, block: &[u8; 64]) -> (u64, u64) {
+        block_masks(block)
+    }
+}
+
+/// Proof that the CPU has AVX2, BMI1 and BMI2: only [`Avx2::detect`] makes one. Code that
+/// holds one may run functions compiled for those features (`#[target_feature]`), and a
+/// [`Structure`] built with it compares 32 bytes at a time.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy)]
+pub struct Avx2(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    /// A token when the CPU has the features (std caches the CPUID answer: one load per call).
+    #[inline(always)]
+    pub fn detect() -> Option<Avx2> {
+        (is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("bmi1")
+            && is_x86_feature_detected!("bmi2"))
+        .then_some(Avx2(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Masks for Avx2 {
+    #[inline(always)]
+    fn block(self, block: &[u8; 64]) -> (u64, u64) {
+        // SAFETY: `self` exists only if `detect` found AVX2 on this CPU.
+        unsafe { block_masks_avx2(block) }
+    }
+}
+
 /// Where the spaces and quotes of a line are, as bit masks of one 64-byte block at a time
 /// (computed when a search first reaches the block): the separators of every field of the
 /// built-in text layouts, so each field is found by a bit scan instead of a search of its own.
 /// Searches move forward through the line; one that starts before the current block reloads it.
-pub struct Structure<'a> {
+pub struct Structure<'a, M: Masks = Baseline> {
+    masks: M,
     line: &'a [u8],
     /// Start of the block the masks describe: a multiple of 64.
     base: usize,
@@ -183,7 +229,15 @@ pub struct Structure<'a> {
 impl<'a> Structure<'a> {
     #[inline(always)]
     pub fn new(line: &'a [u8]) -> Self {
-        let mut s = Structure { line, base: 0, spaces: 0, quotes: 0, either: 0 };
+        Structure::with(Baseline, line)
+    }
+}
+
+impl<'a, M: Masks> Structure<'a, M> {
+    /// A structure whose blocks are compared by `masks`.
+    #[inline(always)]
+    pub fn with(masks: M, line: &'a [u8]) -> Self {
+        let mut s = Structure { masks, line, base: 0, spaces: 0, quotes: 0, either: 0 };
         s.load(0);
         s
     }
@@ -195,17 +249,17 @@ impl<'a> Structure<'a> {
         self.base = base;
         let rest = line.len().saturating_sub(base);
         let (s, q) = if rest >= 64 {
-            block_masks(line[base..base + 64].try_into().expect("64 bytes"))
+            self.masks.block(line[base..base + 64].try_into().expect("64 bytes"))
         } else if line.len() >= 64 {
             // The block ending at the line's end, shifted down to start at `base`: the bits
             // above the line's end come in as zeros.
-            let (s, q) = block_masks(line[line.len() - 64..].try_into().expect("64 bytes"));
+            let (s, q) = self.masks.block(line[line.len() - 64..].try_into().expect("64 bytes"));
             let shift = 64 - rest;
             (s >> shift, q >> shift)
         } else {
             let mut pad = [0u8; 64];
             pad[..rest].copy_from_slice(&line[base..]);
-            block_masks(&pad)
+            self.masks.block(&pad)
         };
         self.spaces = s;
         self.quotes = q;
@@ -269,6 +323,26 @@ fn block_masks(block: &[u8; 64]) -> (u64, u64) {
     block_masks_swar(block)
 }
 
+/// [`block_masks`] 32 bytes per compare. Inlined into the callers compiled for AVX2 (see
+/// [`Avx2`]); anywhere else it would be a call.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+fn block_masks_avx2(block: &[u8; 64]) -> (u64, u64) {
+    use core::arch::x86_64::{_mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8};
+    let (vs, vq) = (_mm256_set1_epi8(b' ' as i8), _mm256_set1_epi8(b'"' as i8));
+    let (mut s, mut q) = (0u64, 0u64);
+    for k in 0..2 {
+        // SAFETY: reads bytes `32 * k .. 32 * k + 32` (k < 2) of the 64-byte block (unaligned
+        // loads are allowed). Compared with the portable masks by
+        // `the_portable_masks_are_the_vector_ones` on CPUs that have AVX2.
+        let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast()) };
+        s |= (_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vs)) as u32 as u64) << (32 * k);
+        q |= (_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vq)) as u32 as u64) << (32 * k);
+    }
+    (s, q)
+}
+
 /// [`block_masks`] eight bytes at a time in a `u64`, for targets without the vector path.
 #[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline]
@@ -309,6 +383,13 @@ mod tests {
                 for pos in 0..=len {
                     assert_eq!(st.next(pos, set), naive(pos), "forward {len} {pos} {set:?}");
                 }
+                #[cfg(target_arch = "x86_64")]
+                if let Some(avx2) = Avx2::detect() {
+                    let mut st = Structure::with(avx2, l);
+                    for pos in 0..=len {
+                        assert_eq!(st.next(pos, set), naive(pos), "avx2 forward {len} {pos} {set:?}");
+                    }
+                }
                 let mut st = Structure::new(l);
                 for pos in (0..=len).rev().step_by(7) {
                     assert_eq!(st.next(pos, set), naive(pos), "backward {len} {pos} {set:?}");
@@ -331,6 +412,10 @@ mod tests {
             );
             assert_eq!(block_masks_swar(&block), want, "{seed}");
             assert_eq!(block_masks(&block), want, "{seed}");
+            #[cfg(target_arch = "x86_64")]
+            if let Some(avx2) = Avx2::detect() {
+                assert_eq!(avx2.block(&block), want, "{seed}");
+            }
         }
     }
 

@@ -20,7 +20,7 @@ use nom::{
 use super::error::{ErrorKind, ParseError};
 use crate::flags::ResponseFlags;
 use crate::record::{Direction, FormatKind, Record};
-use crate::scan::{Set, Structure, find_literal, has_prefix};
+use crate::scan::{Masks, Set, Structure, find_literal, has_prefix};
 
 /// Which [`Record`] slot an operator fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -727,10 +727,10 @@ fn direct_step<'a>(
 /// since a value of each class ends at the first separator the class allows. Numbers and
 /// terminators of other bytes take `direct_step`.
 #[inline(always)]
-fn structured_step<'a>(
+fn structured_step<'a, M: Masks>(
     rec: &mut Record<'a>,
     line: &'a [u8],
-    st: &mut Structure<'a>,
+    st: &mut Structure<'a, M>,
     pos: &mut usize,
     field: FieldId,
     class: Class,
@@ -837,10 +837,10 @@ fn fill_number(rec: &mut Record<'_>, field: FieldId, n: Option<u64>) -> Result<(
 /// The last step of a written-out layout ([`direct_layout!`]) ending with an operator: the
 /// rest of the line, which must hold no quote for a [`Class::Spaced`] value.
 #[inline(always)]
-fn structured_last<'a>(
+fn structured_last<'a, M: Masks>(
     rec: &mut Record<'a>,
     line: &'a [u8],
-    st: &mut Structure<'a>,
+    st: &mut Structure<'a, M>,
     pos: &mut usize,
     field: FieldId,
     class: Class,
@@ -876,6 +876,10 @@ fn direct_last<'a>(
 /// that the constants are the compiled layout's steps, so both read every line alike.
 /// A step list ends with `last (Field, Class)` when the format ends with an operator, or with
 /// `end` when its last operator is followed by a literal.
+///
+/// Each layout is compiled twice: for the x86_64 baseline, and for CPUs with AVX2 and BMI
+/// (chosen per line by a cached CPUID test), where the line's blocks are compared 32 bytes at a
+/// time and the bit scans use BMI's shifts; both read every line alike (a test compares them).
 macro_rules! direct_layout {
     ($(#[$doc:meta])* $name:ident, $steps:ident, lead $lead:literal,
      [$(($field:ident, $class:ident, $lit:literal)),* $(,)?], $($last:tt)+) => {
@@ -890,19 +894,45 @@ macro_rules! direct_layout {
         $(#[$doc])*
         #[inline(always)]
         pub(crate) fn $name<'a>(line: &'a [u8], rec: &mut Record<'a>) -> bool {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(avx2) = crate::scan::Avx2::detect() {
+                /// The layout compiled for AVX2 and BMI.
+                #[target_feature(enable = "avx2,bmi1,bmi2")]
+                fn with_avx2<'a>(avx2: crate::scan::Avx2, line: &'a [u8], rec: &mut Record<'a>) -> bool {
+                    $name::with(avx2, line, rec)
+                }
+                // SAFETY: the token exists only if the CPU has the features `with_avx2` is
+                // compiled for.
+                return unsafe { with_avx2(avx2, line, rec) };
+            }
+            $name::with(crate::scan::Baseline, line, rec)
+        }
+
+        mod $name {
+            use super::*;
+
+            /// The layout's steps, with the blocks compared by `masks`.
+            #[inline(always)]
+            pub(super) fn with<'a, M: Masks>(masks: M, line: &'a [u8], rec: &mut Record<'a>) -> bool {
+                direct_layout!(@body masks, line, rec, $lead, [$(($field, $class, $lit)),*], $($last)+)
+            }
+        }
+    };
+    (@body $masks:ident, $line:ident, $rec:ident, $lead:literal,
+     [$(($field:ident, $class:ident, $lit:literal)),*], $($last:tt)+) => {{
+            let (line, rec) = ($line, $rec);
             if !line.starts_with($lead) {
                 return false;
             }
             let mut pos = $lead.len();
-            let mut st = Structure::new(line);
+            let mut st = Structure::with($masks, line);
             $(
                 if !structured_step(rec, line, &mut st, &mut pos, FieldId::$field, Class::$class, $lit) {
                     return false;
                 }
             )*
             direct_layout!(@last_step rec, line, st, pos, $($last)+)
-        }
-    };
+    }};
     (@last_const last ($f:ident, $c:ident)) => { Some((FieldId::$f, Class::$c)) };
     (@last_const end) => { None };
     (@last_step $rec:ident, $line:ident, $st:ident, $pos:ident, last ($f:ident, $c:ident)) => {
@@ -1321,10 +1351,26 @@ mod tests {
     fn the_written_out_layouts_read_exactly_the_first_attempts_lines() {
         // Stricter than reading alike: a written-out layout must accept every line the general
         // matcher reads without backtracking (or such lines would take the slow path) and no
-        // other, with the same values.
-        type Direct = for<'a> fn(&'a [u8], &mut Record<'a>) -> bool;
-        let written: [(FormatKind, Direct); 2] =
-            [(FormatKind::Istio19, direct_istio_1_9), (FormatKind::EnvoyDefault, direct_envoy_default)];
+        // other, with the same values. Each compiled form is checked: the one the CPU picks, the
+        // baseline one and, where the CPU has AVX2, that one.
+        type Direct = Box<dyn for<'a> Fn(&'a [u8], &mut Record<'a>) -> bool>;
+        let mut written: Vec<(FormatKind, Direct)> = vec![
+            (FormatKind::Istio19, Box::new(direct_istio_1_9)),
+            (FormatKind::EnvoyDefault, Box::new(direct_envoy_default)),
+            (FormatKind::Istio19, Box::new(|l, r| direct_istio_1_9::with(crate::scan::Baseline, l, r))),
+            (
+                FormatKind::EnvoyDefault,
+                Box::new(|l, r| direct_envoy_default::with(crate::scan::Baseline, l, r)),
+            ),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx2) = crate::scan::Avx2::detect() {
+            written.push((FormatKind::Istio19, Box::new(move |l, r| direct_istio_1_9::with(avx2, l, r))));
+            written.push((
+                FormatKind::EnvoyDefault,
+                Box::new(move |l, r| direct_envoy_default::with(avx2, l, r)),
+            ));
+        }
         let lines = lines_to_read_both_ways();
         for (kind, direct) in written {
             let layout = crate::format::builtin::layout(kind).unwrap();
