@@ -157,6 +157,32 @@ pub fn has_prefix(hay: &[u8], lit: &[u8]) -> bool {
     hay.len() >= lit.len() && hay.iter().zip(lit).all(|(a, b)| a == b)
 }
 
+/// `a == b`, eight bytes at a time (the last word overlapping the one before it), without a
+/// `memcmp` call: for JSON keys, a few to 25 bytes, compared once per key. (Upstream names,
+/// often 40–60 bytes, compare faster through `memcmp`'s 32-byte loads: measured.)
+#[inline(always)]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if b.len() != n {
+        return false;
+    }
+    if n < 8 {
+        if n < 4 {
+            return a.iter().zip(b).all(|(x, y)| x == y);
+        }
+        let half = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes"));
+        return half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
+}
+
 /// Which bytes [`Structure::next`] looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Set {
@@ -394,6 +420,23 @@ mod tests {
                 for pos in (0..=len).rev().step_by(7) {
                     assert_eq!(st.next(pos, set), naive(pos), "backward {len} {pos} {set:?}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn same_bytes_is_slice_equality() {
+        // Every length to three words, equal and differing at each position, and unequal lengths.
+        let a: Vec<u8> = (0..30u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..a.len() {
+            let x = &a[..n];
+            let copy = x.to_vec();
+            assert!(same_bytes(x, &copy), "{n}");
+            assert!(!same_bytes(x, &a[..n + 1]), "{n}");
+            for i in 0..n {
+                let mut y = x.to_vec();
+                y[i] ^= 0x20;
+                assert!(!same_bytes(x, &y), "{n} {i}");
             }
         }
     }

@@ -128,29 +128,7 @@ fn istio_key(key: &[u8]) -> Option<FieldId> {
         (19, b'i', b's') => (b"istio_policy_status", FieldId::PolicyStatus),
         _ => return None,
     };
-    same_key(key, name).then_some(field)
-}
-
-/// `key == name` for keys of the same length, eight bytes at a time (the last word overlapping
-/// the one before it), without a `memcmp` call.
-#[inline(always)]
-fn same_key(key: &[u8], name: &[u8]) -> bool {
-    let n = name.len();
-    if key.len() != n {
-        return false;
-    }
-    if n < 8 {
-        return key == name;
-    }
-    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
-    let mut i = 0;
-    while i + 8 < n {
-        if word(key, i) != word(name, i) {
-            return false;
-        }
-        i += 8;
-    }
-    word(key, n - 8) == word(name, n - 8)
+    crate::scan::same_bytes(key, name).then_some(field)
 }
 
 /// Every other spelling, in normalised form (family reference §13 and §10.1). Where seen:
