@@ -3,8 +3,10 @@
 //! time with SSE2 (inlined: a field usually ends within the first load); elsewhere, and for
 //! the last few bytes of a line, they read eight bytes at a time in a `u64` (SWAR). Longer
 //! stretches go to `memchr`. [`Structure`] finds the spaces and quotes of a whole line, 64 bytes
-//! per compare round, for the written-out layouts. Used by the field matcher in
-//! `crate::format::compile`, the JSON reader and the classifier's substring tests.
+//! per compare round, for the written-out layouts: with SSE2, or with AVX2 where the CPU has it
+//! (an [`Avx2`] token, made only by the runtime CPU check, selects those compares). Used by the
+//! field matcher in `crate::format::compile`, the JSON reader and the classifier's substring
+//! tests.
 
 const LO: u64 = 0x0101_0101_0101_0101;
 /// Past this many bytes the vectorised `memchr` wins.

@@ -1,6 +1,6 @@
 //! Every line of the input through one auto-detecting decoder (as a pipeline worker reads a
 //! chunk, so CRI and docker fragments join across lines) and through the JSON-only and
-//! Istio-only decoders. None of them may panic; any record must stay inside its line. Each
+//! Istio-only decoders. None of them may panic, nor any record's derived views. Each
 //! built-in layout must read each line the same with its direct first attempt as with the
 //! general matcher alone.
 #![no_main]

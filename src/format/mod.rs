@@ -257,8 +257,11 @@ impl Decoder {
                 let after = &payload[n + 1..];
                 let cri = wrapper::cri_fields(after);
                 // An application log line starts with its own timestamp: not a wrapper. (A CRI
-                // line never reads as one: `stdout`/`stderr` is no log level.)
-                if cri.is_none() && skip_reason(payload).is_some() {
+                // line never reads as one: `stdout`/`stderr` is no log level.) `skip_reason`
+                // reads such a line only when a lower-case level follows the timestamp: a
+                // record after a kubelet timestamp starts with `[` or `{`, and skips the call.
+                let level_next = || after.trim_ascii_start().first().is_some_and(u8::is_ascii_lowercase);
+                if cri.is_none() && level_next() && skip_reason(payload).is_some() {
                     break;
                 }
                 if let Some((stream, tag, content)) = cri {
@@ -677,7 +680,11 @@ fn rejoin_timestamped_fragments(
     let mut search = 0;
     while let Some(rel) = finder.find(&payload[search..]) {
         let at = search + rel;
-        if payload.get(at + outer.len()) != Some(&b' ') {
+        // A timestamp of the outer one's width, followed by a space, ending in a zone (`Z` or
+        // an offset's digit, as `rfc3339_len` requires): the record's own start time and other
+        // dates fail here, before the timestamp parser.
+        let end = at + outer.len();
+        if payload.get(end) != Some(&b' ') || !matches!(payload[end - 1], b'Z' | b'0'..=b'9') {
             search = at + 1;
             continue;
         }
