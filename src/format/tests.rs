@@ -643,6 +643,14 @@ cases! {
     envelope_with_an_escaped_json_record:
         r#"{"message":"{\"response_code\":504,\"response_flags\":\"UT\",\"duration\":15000}","timestamp":"2025-01-01T00:00:00Z"}"#
         => Json { "response_code": "504", "response_flags": "UT", "duration_ms": "15000" }
+    // Escapes at two levels: the envelope's, then the record's own (unescaped into the
+    // decoder's scratch arena on the rare path).
+    envelope_with_an_escaped_json_record_with_escaped_values:
+        r#"{"message":"{\"response_code\":503,\"user_agent\":\"curl \\\"x\\\"\",\"duration\":2,\"response_flags\":\"UF\"}"}"#
+        => Json { "response_code": "503", "response_flags": "UF", "user_agent": "curl \"x\"" }
+    json_record_with_escaped_values:
+        r#"{"response_code":503,"response_flags":"UF","user_agent":"a\u00e9\"b","path":"\/x","duration":1}"#
+        => Json { "user_agent": "a\u{e9}\"b", "path": "/x", "duration_ms": "1" }
     compose_prefix:
         r#"front-envoy-1  | [2018-11-23T04:51:00.281Z] "GET / HTTP/1.1" 200 - 0 58 4 1 "-" "curl/7.47.0" "f21ebd42-6770-4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#
         => EnvoyDefault { "container": "front-envoy-1", "response_code": "200", "upstream_host": "172.18.0.4:80" }
@@ -658,6 +666,26 @@ cases! {
     free_text_prefix_before_a_cut_record:
         r#"my-notes: "GET /x HTTP/1.1" 503 UF 0 91 4 - "-" "curl/7.47.0" "f21ebd42-6770-4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#
         => EnvoyDefault { "method": "GET", "response_code": "503", "response_flags": "UF", "start_time": ABSENT, "partial": "true" }
+}
+
+#[test]
+fn one_decoder_unescapes_line_after_line() {
+    // The scratch arena is emptied before each line and reused (growing past its first chunk
+    // now and then): every record still reads its own unescaped values.
+    let mut d = Decoder::new(FormatChoice::Auto);
+    for i in 0..300usize {
+        let tail = "y".repeat(i * 37 % 5000);
+        let line = format!(
+            r#"{{"response_code":503,"response_flags":"UF","user_agent":"ua{i}\"{tail}","authority":"h\u0041{i}","duration":1}}"#
+        );
+        match d.decode(line.as_bytes()) {
+            Outcome::Record(r) => {
+                assert_eq!(r.user_agent, Some(format!("ua{i}\"{tail}").as_bytes()), "{i}");
+                assert_eq!(r.authority, Some(format!("hA{i}").as_bytes()), "{i}");
+            }
+            other => panic!("{i}: {other:?}"),
+        }
+    }
 }
 
 #[test]
