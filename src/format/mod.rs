@@ -212,6 +212,23 @@ impl Decoder {
         scratch.clear();
         let scratch: &'s json::Scratch = scratch;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // The common line: a record in the previous line's layout, with no wrapper (of the
+        // wrappers, only kubectl's `[pod/…] ` starts with `[`). The general path below reads
+        // such a line with that layout first too; this skips its wrapper loop and layout list.
+        // A line this does not read outright (or reads only by backtracking) goes that way.
+        if line.first() == Some(&b'[')
+            && !line.starts_with(b"[pod/")
+            && !matches!(choice, FormatChoice::Custom(_))
+        {
+            if let Some(layout) = builtin::text_layouts().get(*last_layout) {
+                if layout.lead().first() == Some(&b'[') && allowed(choice, layout.kind()) {
+                    if layout.parse_into(line, out) == Ok(0) {
+                        return Decoded::Record;
+                    }
+                    *out = Record::default();
+                }
+            }
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             return Decoded::Skipped(SkipReason::Blank);
         }
