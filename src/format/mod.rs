@@ -212,22 +212,9 @@ impl Decoder {
         scratch.clear();
         let scratch: &'s json::Scratch = scratch;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        // The common line: a record in the previous line's layout, with no wrapper (of the
-        // wrappers, only kubectl's `[pod/…] ` starts with `[`). The general path below reads
-        // such a line with that layout first too; this skips its wrapper loop and layout list.
-        // A line this does not read outright (or reads only by backtracking) goes that way.
-        if line.first() == Some(&b'[')
-            && !line.starts_with(b"[pod/")
-            && !matches!(choice, FormatChoice::Custom(_))
-        {
-            if let Some(layout) = builtin::text_layouts().get(*last_layout) {
-                if layout.lead().first() == Some(&b'[') && allowed(choice, layout.kind()) {
-                    if layout.parse_into(line, out) == Ok(0) {
-                        return Decoded::Record;
-                    }
-                    *out = Record::default();
-                }
-            }
+        // The common line: a record in the previous line's layout, with no wrapper.
+        if read_by_last_layout(choice, *last_layout, line, out) {
+            return Decoded::Record;
         }
         if line.iter().all(u8::is_ascii_whitespace) {
             return Decoded::Skipped(SkipReason::Blank);
@@ -256,6 +243,11 @@ impl Decoder {
                     payload = rest;
                     if payload.is_empty() {
                         return Decoded::Skipped(SkipReason::Blank);
+                    }
+                    // What the next round would read first (as at the top, after a wrapper).
+                    if read_by_last_layout(choice, *last_layout, payload, out) {
+                        out.meta = meta;
+                        return Decoded::Record;
                     }
                     continue;
                 }
@@ -316,6 +308,10 @@ impl Decoder {
                 }
                 if payload.is_empty() {
                     return Decoded::Skipped(SkipReason::Blank);
+                }
+                if read_by_last_layout(choice, *last_layout, payload, out) {
+                    out.meta = meta;
+                    return Decoded::Record;
                 }
                 continue;
             }
@@ -402,6 +398,35 @@ impl Decoder {
             Outcome::Malformed(err) => Decoded::Malformed(err),
         }
     }
+}
+
+/// Reads `payload` with the layout the previous line had, when the general path would try that
+/// layout first and nothing could come before it: the payload starts with `[` but not with
+/// kubectl's `[pod/` (the one wrapper that starts with `[`). True when the layout read it
+/// outright; otherwise `out` is empty again and the general path decides, so readings and
+/// errors are the same either way. This skips the wrapper loop and the layout list.
+#[inline(always)]
+fn read_by_last_layout<'a>(
+    choice: &FormatChoice,
+    last: usize,
+    payload: &'a [u8],
+    out: &mut Record<'a>,
+) -> bool {
+    if payload.first() != Some(&b'[')
+        || payload.starts_with(b"[pod/")
+        || matches!(choice, FormatChoice::Custom(_))
+    {
+        return false;
+    }
+    let Some(layout) = builtin::text_layouts().get(last) else { return false };
+    if layout.lead().first() != Some(&b'[') || !allowed(choice, layout.kind()) {
+        return false;
+    }
+    if layout.parse_into(payload, out) == Ok(0) {
+        return true;
+    }
+    *out = Record::default();
+    false
 }
 
 /// Why the fast paths did not produce a record.
