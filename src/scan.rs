@@ -254,13 +254,6 @@ pub struct Structure<'a, M: Masks = Baseline> {
     either: u64,
 }
 
-impl<'a> Structure<'a> {
-    #[inline(always)]
-    pub fn new(line: &'a [u8]) -> Self {
-        Structure::with(Baseline, line)
-    }
-}
-
 impl<'a, M: Masks> Structure<'a, M> {
     /// A structure whose blocks are compared by `masks`.
     #[inline(always)]
@@ -407,7 +400,7 @@ mod tests {
                     Set::Either => b == b' ' || b == b'"',
                 };
                 let naive = |pos: usize| l[pos.min(len)..].iter().position(|&b| hit(b)).map(|p| p + pos);
-                let mut st = Structure::new(l);
+                let mut st = Structure::with(Baseline, l);
                 for pos in 0..=len {
                     assert_eq!(st.next(pos, set), naive(pos), "forward {len} {pos} {set:?}");
                 }
@@ -418,7 +411,7 @@ mod tests {
                         assert_eq!(st.next(pos, set), naive(pos), "avx2 forward {len} {pos} {set:?}");
                     }
                 }
-                let mut st = Structure::new(l);
+                let mut st = Structure::with(Baseline, l);
                 for pos in (0..=len).rev().step_by(7) {
                     assert_eq!(st.next(pos, set), naive(pos), "backward {len} {pos} {set:?}");
                 }
