@@ -43,6 +43,12 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<ExitCode> {
     let mut seq = 0u64;
 
     let result: io::Result<()> = runtime.block_on(async {
+        // Both listeners live for the whole loop: a `ctrl_c()` future made afresh in each
+        // `select!` only sees signals that arrive while it is polled, so a SIGINT landing while a
+        // tick was being rendered was lost and the process ran on (a CI failure of
+        // tests/follow.rs). A `Signal` made once remembers a delivery until it is received.
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut task = match source {
             LiveSource::Stdin => tokio::spawn(follow::read_stdin(feed, registry.clone(), stop_rx)),
@@ -57,7 +63,6 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<ExitCode> {
         let mut interval = tokio::time::interval(config.interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         interval.tick().await;
-        let mut terminate = signal(SignalKind::terminate())?;
         let mut source_done = false;
         let outcome = loop {
             tokio::select! {
@@ -75,7 +80,7 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<ExitCode> {
                         break Err(e);
                     }
                 }
-                _ = tokio::signal::ctrl_c() => break Ok(()),
+                _ = interrupt.recv() => break Ok(()),
                 _ = terminate.recv() => break Ok(()),
                 _ = &mut task => {
                     source_done = true;
