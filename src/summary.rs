@@ -258,8 +258,8 @@ impl Summary {
                 by_code: code_counts(&u.codes),
                 by_flag: flag_counts(&u.flags),
                 by_cause: cause_counts(&u.causes),
-                duration_ms: Percentiles::of(&u.duration),
-                upstream_service_time_ms: Percentiles::of(&u.upstream_service_time),
+                duration_ms: Percentiles::of(&u.duration.histogram()),
+                upstream_service_time_ms: Percentiles::of(&u.upstream_service_time.histogram()),
                 windows: live.and_then(|(l, now, first)| {
                     l.upstreams
                         .get(i)
