@@ -32,7 +32,7 @@ use crate::flags::{Flag, ResponseFlags};
 use crate::record::{Details, Direction, FormatKind, Record};
 // Not `memmem::find`: it builds a searcher per call, and the rules test a few short needles
 // against short texts.
-use crate::scan::find_literal;
+use crate::scan::{find_literal, non_digits};
 
 /// What broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -686,17 +686,6 @@ pub fn ip_of(addr: &[u8]) -> Option<&[u8]> {
         Some(colon) if colon > 0 && addr[colon] == b':' => Some(&addr[..colon]),
         _ => None,
     }
-}
-
-/// The high bit of every byte of `word` that is not an ASCII digit. Per byte, `b ^ 0x30` is
-/// below 10 exactly for digits; adding 0x76 to its low seven bits sets the high bit from 10
-/// up, without a carry into the next byte.
-#[inline]
-fn non_digits(word: u64) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let t = word ^ 0x3030_3030_3030_3030;
-    (((t & LOW7) + 0x7676_7676_7676_7676) | t) & HIGH
 }
 
 /// Where the trailing run of digits of `bytes` starts.

@@ -185,6 +185,55 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     word(a, n - 8) == word(b, n - 8)
 }
 
+/// The high bit of every byte of `word` that is not an ASCII digit. Per byte, `b ^ 0x30` is
+/// below 10 exactly for digits; adding 0x76 to its low seven bits sets the high bit from 10
+/// up, without a carry into the next byte.
+#[inline]
+pub fn non_digits(word: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let t = word ^ 0x3030_3030_3030_3030;
+    (((t & LOW7) + 0x7676_7676_7676_7676) | t) & HIGH
+}
+
+/// The run of ASCII digits at the start of `hay`: its length and its value (wrapping past 19
+/// digits, which callers reject). A run of one to seven digits followed by a non-digit, with
+/// eight bytes to read (every number of an access line but the last), is found and converted
+/// in one word, without the per-digit loop whose exit, at a length that varies from line to
+/// line, is a mispredicted branch.
+#[inline(always)]
+pub fn leading_digits(hay: &[u8]) -> (usize, u64) {
+    if let Some(w) = hay.get(..8) {
+        let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        let nd = non_digits(w);
+        if nd != 0 {
+            let j = (nd.trailing_zeros() / 8) as usize;
+            if j == 0 {
+                return (0, 0);
+            }
+            // The `j` digits' values moved to the top bytes, zeros (leading zero digits) below.
+            return (j, eight_digits((w ^ 0x3030_3030_3030_3030) << (8 * (8 - j))));
+        }
+    }
+    let (mut n, mut j) = (0u64, 0);
+    while let Some(d) = hay.get(j).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+        n = n.wrapping_mul(10).wrapping_add(d as u64);
+        j += 1;
+    }
+    (j, n)
+}
+
+/// The number written by eight digit values (0–9), the first (most significant) in the lowest
+/// byte: pairs, then quadruples, then the whole, by multiplies (Lemire's method).
+#[inline(always)]
+fn eight_digits(v: u64) -> u64 {
+    const MASK: u64 = 0x0000_00ff_0000_00ff;
+    const MUL1: u64 = 100 + (1_000_000 << 32);
+    const MUL2: u64 = 1 + (10_000 << 32);
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    ((v & MASK).wrapping_mul(MUL1).wrapping_add(((v >> 16) & MASK).wrapping_mul(MUL2))) >> 32
+}
+
 /// Which bytes [`Structure::next`] looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Set {
@@ -384,6 +433,37 @@ fn block_masks_swar(block: &[u8; 64]) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leading_digits_is_the_digit_loop() {
+        let naive = |hay: &[u8]| {
+            let j = hay.iter().take_while(|b| b.is_ascii_digit()).count();
+            let n = hay[..j].iter().fold(0u64, |n, &b| n.wrapping_mul(10).wrapping_add((b - b'0') as u64));
+            (j, n)
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..=24 {
+            for tail in [&b""[..], b" ", b"-", b"/", b":", b"9", b" 12 34", b"\xff", b"\x80abcdefgh"] {
+                for _ in 0..40 {
+                    let mut hay: Vec<u8> = (0..len)
+                        .map(|_| {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            b'0' + (x % 10) as u8
+                        })
+                        .collect();
+                    hay.extend_from_slice(tail);
+                    assert_eq!(leading_digits(&hay), naive(&hay), "{:?}", String::from_utf8_lossy(&hay));
+                }
+            }
+        }
+        // Bytes next to the digit range in both directions.
+        for b in 0..=255u8 {
+            let hay = [b'4', b'2', b, b'7', 0, 0, 0, 0, 0];
+            assert_eq!(leading_digits(&hay), naive(&hay), "{b}");
+        }
+    }
 
     #[test]
     fn structure_finds_what_a_byte_search_finds() {

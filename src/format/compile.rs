@@ -798,12 +798,8 @@ fn number_step<'a>(
         return direct_step(rec, line, pos, field, class, lit);
     }
     let hay = &line[*pos..];
-    let (mut n, mut j) = (0u64, 0);
-    while let Some(d) = hay.get(j).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9) {
-        // Wraps only past 19 digits, which are rejected below.
-        n = n.wrapping_mul(10).wrapping_add(d as u64);
-        j += 1;
-    }
+    // Wraps only past 19 digits, which are rejected below.
+    let (mut j, n) = crate::scan::leading_digits(hay);
     let value = match j {
         0 => {
             j = (hay.first() == Some(&b'-')) as usize;
