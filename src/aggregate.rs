@@ -184,19 +184,38 @@ impl BottomK {
 
     /// Members of both sketches (exact when neither is saturated).
     pub fn common(&self, o: &BottomK) -> u64 {
-        let (mut i, mut j, mut n) = (0, 0, 0);
-        while i < self.hashes.len() && j < o.hashes.len() {
-            match self.hashes[i].cmp(&o.hashes[j]) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    n += 1;
-                    i += 1;
-                    j += 1;
+        let (a, b) = (&self.hashes[..], &o.hashes[..]);
+        let (mut i, mut j, mut n) = (0, 0, 0u64);
+        while i < a.len() && j < b.len() {
+            let (x, y) = (a[i], b[j]);
+            i += (x <= y) as usize;
+            j += (y <= x) as usize;
+            n += (x == y) as u64;
+        }
+        n
+    }
+
+    /// [`BottomK::common`] of every pair of `sketches` that shares a member, keyed by their
+    /// indices `(i, j)` with `i < j`. One sort of all members instead of a merge per pair: the
+    /// report correlates up to 200 groups of up to 1,024 hashes, and 200 × 199 merges took
+    /// about 30 ms of a 300 MB run (perf), as long as reading 40 MB.
+    pub fn common_pairs(sketches: &[&BottomK]) -> HashMap<(u32, u32), u64> {
+        let mut all: Vec<(u64, u32)> = sketches
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| s.hashes.iter().map(move |&h| (h, i as u32)))
+            .collect();
+        all.sort_unstable();
+        let mut pairs: HashMap<(u32, u32), u64> = HashMap::new();
+        // A sketch holds a hash once: a run of one hash lists distinct sketches, in order.
+        for run in all.chunk_by(|a, b| a.0 == b.0).filter(|r| r.len() > 1) {
+            for (k, &(_, i)) in run.iter().enumerate() {
+                for &(_, j) in &run[k + 1..] {
+                    *pairs.entry((i, j)).or_insert(0) += 1;
                 }
             }
         }
-        n
+        pairs
     }
 
     pub fn len(&self) -> usize {
@@ -1345,6 +1364,32 @@ mod tests {
             }
         }
         assert_eq!(c.common(&d), 50);
+    }
+
+    #[test]
+    fn common_pairs_is_common_of_each_pair() {
+        // Sketches of overlapping ranges of ids, some saturated, one empty.
+        let mut sketches: Vec<BottomK> = Vec::new();
+        for (start, n) in [(0u64, 300u64), (200, 50), (250, 2000), (5000, 10), (0, 0), (100, 1500), (260, 1)]
+        {
+            let mut s = BottomK::default();
+            for i in start..start + n {
+                s.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 3);
+            }
+            sketches.push(s);
+        }
+        let refs: Vec<&BottomK> = sketches.iter().collect();
+        let pairs = BottomK::common_pairs(&refs);
+        let mut nonzero = 0;
+        for i in 0..refs.len() {
+            for j in i + 1..refs.len() {
+                let want = refs[i].common(refs[j]);
+                assert_eq!(pairs.get(&(i as u32, j as u32)).copied().unwrap_or(0), want, "{i} {j}");
+                nonzero += (want > 0) as usize;
+            }
+        }
+        assert_eq!(pairs.len(), nonzero);
+        assert!(nonzero >= 5, "the test sketches overlap");
     }
 
     #[test]

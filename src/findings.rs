@@ -435,6 +435,8 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
         })
         .map(|(i, (_, _, _, g))| (i, g.local_addresses.iter().map(|(_, a)| lossy(a)).collect()))
         .collect();
+    let sketches: Vec<&crate::aggregate::BottomK> = groups.iter().take(CORRELATE).map(|g| &g.3.ids).collect();
+    let shared_by_pair = crate::aggregate::BottomK::common_pairs(&sketches);
     let total_records = agg.records;
     let mut findings: Vec<Finding> = groups
         .iter()
@@ -474,8 +476,9 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                     .take(CORRELATE)
                     .enumerate()
                     .filter(|(j, _)| *j != i)
-                    .filter_map(|(_, &(c2, u2, r2, g2))| {
-                        let shared = g.ids.common(&g2.ids);
+                    .filter_map(|(j, &(c2, u2, r2, g2))| {
+                        let key = (i.min(j) as u32, i.max(j) as u32);
+                        let shared = shared_by_pair.get(&key).copied().unwrap_or(0);
                         (shared > 0).then(|| {
                             let up2 = agg.upstream(u2);
                             Related {
