@@ -177,7 +177,7 @@ pub fn human_ms(ms: u64) -> String {
 /// When at least 90% of the durations sit within 2% (or 5 ms) of the median, that value is a
 /// cut-off: something stopped the requests at a configured time.
 pub fn cutoff(g: &Group) -> Option<(u64, u64)> {
-    let h = &g.durations;
+    let h = &g.durations.histogram();
     if h.len() < 3 {
         return None;
     }
@@ -465,7 +465,7 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                 route_name: non_empty(&sample.route),
                 matching: top.3,
                 other_signatures: g.count - top.3,
-                duration_ms: crate::summary::Percentiles::of(&g.durations),
+                duration_ms: crate::summary::Percentiles::of(&g.durations.histogram()),
                 cutoff_ms: cutoff(g).map(|(ms, _)| ms),
                 upstream_hosts: g.upstream_hosts.iter().map(|(_, h)| lossy(h)).collect(),
                 retried: g.with_retries,
@@ -477,8 +477,7 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                     .enumerate()
                     .filter(|(j, _)| *j != i)
                     .filter_map(|(j, &(c2, u2, r2, g2))| {
-                        let key = (i.min(j) as u32, i.max(j) as u32);
-                        let shared = shared_by_pair.get(&key).copied().unwrap_or(0);
+                        let shared = shared_by_pair.get(i, j);
                         (shared > 0).then(|| {
                             let up2 = agg.upstream(u2);
                             Related {
