@@ -149,42 +149,101 @@ impl<T, const N: usize> Earliest<T, N> {
 /// The `K` smallest hashes of a set (a bottom-k sketch): deterministic whatever the order of
 /// insertion and mergeable, exact while the set has fewer than `K` members. Used to find the
 /// same requests (by `x-request-id`) in the records of different proxies.
+///
+/// New hashes wait, unsorted, in `pending` and are merged into the sorted `hashes` a few
+/// hundred at a time: a binary search and a shift per failed request, in one of hundreds of
+/// 8 KB sketches, was half of `add_failure` (perf, a log of failures only). Every reader sees
+/// the sketch with `pending` folded in ([`BottomK::normalized`]).
 #[derive(Debug, Clone, Default)]
 pub struct BottomK {
     /// Sorted ascending, no duplicates, at most `BOTTOM_K` entries.
     hashes: Vec<u64>,
-    /// True once a hash was dropped: intersections are then estimates.
-    pub saturated: bool,
+    /// Inserted since `hashes` was last merged; unsorted, may repeat, fewer than `PENDING`.
+    pending: Vec<u64>,
+    /// True once a hash was dropped (the set has more than `K` members): intersections are then
+    /// estimates. Exact only when `pending` is empty.
+    saturated: bool,
 }
 
 pub const BOTTOM_K: usize = 1024;
+/// Hashes held back before a merge.
+const PENDING: usize = BOTTOM_K / 4;
 
 impl BottomK {
     #[inline]
     pub fn insert(&mut self, h: u64) {
-        if self.hashes.len() == BOTTOM_K && h >= *self.hashes.last().unwrap() {
-            self.saturated = true;
-            return;
-        }
-        if let Err(at) = self.hashes.binary_search(&h) {
-            self.hashes.insert(at, h);
-            if self.hashes.len() > BOTTOM_K {
-                self.hashes.pop();
-                self.saturated = true;
+        // A full sketch's largest hash bounds what can still enter (hashes pending are all
+        // below it, so only lower it).
+        if let Some(&max) = self.hashes.get(BOTTOM_K - 1) {
+            if h >= max {
+                self.saturated |= h > max;
+                return;
             }
         }
+        if self.pending.capacity() == 0 {
+            // Room for a fold of a sketch with up to `PENDING` members, so that one whose
+            // requests repeat (retries, a replayed log) settles without further allocation.
+            self.pending.reserve_exact(PENDING);
+            self.hashes.reserve_exact(2 * PENDING);
+        }
+        self.pending.push(h);
+        if self.pending.len() >= PENDING {
+            self.fold_pending();
+        }
+    }
+
+    /// Merges `pending` into `hashes`: both sorted, duplicates dropped, the `K` smallest kept.
+    /// In place, from the back (no allocation once `hashes` has grown to `K + PENDING`).
+    fn fold_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        self.pending.sort_unstable();
+        let (a, b) = (self.hashes.len(), self.pending.len());
+        self.hashes.resize(a + b, 0);
+        let (mut i, mut j) = (a, b);
+        while j > 0 {
+            // Slots past `i + j` are final; `hashes[..i]` is still the old sorted prefix.
+            if i > 0 && self.hashes[i - 1] > self.pending[j - 1] {
+                i -= 1;
+                self.hashes[i + j] = self.hashes[i];
+            } else {
+                j -= 1;
+                self.hashes[i + j] = self.pending[j];
+            }
+        }
+        self.hashes.dedup();
+        if self.hashes.len() > BOTTOM_K {
+            self.hashes.truncate(BOTTOM_K);
+            self.saturated = true;
+        }
+        self.pending.clear();
+    }
+
+    /// The sketch with every hash inserted folded in, as readers need it.
+    pub fn normalized(&self) -> BottomK {
+        let mut s = self.clone();
+        s.fold_pending();
+        s
     }
 
     pub fn merge(&mut self, o: &BottomK) {
         self.saturated |= o.saturated;
-        for &h in &o.hashes {
-            self.insert(h);
-        }
+        self.fold_pending();
+        self.pending.extend_from_slice(&o.hashes);
+        self.pending.extend_from_slice(&o.pending);
+        self.fold_pending();
+    }
+
+    /// True once a member was dropped.
+    pub fn saturated(&self) -> bool {
+        if self.pending.is_empty() { self.saturated } else { self.normalized().saturated }
     }
 
     /// Members of both sketches (exact when neither is saturated).
     pub fn common(&self, o: &BottomK) -> u64 {
-        let (a, b) = (&self.hashes[..], &o.hashes[..]);
+        let (a, b) = (self.normalized(), o.normalized());
+        let (a, b) = (&a.hashes[..], &b.hashes[..]);
         let (mut i, mut j, mut n) = (0, 0, 0u64);
         while i < a.len() && j < b.len() {
             let (x, y) = (a[i], b[j]);
@@ -201,7 +260,8 @@ impl BottomK {
     /// reading 40 MB.
     pub fn common_pairs(sketches: &[&BottomK]) -> PairCounts {
         let n = sketches.len();
-        let mut all: Vec<(u64, u32)> = sketches
+        let normal: Vec<BottomK> = sketches.iter().map(|s| s.normalized()).collect();
+        let mut all: Vec<(u64, u32)> = normal
             .iter()
             .enumerate()
             .flat_map(|(i, s)| s.hashes.iter().map(move |&h| (h, i as u32)))
@@ -220,12 +280,13 @@ impl BottomK {
         PairCounts { n, counts }
     }
 
+    /// Members kept.
     pub fn len(&self) -> usize {
-        self.hashes.len()
+        if self.pending.is_empty() { self.hashes.len() } else { self.normalized().hashes.len() }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
+        self.hashes.is_empty() && self.pending.is_empty()
     }
 }
 
@@ -1368,8 +1429,9 @@ mod tests {
         for i in (0..3000u64).rev() {
             b.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         }
+        let (a, b) = (a.normalized(), b.normalized());
         assert_eq!(a.hashes, b.hashes);
-        assert!(a.saturated && a.len() == BOTTOM_K);
+        assert!(a.saturated() && a.len() == BOTTOM_K);
         let mut c = BottomK::default();
         let mut d = BottomK::default();
         for i in 0..100u64 {
@@ -1378,7 +1440,68 @@ mod tests {
                 d.insert(i);
             }
         }
-        assert_eq!(c.common(&d), 50);
+        assert_eq!(c.normalized().common(&d.normalized()), 50);
+    }
+
+    /// The sketch is the `K` smallest distinct hashes inserted, saturated exactly when there
+    /// were more: whatever the order, the repeats, the points where pending hashes were folded
+    /// in, and how the inserts were split between sketches merged later.
+    #[test]
+    fn bottom_k_is_the_smallest_distinct_hashes() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for (n, range) in [
+            (0, 1),
+            (10, 5),
+            (300, 1_000_000),
+            (1023, 1 << 40),
+            (1024, 1 << 40),
+            (1030, 1030),
+            (5000, 3000),
+            (20_000, 1 << 50),
+        ] {
+            let values: Vec<u64> = (0..n).map(|_| next(range)).collect();
+            let mut want: Vec<u64> = values.clone();
+            want.sort_unstable();
+            want.dedup();
+            let distinct = want.len();
+            want.truncate(BOTTOM_K);
+            let mut one = BottomK::default();
+            let mut parts = [BottomK::default(), BottomK::default(), BottomK::default()];
+            for (k, &v) in values.iter().enumerate() {
+                one.insert(v);
+                parts[(k * 7 + v as usize) % 3].insert(v);
+                // The largest kept hash again, once full: a repeat, not a dropped member.
+                if k % 97 == 0 && one.hashes.len() == BOTTOM_K {
+                    one.insert(one.hashes[BOTTOM_K - 1]);
+                }
+            }
+            let one = one.normalized();
+            assert_eq!(one.hashes, want, "{n} values below {range}");
+            assert_eq!(one.saturated(), distinct > BOTTOM_K, "{n} values below {range}");
+            let [mut m, p1, p2] = parts;
+            m.merge(&p1);
+            m.merge(&p2);
+            let m = m.normalized();
+            assert_eq!(m.hashes, want, "merged, {n} values below {range}");
+            assert_eq!(m.saturated(), distinct > BOTTOM_K, "merged, {n} values below {range}");
+        }
+        // Descending: once full, every later hash is below the largest and waits in `pending`,
+        // so only the fold can find that members were dropped.
+        let mut down = BottomK::default();
+        (0..1100u64).rev().for_each(|v| down.insert(v));
+        assert!(down.saturated());
+        assert_eq!(down.normalized().hashes, (0..BOTTOM_K as u64).collect::<Vec<_>>());
+        // Exactly K members, each inserted twice (the largest included): nothing is dropped.
+        let mut twice = BottomK::default();
+        (0..2 * BOTTOM_K as u64).for_each(|v| twice.insert(v % BOTTOM_K as u64));
+        assert!(!twice.saturated());
+        assert_eq!(twice.len(), BOTTOM_K);
     }
 
     #[test]

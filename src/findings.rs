@@ -435,8 +435,9 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
         })
         .map(|(i, (_, _, _, g))| (i, g.local_addresses.iter().map(|(_, a)| lossy(a)).collect()))
         .collect();
-    let sketches: Vec<&crate::aggregate::BottomK> = groups.iter().take(CORRELATE).map(|g| &g.3.ids).collect();
-    let shared_by_pair = crate::aggregate::BottomK::common_pairs(&sketches);
+    let sketches: Vec<crate::aggregate::BottomK> =
+        groups.iter().take(CORRELATE).map(|g| g.3.ids.normalized()).collect();
+    let shared_by_pair = crate::aggregate::BottomK::common_pairs(&sketches.iter().collect::<Vec<_>>());
     let total_records = agg.records;
     let mut findings: Vec<Finding> = groups
         .iter()
@@ -470,13 +471,13 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                 upstream_hosts: g.upstream_hosts.iter().map(|(_, h)| lossy(h)).collect(),
                 retried: g.with_retries,
             };
-            let mut related: Vec<Related> = if i < CORRELATE && !g.ids.is_empty() {
+            let mut related: Vec<Related> = if i < CORRELATE && !sketches[i].is_empty() {
                 groups
                     .iter()
                     .take(CORRELATE)
                     .enumerate()
                     .filter(|(j, _)| *j != i)
-                    .filter_map(|(j, &(c2, u2, r2, g2))| {
+                    .filter_map(|(j, &(c2, u2, r2, _))| {
                         let shared = shared_by_pair.get(i, j);
                         (shared > 0).then(|| {
                             let up2 = agg.upstream(u2);
@@ -486,7 +487,7 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                                 upstream: lossy(&up2.name),
                                 workload: up2.workload.as_deref().map(lossy),
                                 shared_requests: shared,
-                                estimated: g.ids.saturated || g2.ids.saturated,
+                                estimated: sketches[i].saturated() || sketches[j].saturated(),
                             }
                         })
                     })
