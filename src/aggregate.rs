@@ -180,12 +180,6 @@ impl BottomK {
                 return;
             }
         }
-        if self.pending.capacity() == 0 {
-            // Room for a fold of a sketch with up to `PENDING` members, so that one whose
-            // requests repeat (retries, a replayed log) settles without further allocation.
-            self.pending.reserve_exact(PENDING);
-            self.hashes.reserve_exact(2 * PENDING);
-        }
         self.pending.push(h);
         if self.pending.len() >= PENDING {
             self.fold_pending();
