@@ -8,6 +8,7 @@
 //! over threads. Memory is bounded: at most `max_clusters` upstream names per worker (later ones
 //! fold into `(other)`), a few samples per group, and a fixed number of evidence signatures.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
@@ -214,11 +215,15 @@ impl BottomK {
         self.pending.clear();
     }
 
-    /// The sketch with every hash inserted folded in, as readers need it.
-    pub fn normalized(&self) -> BottomK {
+    /// The sketch with every hash inserted folded in, as readers need it (itself when
+    /// nothing is pending, as after a merge).
+    pub fn normalized(&self) -> Cow<'_, BottomK> {
+        if self.pending.is_empty() {
+            return Cow::Borrowed(self);
+        }
         let mut s = self.clone();
         s.fold_pending();
-        s
+        Cow::Owned(s)
     }
 
     pub fn merge(&mut self, o: &BottomK) {
@@ -231,7 +236,7 @@ impl BottomK {
 
     /// True once a member was dropped.
     pub fn saturated(&self) -> bool {
-        if self.pending.is_empty() { self.saturated } else { self.normalized().saturated }
+        self.normalized().saturated
     }
 
     /// Members of both sketches (exact when neither is saturated).
@@ -254,7 +259,7 @@ impl BottomK {
     /// reading 40 MB.
     pub fn common_pairs(sketches: &[&BottomK]) -> PairCounts {
         let n = sketches.len();
-        let normal: Vec<BottomK> = sketches.iter().map(|s| s.normalized()).collect();
+        let normal: Vec<Cow<'_, BottomK>> = sketches.iter().map(|s| s.normalized()).collect();
         let mut all: Vec<(u64, u32)> = normal
             .iter()
             .enumerate()
@@ -276,7 +281,7 @@ impl BottomK {
 
     /// Members kept.
     pub fn len(&self) -> usize {
-        if self.pending.is_empty() { self.hashes.len() } else { self.normalized().hashes.len() }
+        self.normalized().hashes.len()
     }
 
     pub fn is_empty(&self) -> bool {

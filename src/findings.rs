@@ -435,9 +435,11 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
         })
         .map(|(i, (_, _, _, g))| (i, g.local_addresses.iter().map(|(_, a)| lossy(a)).collect()))
         .collect();
-    let sketches: Vec<crate::aggregate::BottomK> =
+    // Folded once here: `saturated()` is read per related pair below.
+    let sketches: Vec<std::borrow::Cow<'_, crate::aggregate::BottomK>> =
         groups.iter().take(CORRELATE).map(|g| g.3.ids.normalized()).collect();
-    let shared_by_pair = crate::aggregate::BottomK::common_pairs(&sketches.iter().collect::<Vec<_>>());
+    let shared_by_pair =
+        crate::aggregate::BottomK::common_pairs(&sketches.iter().map(|s| &**s).collect::<Vec<_>>());
     let total_records = agg.records;
     let mut findings: Vec<Finding> = groups
         .iter()
