@@ -536,6 +536,8 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
             }
             let shown = match &workload {
                 Some(w) => format!("{upstream} ({w})"),
+                // The share was taken of all records (see `base`), and the text must say so.
+                None if &*up.name == crate::aggregate::NO_CLUSTER.as_bytes() => "all requests".to_string(),
                 None => upstream.clone(),
             };
             let (summary, domain, playbook) = judgement(cause, reporter, g, share, &evidence, &shown, &cx);

@@ -225,6 +225,21 @@ fn each_playbook_scenario_has_its_cause() {
 }
 
 #[test]
+fn a_finding_without_a_cluster_is_a_share_of_all_requests() {
+    // NR, NC and blackhole records name no cluster ("-"): the share is of every record, and the
+    // text must say so rather than "20.5% of -".
+    let (_, v, _) = json_of(&[&sample("real-no-route.log")]);
+    let f = finding(&v, "no_route", "unknown");
+    assert_eq!(f["upstream"], "-");
+    let why = f["hint"]["summary"].as_str().unwrap();
+    assert!(why.starts_with("8 requests (20.5% of all requests)"), "{why}");
+    let out = bin().arg(sample("real-no-route.log")).env("NO_COLOR", "1").output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("(20.5% of all requests)"), "{table}");
+    assert!(!table.contains("% of -)"), "{table}");
+}
+
+#[test]
 fn the_json_contract_has_its_documented_shape() {
     let (_, v, _) = json_of(&[&sample("real-refused-localhost.log")]);
     assert_eq!(v["schema_version"], 1);
