@@ -30,19 +30,31 @@ impl Input {
     /// Plain input is read unbuffered: the reader asks for megabyte chunks, which a buffer in
     /// between would only copy once more.
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
-        let mut raw: Box<dyn Read + Send> = match self {
+        let raw: Box<dyn Read + Send> = match self {
             Input::Stdin => Box::new(io::stdin()),
             Input::Path(p) => Box::new(File::open(p)?),
         };
-        let mut magic = Vec::with_capacity(2);
-        (&mut raw).take(2).read_to_end(&mut magic)?;
-        let gzip = magic == [0x1f, 0x8b];
-        let whole = io::Cursor::new(magic).chain(raw);
-        if gzip {
-            Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, whole))))
-        } else {
-            Ok(Box::new(whole))
+        plain_or_gzip(raw)
+    }
+
+    /// Like [`open`](Self::open), but a regular file that is not gzip comes back as the
+    /// [`File`] itself, which the pipeline's workers read at offsets (each its own chunks, in
+    /// parallel); pipes, stdin and gzip come back as a stream that one reader must read in order.
+    pub fn open_for_reading(&self) -> io::Result<Opened> {
+        use std::os::unix::fs::FileExt;
+        let Input::Path(p) = self else { return self.open().map(Opened::Stream) };
+        let file = File::open(p)?;
+        if !file.metadata()?.is_file() {
+            // A FIFO (`envoy-triage <(kubectl logs …)`) or a device: read it as it comes.
+            return Ok(Opened::Stream(plain_or_gzip(Box::new(file))?));
         }
+        let mut magic = [0u8; 2];
+        // `read_at` leaves the file position alone: a gzip file is then read from its start.
+        let n = file.read_at(&mut magic, 0)?;
+        if n == 2 && magic == [0x1f, 0x8b] {
+            return Ok(Opened::Stream(plain_or_gzip(Box::new(file))?));
+        }
+        Ok(Opened::File(file))
     }
 
     /// Pod, namespace and container when the path is a kubelet log path.
@@ -76,6 +88,25 @@ impl Input {
             }
         }
         meta
+    }
+}
+
+/// An opened input: a regular file read at offsets, or a stream read in order.
+pub enum Opened {
+    File(File),
+    Stream(Box<dyn Read + Send>),
+}
+
+/// `raw` as it is, or decompressed when it starts with gzip's magic bytes.
+fn plain_or_gzip(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+    let mut magic = Vec::with_capacity(2);
+    (&mut raw).take(2).read_to_end(&mut magic)?;
+    let gzip = magic == [0x1f, 0x8b];
+    let whole = io::Cursor::new(magic).chain(raw);
+    if gzip {
+        Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, whole))))
+    } else {
+        Ok(Box::new(whole))
     }
 }
 
