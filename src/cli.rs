@@ -61,7 +61,8 @@ pub struct Cli {
     #[arg(short = 'F', long, default_value = "auto", value_name = "FORMAT")]
     pub format: String,
 
-    /// Worker threads [default: the cores available].
+    /// Worker threads; they read plain files themselves (stdin, pipes and gzip get one more
+    /// thread that reads) [default: the cores available].
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
 
