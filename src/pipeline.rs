@@ -607,8 +607,10 @@ fn cut_ranges(file: Arc<File>, source: u32, meta: &Arc<SourceMeta>, feed: &Feed)
         // chunk at a time while there is none (as `read_chunks` grows its buffer).
         let mut end = start + chunk_size;
         let mut cut = None;
+        // [start, searched) holds no safe cut: a longer stretch is only searched past it.
+        let mut searched = start;
         while end <= size {
-            match last_safe_cut(&file, start, end, &mut window)? {
+            match last_safe_cut(&file, start, searched, end, &mut window)? {
                 Some(c) => {
                     cut = Some(c);
                     break;
@@ -618,7 +620,10 @@ fn cut_ranges(file: Arc<File>, source: u32, meta: &Arc<SourceMeta>, feed: &Feed)
                     cut = Some(end);
                     break;
                 }
-                None => end += chunk_size,
+                None => {
+                    searched = end;
+                    end += chunk_size;
+                }
             }
         }
         if let Some(cut) = cut {
@@ -633,7 +638,7 @@ fn cut_ranges(file: Arc<File>, source: u32, meta: &Arc<SourceMeta>, feed: &Feed)
             send(start, size);
             start = size;
         } else {
-            if let Some(c) = last_safe_cut(&file, start, size, &mut window)? {
+            if let Some(c) = last_safe_cut(&file, start, start, size, &mut window)? {
                 send(start, c);
                 start = c;
             }
@@ -645,9 +650,17 @@ fn cut_ranges(file: Arc<File>, source: u32, meta: &Arc<SourceMeta>, feed: &Feed)
 
 /// The end of the last whole line (or fragment run) in `file[start..end]`, where `start` begins
 /// a line: what `wrapper::safe_cut` finds in those bytes, found by reading backwards from
-/// `end` in growing windows.
-fn last_safe_cut(file: &File, start: u64, end: u64, window: &mut Vec<u8>) -> io::Result<Option<u64>> {
-    last_safe_cut_from(file, start, end, window, CUT_WINDOW)
+/// `end` in growing windows. `floor` says that `file[start..floor]` holds no safe cut (a
+/// shorter stretch searched before), so the search stops once it has read back past it: one
+/// enormous line costs a read of each stretch once, not of everything before it again.
+fn last_safe_cut(
+    file: &File,
+    start: u64,
+    floor: u64,
+    end: u64,
+    window: &mut Vec<u8>,
+) -> io::Result<Option<u64>> {
+    last_safe_cut_from(file, start, floor, end, window, CUT_WINDOW)
 }
 
 /// What is read first before a cut: a few lines (tests pass smaller widths).
@@ -656,6 +669,7 @@ const CUT_WINDOW: u64 = 16 << 10;
 fn last_safe_cut_from(
     file: &File,
     start: u64,
+    floor: u64,
     end: u64,
     window: &mut Vec<u8>,
     first_width: u64,
@@ -671,10 +685,20 @@ fn last_safe_cut_from(
         file.read_exact_at(buf, from)?;
         // Lines are only whole from the first newline on, unless the window reaches `start`.
         let skip = if from == start { Some(0) } else { memchr::memchr(b'\n', buf).map(|n| n + 1) };
-        if let Some(skip) = skip {
-            if let Some(cut) = wrapper::safe_cut(&buf[skip..]) {
-                return Ok(Some(from + (skip + cut) as u64));
+        match skip {
+            Some(skip) => {
+                if let Some(cut) = wrapper::safe_cut(&buf[skip..]) {
+                    return Ok(Some(from + (skip + cut) as u64));
+                }
+                // Every newline from the line start `from + skip` on was looked at, and below
+                // `floor` there is none that ends a whole record.
+                if from + skip as u64 <= floor {
+                    return Ok(None);
+                }
             }
+            // No newline from `from` on, and none that ends a whole record below `floor`.
+            None if from <= floor => return Ok(None),
+            None => {}
         }
         if from == start {
             return Ok(None);
@@ -797,13 +821,20 @@ mod tests {
         let mut window = Vec::new();
         let mut checked = 0;
         for &start in &starts {
+            // As `cut_ranges` uses it: a longer stretch after a shorter one without a cut.
+            let mut floor = start;
             for end in (start + 1..=data.len()).step_by(97).chain([data.len()]) {
                 let want = wrapper::safe_cut(&data[start..end]).map(|c| (start + c) as u64);
                 for width in [1, 40, 300, 5000] {
-                    let got =
-                        last_safe_cut_from(&file, start as u64, end as u64, &mut window, width).unwrap();
-                    assert_eq!(got, want, "start {start} end {end} width {width}");
-                    checked += 1;
+                    for floor in [start, floor] {
+                        let (s, f, e) = (start as u64, floor as u64, end as u64);
+                        let got = last_safe_cut_from(&file, s, f, e, &mut window, width).unwrap();
+                        assert_eq!(got, want, "start {start} floor {floor} end {end} width {width}");
+                        checked += 1;
+                    }
+                }
+                if want.is_none() {
+                    floor = end;
                 }
             }
         }
