@@ -225,6 +225,32 @@ fn each_playbook_scenario_has_its_cause() {
 }
 
 #[test]
+fn a_named_pipe_is_read_as_a_stream_and_a_gzip_file_whole() {
+    // `envoy-triage <(kubectl logs …)` passes a FIFO path: it cannot be read at offsets.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("logs.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let data = std::fs::read(sample("real-no-route.log")).unwrap();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(&fifo, &data).unwrap())
+    };
+    let (code, v, _) = json_of(&[fifo.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    // Checked before joining: a reader that never read the pipe would leave the writer blocked.
+    assert_eq!(totals(&v), (39, 39, 0, 0));
+    writer.join().unwrap();
+    let gz = dir.path().join("logs.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&std::fs::read(sample("real-no-route.log")).unwrap()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let (_, z, _) = json_of(&[gz.to_str().unwrap()]);
+    assert_eq!(totals(&z), (39, 39, 0, 0));
+    assert_eq!(z["by_cause"], v["by_cause"]);
+}
+
+#[test]
 fn a_finding_without_a_cluster_is_a_share_of_all_requests() {
     // NR, NC and blackhole records name no cluster ("-"): the share is of every record, and the
     // text must say so rather than "20.5% of -".
