@@ -351,11 +351,14 @@ impl Workers {
         // One waiting per worker was not: the reader shares the cores with the workers, and
         // when it was not scheduled in time they waited (stdin from a file, 2 workers: 0.389 s →
         // 0.355 s median wall per GB with two per worker; four per worker gained nothing more).
-        let (tx, rx) = bounded::<Chunk>(threads * 2);
+        // The slack is for the reader's scheduling delay, not per worker: at most 8 more, so
+        // that many cores do not mean many megabytes waiting.
+        let depth = threads + threads.min(8);
+        let (tx, rx) = bounded::<Chunk>(depth);
         // A file range holds no data: many can wait, so that a worker finds one ready even when
         // the reader (woken for every one taken) has not been scheduled since.
         let (range_tx, range_rx) = bounded::<Chunk>(RANGES_AHEAD);
-        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(threads * 2 + 1);
+        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(depth + 1);
         let mut control = Vec::with_capacity(threads);
         let halted = Arc::new(AtomicBool::new(false));
         let read_errors = Arc::new(Mutex::new(Vec::new()));
