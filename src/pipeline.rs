@@ -602,10 +602,9 @@ fn cut_ranges(file: Arc<File>, source: u32, meta: &Arc<SourceMeta>, feed: &Feed)
         let range = FileRange { file: Arc::clone(&file), start, len: (end - start) as usize };
         feed.send_range(range, source, meta);
     };
+    // No `halted` check here, unlike `read_chunks`: only record output halts, and it never
+    // reads by ranges.
     while start < size {
-        if feed.halted() {
-            return Ok(());
-        }
         // The first safe cut in the last chunk-size stretch of [start, end), growing `end` a
         // chunk at a time while there is none (as `read_chunks` grows its buffer).
         let mut end = start + chunk_size;
