@@ -524,7 +524,7 @@ impl CodeCounts {
 /// Counts per flag, per cause.
 #[derive(Debug, Clone, Default)]
 pub struct FlagCounts {
-    pub known: [u64; 30],
+    pub known: [u64; Flag::COUNT],
     pub unknown: u64,
 }
 
@@ -566,7 +566,7 @@ pub struct UpstreamStats {
     pub failed: u64,
     pub codes: CodeCounts,
     pub flags: FlagCounts,
-    pub causes: [u64; 19],
+    pub causes: [u64; Cause::COUNT],
     pub duration: Latency,
     pub upstream_service_time: Latency,
 }
@@ -580,7 +580,7 @@ impl UpstreamStats {
             failed: 0,
             codes: CodeCounts::default(),
             flags: FlagCounts::default(),
-            causes: [0; 19],
+            causes: [0; Cause::COUNT],
             duration: Latency::default(),
             upstream_service_time: Latency::default(),
         }
@@ -951,7 +951,7 @@ pub struct Aggregate {
     /// Records read from cut (pasted) lines: some fields missing.
     pub partial: u64,
     pub failed: u64,
-    pub skipped: [u64; 5],
+    pub skipped: [u64; SkipReason::COUNT],
     pub malformed: u64,
     pub malformed_by_kind: HashMap<ErrorKind, u64>,
     /// Records per layout. Usually one or two layouts per input: a linear scan beats hashing
@@ -959,9 +959,9 @@ pub struct Aggregate {
     pub formats: Vec<(FormatKind, u64)>,
     pub codes: CodeCounts,
     pub flags: FlagCounts,
-    pub causes: [u64; 19],
-    pub domains: [u64; 6],
-    pub reporters: [u64; 4],
+    pub causes: [u64; Cause::COUNT],
+    pub domains: [u64; Domain::COUNT],
+    pub reporters: [u64; Reporter::COUNT],
     /// Upstream key (cluster name, or `cluster \0 workload`) → index into `upstreams`.
     index: HashMap<Box<[u8]>, u32, FxBuild>,
     /// The same upstreams by (cluster, workload): the per-record lookup.
@@ -991,15 +991,15 @@ impl Aggregate {
             records: 0,
             partial: 0,
             failed: 0,
-            skipped: [0; 5],
+            skipped: [0; SkipReason::COUNT],
             malformed: 0,
             malformed_by_kind: HashMap::new(),
             formats: Vec::new(),
             codes: CodeCounts::default(),
             flags: FlagCounts::default(),
-            causes: [0; 19],
-            domains: [0; 6],
-            reporters: [0; 4],
+            causes: [0; Cause::COUNT],
+            domains: [0; Domain::COUNT],
+            reporters: [0; Reporter::COUNT],
             index: HashMap::default(),
             pairs: PairIndex::default(),
             upstreams: Vec::new(),

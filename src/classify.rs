@@ -2,8 +2,11 @@
 //! and reporter (which proxy logged it), decided by a table of rules over the fields that
 //! matter (reference §4, §5, §11, §12; failure-semantics.md).
 //!
-//! One place to add a cause: a variant of [`Cause`], its row in [`CAUSES`] (name, domain,
-//! meaning and playbook), and a rule in [`RULES`]. Rules are tried in order and key on
+//! One place to add a cause: a variant of [`Cause`], its row in [`CAUSES`] (name, meaning and
+//! playbook), and a rule in [`RULES`]; then a real-shaped line for it in the test
+//! `report::every_cause`. The compiler checks the rest: every array kept per cause is
+//! `[_; Cause::COUNT]`, a missing or misplaced row in [`CAUSES`] fails the build, and so does a
+//! cause without a test line. Rules are tried in order and key on
 //! response-code details first, then on flags ("details say what triggered the status, flags
 //! list what happened", failure-semantics §1.2). `crate::aggregate` calls [`classify`] per
 //! record; `crate::findings` turns groups of classified failures into judgements per upstream.
@@ -34,6 +37,7 @@ use crate::record::{Details, Direction, FormatKind, Record};
 // against short texts.
 use crate::scan::{find_literal, non_digits};
 
+listed_enum! {
 /// What broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Cause {
@@ -57,7 +61,9 @@ pub enum Cause {
     StreamIdleTimeout,
     Other,
 }
+}
 
+listed_enum! {
 /// Where the failure lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Domain {
@@ -68,7 +74,9 @@ pub enum Domain {
     Capacity,
     Client,
 }
+}
 
+listed_enum! {
 /// Which proxy wrote the record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reporter {
@@ -76,6 +84,7 @@ pub enum Reporter {
     ClientSidecar,
     ServerSidecar,
     Unknown,
+}
 }
 
 /// A record field that can serve as evidence.
@@ -104,7 +113,7 @@ pub struct CauseInfo {
     pub commands: &'static [&'static str],
 }
 
-pub const CAUSES: [CauseInfo; 19] = [
+pub const CAUSES: [CauseInfo; Cause::COUNT] = [
     CauseInfo {
         cause: Cause::RouteTimeout,
         name: "route_timeout",
@@ -272,17 +281,16 @@ pub const CAUSES: [CauseInfo; 19] = [
     },
 ];
 
-impl Cause {
-    pub const ALL: [Cause; 19] = {
-        let mut all = [Cause::Other; 19];
-        let mut i = 0;
-        while i < 19 {
-            all[i] = CAUSES[i].cause;
-            i += 1;
-        }
-        all
-    };
+// `Cause::info` indexes the table by the variant: a row out of place fails the build.
+const _: () = {
+    let mut i = 0;
+    while i < Cause::COUNT {
+        assert!(CAUSES[i].cause as usize == i, "CAUSES rows must follow the order of Cause");
+        i += 1;
+    }
+};
 
+impl Cause {
     pub fn info(self) -> &'static CauseInfo {
         &CAUSES[self as usize]
     }
@@ -303,15 +311,6 @@ impl fmt::Display for Cause {
 }
 
 impl Domain {
-    pub const ALL: [Domain; 6] = [
-        Domain::Application,
-        Domain::Network,
-        Domain::Security,
-        Domain::Configuration,
-        Domain::Capacity,
-        Domain::Client,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Domain::Application => "application",
@@ -331,9 +330,6 @@ impl fmt::Display for Domain {
 }
 
 impl Reporter {
-    pub const ALL: [Reporter; 4] =
-        [Reporter::Gateway, Reporter::ClientSidecar, Reporter::ServerSidecar, Reporter::Unknown];
-
     pub fn name(self) -> &'static str {
         match self {
             Reporter::Gateway => "gateway",

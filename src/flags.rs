@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+listed_enum! {
 /// One documented flag: its short and long spelling (reference §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -43,9 +44,10 @@ pub enum Flag {
     DR,
     UDO,
 }
+}
 
 /// `(flag, short, long, meaning)` in Envoy's `CoreResponseFlag` order.
-pub const FLAG_TABLE: [(Flag, &str, &str, &str); 30] = [
+pub const FLAG_TABLE: [(Flag, &str, &str, &str); Flag::COUNT] = [
     (Flag::LH, "LH", "FailedLocalHealthCheck", "local service failed its health check"),
     (Flag::UH, "UH", "NoHealthyUpstream", "no healthy host in the upstream cluster"),
     (Flag::UT, "UT", "UpstreamRequestTimeout", "upstream request timeout (route or per-try timeout)"),
@@ -103,17 +105,16 @@ pub const FLAG_TABLE: [(Flag, &str, &str, &str); 30] = [
     (Flag::UDO, "UDO", "UnconditionalDropOverload", "dropped by drop_overloads at 100%"),
 ];
 
-impl Flag {
-    pub const ALL: [Flag; 30] = {
-        let mut all = [Flag::LH; 30];
-        let mut i = 0;
-        while i < 30 {
-            all[i] = FLAG_TABLE[i].0;
-            i += 1;
-        }
-        all
-    };
+// `Flag::short` and friends index the table by the variant: a row out of place fails the build.
+const _: () = {
+    let mut i = 0;
+    while i < Flag::COUNT {
+        assert!(FLAG_TABLE[i].0 as usize == i, "FLAG_TABLE rows must follow the order of Flag");
+        i += 1;
+    }
+};
 
+impl Flag {
     pub fn short(self) -> &'static str {
         FLAG_TABLE[self as usize].1
     }

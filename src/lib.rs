@@ -5,6 +5,21 @@
 //! [`aggregate`] (per-worker state, merged) → [`summary`] + [`findings`] (an owned contract) →
 //! [`report`]. [`cli`] and [`config`] sit at the edge; [`app`] wires them.
 
+/// Declares a field-less enum with `ALL` (every variant in declaration order, so `v as usize`
+/// indexes it) and `COUNT`: arrays kept per variant are sized by the compiler, and a new
+/// variant cannot be left out of them.
+macro_rules! listed_enum {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $variant:ident),* $(,)? }) => {
+        $(#[$m])* $vis enum $name { $($(#[$vm])* $variant),* }
+        impl $name {
+            /// Every variant, in declaration order (`v as usize` is its index).
+            pub const ALL: [$name; $name::COUNT] = [$($name::$variant),*];
+            /// How many variants there are.
+            pub const COUNT: usize = [$(stringify!($variant)),*].len();
+        }
+    };
+}
+
 pub mod aggregate;
 pub mod app;
 pub mod classify;

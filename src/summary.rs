@@ -166,7 +166,7 @@ fn flag_counts(f: &crate::aggregate::FlagCounts) -> Counts {
     Counts(v)
 }
 
-fn cause_counts(c: &[u64; 19]) -> Counts {
+fn cause_counts(c: &[u64; Cause::COUNT]) -> Counts {
     let mut v: Vec<(String, u64)> = Cause::ALL
         .iter()
         .filter(|x| c[**x as usize] > 0)

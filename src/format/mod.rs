@@ -56,6 +56,7 @@ impl FormatChoice {
     }
 }
 
+listed_enum! {
 /// Why a line was skipped rather than read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,16 +72,9 @@ pub enum SkipReason {
     /// A CRI `P` or docker partial record, joined into the line that completes it.
     Fragment,
 }
+}
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 5] = [
-        SkipReason::Blank,
-        SkipReason::EnvoyLog,
-        SkipReason::AgentLog,
-        SkipReason::KubectlNotice,
-        SkipReason::Fragment,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::Blank => "blank",

@@ -43,3 +43,6 @@ mod tests {
         assert_eq!(escape_controls("x\u{9b}y\u{202e}"), "x\\x9by\\u{202e}");
     }
 }
+
+#[cfg(test)]
+mod every_cause;
