@@ -18,6 +18,7 @@ use crate::classify::{self, Cause, Classification, Domain, Reporter};
 use crate::flags::{Flag, ResponseFlags};
 use crate::format::{ErrorKind, ParseError, SkipReason};
 use crate::record::{FormatKind, Record};
+use crate::source::SourceMeta;
 
 /// Where a line was read: the pipeline's chunk sequence number and the line's index in it.
 /// Ordered like the input.
@@ -763,15 +764,6 @@ impl Group {
         self.local_addresses.merge_distinct(o.local_addresses);
         self.ids.merge(&o.ids);
     }
-}
-
-/// What the source (file path) says about the proxy that wrote it.
-#[derive(Debug, Clone, Default)]
-pub struct SourceMeta {
-    pub name: String,
-    pub namespace: Option<Box<[u8]>>,
-    pub pod: Option<Box<[u8]>>,
-    pub container: Option<Box<[u8]>>,
 }
 
 /// A malformed line kept as a sample.

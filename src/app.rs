@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use crate::cli::{ColorWhen, OutputKind};
 use crate::config::Config;
-use crate::pipeline;
 use crate::report;
 use crate::source;
 use crate::summary::Summary;
@@ -47,7 +46,7 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
             "envoy-triage: reading access logs from the terminal (end with Ctrl-D); pipe `kubectl logs … -c istio-proxy` in or pass files"
         );
     }
-    let (agg, infos, written) = pipeline::run_with_output(&inputs, &config.pipeline);
+    let (agg, infos, written) = source::batch::run_with_output(&inputs, &config.pipeline);
     written?;
     for info in &infos {
         if let Some(e) = &info.error {

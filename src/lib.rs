@@ -29,7 +29,6 @@ pub mod explain;
 pub mod failon;
 pub mod findings;
 pub mod flags;
-pub mod follow;
 pub mod format;
 pub mod live;
 pub mod pipeline;

@@ -12,9 +12,9 @@ use tokio::sync::watch;
 
 use crate::cli::OutputKind;
 use crate::config::Config;
-use crate::follow::{self, Registry};
 use crate::pipeline::Workers;
 use crate::report;
+use crate::source::follow::{self, Registry};
 use crate::summary::Summary;
 
 /// Where live data comes from.
@@ -95,7 +95,8 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<ExitCode> {
         outcome
     });
     drop(runtime);
-    let (agg, written) = workers.finish_with_output();
+    // Live sources send data, never file ranges: there are no range read errors.
+    let (agg, _, written) = workers.finish_with_output();
     result?;
     written?;
     let infos = registry.lock().expect("registry lock").clone();

@@ -6,11 +6,12 @@ use std::collections::HashMap;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::aggregate::{Aggregate, Position, SourceMeta};
+use crate::aggregate::{Aggregate, Position};
 use crate::classify::{Cause, Domain, Reporter};
 use crate::findings::{self, Finding};
 use crate::flags::Flag;
 use crate::format::SkipReason;
+use crate::source::InputInfo;
 
 /// Bumped on any incompatible change of the JSON output; additions keep the version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -209,13 +210,6 @@ impl LineMap {
     pub fn line_number(&self, pos: Position) -> u64 {
         self.0.get(&pos.chunk).map_or(0, |(_, first)| first + pos.line as u64)
     }
-}
-
-/// Per-input facts gathered by the reader.
-#[derive(Debug, Clone, Default)]
-pub struct InputInfo {
-    pub meta: SourceMeta,
-    pub error: Option<String>,
 }
 
 impl Summary {

@@ -6,9 +6,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use envoy_triage::aggregate::{Aggregate, Position, SourceMeta};
+use envoy_triage::aggregate::{Aggregate, Position};
 use envoy_triage::format::{Decoded, Decoder, FormatChoice};
 use envoy_triage::record::Record;
+use envoy_triage::source::SourceMeta;
 
 struct Counting;
 

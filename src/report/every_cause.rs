@@ -6,10 +6,11 @@
 
 use std::path::PathBuf;
 
-use crate::aggregate::{Aggregate, Position, SourceMeta};
+use crate::aggregate::{Aggregate, Position};
 use crate::classify::Cause;
 use crate::format::{Decoded, Decoder, FormatChoice};
 use crate::record::Record;
+use crate::source::SourceMeta;
 use crate::summary::Summary;
 
 /// The first line of a bundled real-Envoy sample that contains `needle`.
@@ -78,7 +79,7 @@ fn every_cause_is_counted_summarised_and_written_by_every_output() {
     agg.chunk_lines.push((0, 0, Cause::COUNT as u64));
     assert!(agg.causes.iter().all(|&n| n == 1), "{:?}", agg.causes);
 
-    let infos = [crate::summary::InputInfo { meta: meta.clone(), error: None }];
+    let infos = [crate::source::InputInfo { meta: meta.clone(), error: None }];
     let summary = Summary::build(&agg, &infos);
     assert_eq!(summary.totals.failed, Cause::COUNT as u64);
     let by_cause: Vec<&str> = summary.by_cause.0.iter().map(|(name, _)| name.as_str()).collect();

@@ -9,7 +9,25 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
-use crate::aggregate::SourceMeta;
+pub mod batch;
+pub mod follow;
+
+/// What the source (file path) says about the proxy that wrote it.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMeta {
+    pub name: String,
+    pub namespace: Option<Box<[u8]>>,
+    pub pod: Option<Box<[u8]>>,
+    pub container: Option<Box<[u8]>>,
+}
+
+/// Per-input facts gathered by the reader: where it came from, and why it could not be read
+/// (all of it), if so.
+#[derive(Debug, Clone, Default)]
+pub struct InputInfo {
+    pub meta: SourceMeta,
+    pub error: Option<String>,
+}
 
 /// One input.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! survive rename rotation and copytruncate, wait for files that do not exist yet, pick up new
 //! files matching a glob), and a streaming stdin reader (`kubectl logs -f | envoy-triage`).
 //! Both cut whole lines (never inside a CRI `P` run, see `format::wrapper::safe_cut`) and feed
-//! the same worker pool as batch mode through a [`Feed`]. `crate::live` drives them.
+//! the same worker pool as batch mode through a [`Feed`]. `crate::live` drives them;
+//! `super::batch` is the batch counterpart.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -15,11 +16,9 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
-use crate::aggregate::SourceMeta;
+use super::{Input, InputInfo, SourceMeta};
 use crate::format::wrapper;
 use crate::pipeline::{Feed, MAX_CHUNK};
-use crate::source::Input;
-use crate::summary::InputInfo;
 
 /// How often files are polled for new data and rotation.
 pub const POLL: Duration = Duration::from_millis(100);

@@ -1,0 +1,484 @@
+//! Batch reading: every input read once, start to end, into the worker pool. A regular file
+//! is cut into ranges of whole lines that the workers read themselves ([`FileRange`]); stdin,
+//! pipes and gzip are read here in order and sent as chunks. Both cut where
+//! [`wrapper::safe_cut`] says a line (or a CRI fragment run) ends, so the pool sees the same
+//! chunks either way. [`run`] is batch mode's whole pipeline: spawn the workers, read, merge.
+//! Live mode reads with `super::follow` instead.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use super::{Input, InputInfo, Opened, SourceMeta};
+use crate::aggregate::Aggregate;
+use crate::format::wrapper;
+use crate::pipeline::{Feed, FileRange, MAX_CHUNK, PipelineConfig, Workers};
+
+/// Reads every input, analyses it with `cfg.threads` workers and returns the merged state.
+pub fn run(inputs: &[Input], cfg: &PipelineConfig) -> (Aggregate, Vec<InputInfo>) {
+    let (agg, infos, _) = run_with_output(inputs, cfg);
+    (agg, infos)
+}
+
+/// Like [`run`], also returning how record output (`cfg.records`) ended.
+pub fn run_with_output(
+    inputs: &[Input],
+    cfg: &PipelineConfig,
+) -> (Aggregate, Vec<InputInfo>, io::Result<()>) {
+    let workers = Workers::spawn(cfg);
+    let mut infos = read_inputs(inputs, &workers.feed(cfg.chunk_size));
+    let (agg, read_errors, written) = workers.finish_with_output();
+    for (source, e) in read_errors {
+        if let Some(info) = infos.get_mut(source as usize) {
+            info.error.get_or_insert_with(|| describe(&e));
+        }
+    }
+    (agg, infos, written)
+}
+
+/// Reads inputs one after the other into `feed`; returns what each one was.
+pub fn read_inputs(inputs: &[Input], feed: &Feed) -> Vec<InputInfo> {
+    let mut infos: Vec<InputInfo> = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let meta = Arc::new(input.meta());
+        // Record output numbers lines as it goes, which needs every byte on one reader.
+        let opened =
+            if feed.count_lines { input.open().map(Opened::Stream) } else { input.open_for_reading() };
+        let error = match opened {
+            Ok(Opened::Stream(reader)) => read_chunks(reader, i as u32, &meta, feed).err(),
+            Ok(Opened::File(file)) => cut_ranges(Arc::new(file), i as u32, &meta, feed).err(),
+            Err(e) => Some(e),
+        };
+        infos.push(InputInfo { meta: (*meta).clone(), error: error.map(|e| describe(&e)) });
+    }
+    infos
+}
+
+fn describe(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => "unexpected end of file (truncated input?)".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// Cuts one input into chunks of whole lines. On a read error the data read so far is still
+/// sent (the last partial line included) before the error is returned.
+fn read_chunks(
+    mut reader: Box<dyn Read + Send>,
+    source: u32,
+    meta: &Arc<SourceMeta>,
+    feed: &Feed,
+) -> io::Result<()> {
+    let chunk_size = feed.chunk_size;
+    let mut buf = feed.buffer();
+    let mut want = chunk_size;
+    let mut line = 1u64;
+    let mut send = |data: Vec<u8>| {
+        let first = line;
+        line += feed.lines_in(&data);
+        feed.send(data, source, meta, first);
+    };
+    loop {
+        if feed.halted() {
+            return Ok(());
+        }
+        let eof = match fill(&mut reader, &mut buf, want) {
+            Ok(eof) => eof,
+            Err(e) => {
+                if !buf.is_empty() {
+                    send(buf);
+                }
+                return Err(e);
+            }
+        };
+        if eof {
+            if !buf.is_empty() {
+                send(buf);
+            }
+            return Ok(());
+        }
+        match wrapper::safe_cut(&buf) {
+            Some(cut) => {
+                let mut next = feed.buffer();
+                next.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
+                send(std::mem::replace(&mut buf, next));
+                want = chunk_size;
+            }
+            None if buf.len() >= MAX_CHUNK => {
+                // One enormous line (or fragment run): pass it on whole rather than grow forever.
+                let next = feed.buffer();
+                send(std::mem::replace(&mut buf, next));
+                want = chunk_size;
+            }
+            None => want = buf.len() + chunk_size,
+        }
+    }
+}
+
+/// Cuts a regular file into ranges of whole lines for the workers to read, at the same places
+/// [`read_chunks`] would cut it, reading only a few KiB before each cut: the last chunk-size
+/// stretch of a range, then more backwards while no safe cut (see [`wrapper::safe_cut`]) is in
+/// what was read. The file's size is taken again at its end: data appended meanwhile is read
+/// too, and an unfinished last line is not cut off while the file still grows.
+fn cut_ranges(file: Arc<File>, source: u32, meta: &Arc<SourceMeta>, feed: &Feed) -> io::Result<()> {
+    let chunk_size = feed.chunk_size as u64;
+    let mut window = Vec::new();
+    let mut start = 0u64;
+    let mut size = file.metadata()?.len();
+    let send = |start: u64, end: u64| {
+        let range = FileRange { file: Arc::clone(&file), start, len: (end - start) as usize };
+        feed.send_range(range, source, meta);
+    };
+    // No `halted` check here, unlike `read_chunks`: only record output halts, and it never
+    // reads by ranges.
+    while start < size {
+        // The first safe cut in the last chunk-size stretch of [start, end), growing `end` a
+        // chunk at a time while there is none (as `read_chunks` grows its buffer).
+        let mut end = start + chunk_size;
+        let mut cut = None;
+        // [start, searched) holds no safe cut: a longer stretch is only searched past it.
+        let mut searched = start;
+        while end <= size {
+            match last_safe_cut(&file, start, searched, end, &mut window)? {
+                Some(c) => {
+                    cut = Some(c);
+                    break;
+                }
+                // One enormous line (or fragment run): pass it on whole rather than grow forever.
+                None if end - start >= MAX_CHUNK as u64 => {
+                    cut = Some(end);
+                    break;
+                }
+                None => {
+                    searched = end;
+                    end += chunk_size;
+                }
+            }
+        }
+        if let Some(cut) = cut {
+            send(start, cut);
+            start = cut;
+            continue;
+        }
+        // The end as of now, which `read_chunks` sends whole. If the file has grown meanwhile,
+        // only its whole lines go now: an unfinished last line waits for the rest of it.
+        let now = file.metadata()?.len();
+        if now <= size {
+            send(start, size);
+            start = size;
+        } else {
+            if let Some(c) = last_safe_cut(&file, start, start, size, &mut window)? {
+                send(start, c);
+                start = c;
+            }
+            size = now;
+        }
+    }
+    Ok(())
+}
+
+/// The end of the last whole line (or fragment run) in `file[start..end]`, where `start` begins
+/// a line: what `wrapper::safe_cut` finds in those bytes, found by reading backwards from
+/// `end` in growing windows. `floor` says that `file[start..floor]` holds no safe cut (a
+/// shorter stretch searched before), so the search stops once it has read back past it: one
+/// enormous line costs a read of each stretch once, not of everything before it again.
+fn last_safe_cut(
+    file: &File,
+    start: u64,
+    floor: u64,
+    end: u64,
+    window: &mut Vec<u8>,
+) -> io::Result<Option<u64>> {
+    last_safe_cut_from(file, start, floor, end, window, CUT_WINDOW)
+}
+
+/// What is read first before a cut: a few lines (tests pass smaller widths).
+const CUT_WINDOW: u64 = 16 << 10;
+
+fn last_safe_cut_from(
+    file: &File,
+    start: u64,
+    floor: u64,
+    end: u64,
+    window: &mut Vec<u8>,
+    first_width: u64,
+) -> io::Result<Option<u64>> {
+    let mut width = first_width.max(1);
+    loop {
+        let from = end.saturating_sub(width).max(start);
+        let len = (end - from) as usize;
+        if window.len() < len {
+            window.resize(len, 0);
+        }
+        let buf = &mut window[..len];
+        file.read_exact_at(buf, from)?;
+        // Lines are only whole from the first newline on, unless the window reaches `start`.
+        let skip = if from == start { Some(0) } else { memchr::memchr(b'\n', buf).map(|n| n + 1) };
+        match skip {
+            Some(skip) => {
+                if let Some(cut) = wrapper::safe_cut(&buf[skip..]) {
+                    return Ok(Some(from + (skip + cut) as u64));
+                }
+                // Every newline from the line start `from + skip` on was looked at, and below
+                // `floor` there is none that ends a whole record.
+                if from + skip as u64 <= floor {
+                    return Ok(None);
+                }
+            }
+            // No newline from `from` on, and none that ends a whole record below `floor`.
+            None if from <= floor => return Ok(None),
+            None => {}
+        }
+        if from == start {
+            return Ok(None);
+        }
+        width *= 4;
+    }
+}
+
+/// Reads until `buf` holds at least `want` bytes; returns true at end of input.
+///
+/// `read_to_end` on a `Take` reads into the vector's spare capacity without zeroing it first
+/// (readers such as `File` and `Stdin` fill uninitialised memory directly).
+fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
+    while buf.len() < want {
+        let need = want - buf.len();
+        buf.reserve(need);
+        match reader.take(need as u64).read_to_end(buf) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Chunk;
+    use crate::summary::Summary;
+    use crossbeam_channel::Receiver;
+    use std::path::PathBuf;
+
+    fn run_on(data: &[u8], threads: usize, chunk_size: usize) -> Summary {
+        let dir = std::env::temp_dir().join(format!("envoy-triage-pipeline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("x-{}.log", data.len()));
+        std::fs::write(&path, data).unwrap();
+        let cfg = PipelineConfig { threads, chunk_size, ..PipelineConfig::default() };
+        let inputs = vec![Input::Path(path.clone())];
+        let (agg, infos) = run(&inputs, &cfg);
+        let _ = std::fs::remove_file(&path);
+        Summary::build(&agg, &infos)
+    }
+
+    const LINE: &str = r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 135 4 - "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local - 10.0.45.184:8000 10.44.1.23:46520 - default"#;
+
+    #[test]
+    fn small_chunks_and_a_last_line_without_newline() {
+        let mut data = Vec::new();
+        for i in 0..1000 {
+            data.extend_from_slice(LINE.as_bytes());
+            data.push(b'\n');
+            if i % 7 == 0 {
+                data.extend_from_slice(b"garbage line\n\n");
+            }
+        }
+        data.extend_from_slice(LINE.as_bytes());
+        let one = run_on(&data, 1, 1000);
+        let four = run_on(&data, 4, 777);
+        assert_eq!(one.totals.records, 1001);
+        assert_eq!(one.totals.malformed, 143);
+        assert_eq!(one.totals.skipped, 143);
+        assert_eq!(one.totals.lines, 1001 + 286);
+        assert_eq!(serde_json::to_string(&one).unwrap(), serde_json::to_string(&four).unwrap());
+        assert_eq!(one.malformed_samples[0].line, 2);
+    }
+
+    /// Lines with CRI fragment runs (`P` … `F`) and long lines, for the cutting tests.
+    fn fragmented_log(runs: usize) -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 0..runs {
+            let parts = 1 + i % 4;
+            let body = LINE.repeat(1 + i % 3);
+            let step = body.len().div_ceil(parts);
+            for (k, piece) in body.as_bytes().chunks(step).enumerate() {
+                let tag = if k + 1 == parts { 'F' } else { 'P' };
+                data.extend_from_slice(format!("2024-05-16T10:06:02.{i}Z stdout {tag} ").as_bytes());
+                data.extend_from_slice(piece);
+                data.push(b'\n');
+            }
+            if i % 5 == 0 {
+                data.extend_from_slice(b"plain line\n");
+            }
+        }
+        data
+    }
+
+    fn temp_file(name: &str, data: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("envoy-triage-cut-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, data).unwrap();
+        path
+    }
+
+    /// A feed whose chunks and ranges the test takes itself: (feed, chunks, ranges).
+    fn test_feed(chunk_size: usize, bound: usize) -> (Feed, Receiver<Chunk>, Receiver<Chunk>) {
+        Feed::detached(chunk_size, bound)
+    }
+
+    #[test]
+    fn a_cut_read_backwards_in_windows_is_the_cut_of_the_whole_stretch() {
+        let data = fragmented_log(60);
+        let path = temp_file("windows.log", &data);
+        let file = File::open(&path).unwrap();
+        let starts: Vec<usize> =
+            std::iter::once(0).chain(memchr::memchr_iter(b'\n', &data).map(|n| n + 1)).step_by(3).collect();
+        let mut window = Vec::new();
+        let mut checked = 0;
+        for &start in &starts {
+            // As `cut_ranges` uses it: a longer stretch after a shorter one without a cut.
+            let mut floor = start;
+            for end in (start + 1..=data.len()).step_by(97).chain([data.len()]) {
+                let want = wrapper::safe_cut(&data[start..end]).map(|c| (start + c) as u64);
+                for width in [1, 40, 300, 5000] {
+                    for floor in [start, floor] {
+                        let (s, f, e) = (start as u64, floor as u64, end as u64);
+                        let got = last_safe_cut_from(&file, s, f, e, &mut window, width).unwrap();
+                        assert_eq!(got, want, "start {start} floor {floor} end {end} width {width}");
+                        checked += 1;
+                    }
+                }
+                if want.is_none() {
+                    floor = end;
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn file_ranges_are_cut_where_the_reader_cuts_its_chunks() {
+        let data = fragmented_log(300);
+        let path = temp_file("ranges.log", &data);
+        for chunk_size in [100, 1000, 4096, 1 << 20] {
+            let (feed, chunks, ranges) = test_feed(chunk_size, 1 << 16);
+            let meta = Arc::new(SourceMeta::default());
+            read_chunks(Box::new(File::open(&path).unwrap()), 0, &meta, &feed).unwrap();
+            cut_ranges(Arc::new(File::open(&path).unwrap()), 0, &meta, &feed).unwrap();
+            drop(feed);
+            let read: Vec<Vec<u8>> = chunks.iter().map(|c| c.data).collect();
+            let cut: Vec<Vec<u8>> = ranges
+                .iter()
+                .map(|c| {
+                    let mut buf = Vec::new();
+                    let r = c.range.unwrap();
+                    let (n, err) = r.read_into(&mut buf);
+                    assert!(err.is_none());
+                    buf.truncate(n);
+                    buf
+                })
+                .collect();
+            assert_eq!(read.concat(), data);
+            assert_eq!(cut.len(), read.len(), "chunk size {chunk_size}");
+            assert!(cut == read, "chunk size {chunk_size}: the ranges differ from the chunks");
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_file_that_grows_while_cut_is_read_whole_and_its_unfinished_line_is_not_split() {
+        // The file ends inside a line being written when the cutting starts.
+        let mut first = fragmented_log(40);
+        first.extend_from_slice(b"[2020-11-25T21:26:18.409Z] \"GET /half");
+        let path = temp_file("growing.log", &first);
+        // The cutter waits on the test for each range (a rendezvous channel), so the rest of
+        // the line arrives after the size was first taken and before the end is reached.
+        let (feed, _chunks, ranges) = test_feed(1000, 0);
+        let file = Arc::new(File::open(&path).unwrap());
+        let meta = Arc::new(SourceMeta::default());
+        let cutter = std::thread::spawn(move || cut_ranges(file, 0, &meta, &feed));
+        let mut got = Vec::new();
+        let mut pieces = Vec::new();
+        for (i, c) in ranges.iter().enumerate() {
+            if i == 0 {
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+                f.write_all(b" HTTP/1.1\" 200\n").unwrap();
+                f.write_all(LINE.as_bytes()).unwrap();
+                f.write_all(b"\n").unwrap();
+            }
+            let mut buf = Vec::new();
+            let (n, _) = c.range.unwrap().read_into(&mut buf);
+            buf.truncate(n);
+            got.extend_from_slice(&buf);
+            pieces.push(buf);
+        }
+        cutter.join().unwrap().unwrap();
+        assert_eq!(got, std::fs::read(&path).unwrap());
+        assert!(pieces.len() > 10);
+        for p in &pieces {
+            assert_eq!(p.last(), Some(&b'\n'), "a range ends inside a line");
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn ranged_and_streamed_reading_give_the_same_summary() {
+        let mut data = fragmented_log(500);
+        for i in 0..3000 {
+            data.extend_from_slice(
+                LINE.replace("503 UF", if i % 3 == 0 { "200 -" } else { "503 UF" }).as_bytes(),
+            );
+            data.push(b'\n');
+        }
+        let path = temp_file("same.log", &data);
+        for (threads, chunk_size) in [(1, 777), (3, 4096), (2, 1 << 20)] {
+            let cfg = PipelineConfig { threads, chunk_size, ..PipelineConfig::default() };
+            let ranged = {
+                let workers = Workers::spawn(&cfg);
+                let infos = read_inputs(&[Input::Path(path.clone())], &workers.feed(chunk_size));
+                Summary::build(&workers.finish(), &infos)
+            };
+            let streamed = {
+                let workers = Workers::spawn(&cfg);
+                let feed = workers.feed(chunk_size);
+                let meta = Arc::new(Input::Path(path.clone()).meta());
+                read_chunks(Box::new(File::open(&path).unwrap()), 0, &meta, &feed).unwrap();
+                drop(feed);
+                let infos = vec![InputInfo { meta: (*meta).clone(), error: None }];
+                Summary::build(&workers.finish(), &infos)
+            };
+            assert_eq!(ranged.totals.records, 500 + 3000);
+            assert_eq!(serde_json::to_string(&ranged).unwrap(), serde_json::to_string(&streamed).unwrap());
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn fragment_runs_stay_in_one_chunk() {
+        let mut data = Vec::new();
+        for _ in 0..200 {
+            let (a, b) = LINE.split_at(100);
+            data.extend_from_slice(format!("2024-05-16T10:06:02.1Z stdout P {a}\n").as_bytes());
+            data.extend_from_slice(format!("2024-05-16T10:06:02.2Z stdout F {b}\n").as_bytes());
+        }
+        let s = run_on(&data, 3, 500);
+        assert_eq!(s.totals.records, 200);
+        assert_eq!(s.totals.skipped, 200);
+        assert_eq!(s.totals.malformed, 0);
+    }
+
+    #[test]
+    fn an_unfinished_fragment_at_the_end_is_malformed_not_lost() {
+        let data = b"2024-05-16T10:06:02.1Z stdout P [2020-11-25T21:26:18.409Z] \"GET /x";
+        let s = run_on(data, 1, 1 << 20);
+        assert_eq!((s.totals.lines, s.totals.malformed, s.totals.skipped), (1, 1, 0));
+    }
+}
