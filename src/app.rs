@@ -1,14 +1,18 @@
-//! Wires a validated [`Config`] to the pipeline and the reports, and decides the exit code:
-//! 0 success, 2 error (an input could not be read, or a flag was invalid). Inputs that could
-//! be read are always analysed and reported, even when another one failed.
+//! Wires a validated [`Config`] to a run and ends every run the same way: batch mode here,
+//! live mode in `crate::live` (which hands back what it gathered); both finish in [`finish`]
+//! (input errors on stderr, the report through `report::emit`, the exit code): 0 success,
+//! 1 a `--fail-on` condition held, 2 error (an input could not be read). Inputs that could be
+//! read are always analysed and reported, even when another one failed.
 
-use std::io::{self, Write};
+use std::io;
 use std::process::ExitCode;
 
-use crate::cli::{ColorWhen, OutputKind};
 use crate::config::Config;
-use crate::report;
-use crate::source;
+use crate::live::{self, LiveSource};
+use crate::pipeline::RecordOutput;
+use crate::report::records::RecordsOutput;
+use crate::report::{self, Format, Frame};
+use crate::source::{self, InputInfo};
 use crate::summary::Summary;
 
 /// Whether stdin is a stream (pipe, socket, terminal) rather than a regular file.
@@ -19,22 +23,23 @@ fn stdin_is_stream() -> bool {
 }
 
 pub fn run(config: &Config) -> io::Result<ExitCode> {
+    let format = config.report.format;
     if config.follow {
         let patterns = config.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
-        if patterns.iter().all(|p| p == "-") {
-            return crate::live::run(config, crate::live::LiveSource::Stdin);
-        }
-        return crate::live::run(config, crate::live::LiveSource::Files(patterns));
+        let source =
+            if patterns.iter().all(|p| p == "-") { LiveSource::Stdin } else { LiveSource::Files(patterns) };
+        let ended = live::run(config, source)?;
+        return finish(config, &ended.summary, &ended.infos, false, ended.frame);
     }
     let stdin_only = config.files.is_empty() || config.files.iter().all(|f| f.as_os_str() == "-");
     // Live refreshes only help someone watching: a terminal, or an NDJSON consumer.
-    let watched = matches!(config.output, OutputKind::Ndjson | OutputKind::Records)
-        || (config.output == OutputKind::Table && io::IsTerminal::is_terminal(&io::stdout()));
+    let watched = matches!(format, Format::Ndjson | Format::Records)
+        || (format == Format::Table && io::IsTerminal::is_terminal(&io::stdout()));
     if stdin_only && watched && stdin_is_stream() {
-        return crate::live::run(config, crate::live::LiveSource::Stdin);
+        let ended = live::run(config, LiveSource::Stdin)?;
+        return finish(config, &ended.summary, &ended.infos, false, ended.frame);
     }
     let (inputs, errors) = source::expand(&config.files);
-    let mut failed = !errors.is_empty();
     for e in &errors {
         eprintln!("envoy-triage: {e}");
     }
@@ -46,35 +51,34 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
             "envoy-triage: reading access logs from the terminal (end with Ctrl-D); pipe `kubectl logs … -c istio-proxy` in or pass files"
         );
     }
-    let (agg, infos, written) = source::batch::run_with_output(&inputs, &config.pipeline);
+    let output = (format == Format::Records)
+        .then(|| Box::new(RecordsOutput::stdout(config.pipeline.threads, true)) as Box<dyn RecordOutput>);
+    let (agg, infos, written) = source::batch::run_with_output(&inputs, &config.pipeline, output);
     written?;
-    for info in &infos {
+    let summary = Summary::build(&agg, &infos);
+    finish(config, &summary, &infos, !errors.is_empty(), Frame::BATCH)
+}
+
+/// How every run ends: the inputs that failed said on stderr, the final report, the exit code.
+fn finish(
+    config: &Config,
+    summary: &Summary,
+    infos: &[InputInfo],
+    mut failed: bool,
+    frame: Frame,
+) -> io::Result<ExitCode> {
+    for info in infos {
         if let Some(e) = &info.error {
             failed = true;
             eprintln!("envoy-triage: {}: {e}", info.meta.name);
         }
     }
-    let summary = Summary::build(&agg, &infos);
-    match config.output {
-        OutputKind::Json => {
-            let mut out = io::stdout().lock();
-            report::json::write(&summary, &mut out)?;
-            out.flush()?;
-        }
-        OutputKind::Ndjson => {
-            let mut out = io::stdout().lock();
-            report::json::write_event(&summary, "summary", 1, 0, &mut out)?;
-            out.flush()?;
-        }
-        OutputKind::Table => write_table(&summary, config)?,
-        // The records were the output.
-        OutputKind::Records => {}
-    }
-    Ok(exit_code(failed, &summary, config))
+    report::emit(summary, &config.report, frame)?;
+    Ok(exit_code(failed, summary, config))
 }
 
 /// 2 when an input failed, else 1 when a `--fail-on` condition holds (said on stderr), else 0.
-pub fn exit_code(input_failed: bool, summary: &Summary, config: &Config) -> ExitCode {
+fn exit_code(input_failed: bool, summary: &Summary, config: &Config) -> ExitCode {
     let mut met = false;
     for (text, expr) in &config.fail_on {
         if expr.eval(summary) {
@@ -89,16 +93,4 @@ pub fn exit_code(input_failed: bool, summary: &Summary, config: &Config) -> Exit
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// The table on stdout, coloured per `--color` (and `NO_COLOR`, and whether it is a terminal).
-pub fn write_table(summary: &Summary, config: &Config) -> io::Result<()> {
-    let choice = match config.color {
-        ColorWhen::Auto => anstream::ColorChoice::Auto,
-        ColorWhen::Always => anstream::ColorChoice::Always,
-        ColorWhen::Never => anstream::ColorChoice::Never,
-    };
-    let mut out = anstream::AutoStream::new(io::stdout().lock(), choice);
-    report::table::write(summary, config.top, &mut out)?;
-    out.flush()
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::cli::{Cli, ColorWhen, OutputKind};
 use crate::format::FormatChoice;
 use crate::pipeline::PipelineConfig;
+use crate::report::{Color, Format, ReportOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -30,21 +31,15 @@ pub struct Config {
     pub interval: std::time::Duration,
     /// `--fail-on` conditions: (as written, parsed).
     pub fail_on: Vec<(String, crate::failon::Expr)>,
-    pub output: OutputKind,
-    pub top: usize,
-    pub color: ColorWhen,
+    pub report: ReportOptions,
     pub pipeline: PipelineConfig,
 }
 
 impl Config {
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
         let format = FormatChoice::parse(&cli.format)?;
-        let mut pipeline = PipelineConfig {
-            format,
-            max_clusters: cli.max_clusters,
-            records: cli.output == OutputKind::Records,
-            ..PipelineConfig::default()
-        };
+        let mut pipeline =
+            PipelineConfig { format, max_clusters: cli.max_clusters, ..PipelineConfig::default() };
         if let Some(t) = cli.threads {
             if t == 0 {
                 return Err(ConfigError::Threads);
@@ -71,10 +66,25 @@ impl Config {
             follow: cli.follow,
             from_start: cli.from_start,
             interval: std::time::Duration::from_secs_f64(cli.interval),
-            output: cli.output,
-            top: cli.top,
-            color: cli.color,
+            report: ReportOptions { format: format_of(cli.output), top: cli.top, color: color_of(cli.color) },
             pipeline,
         })
+    }
+}
+
+fn format_of(kind: OutputKind) -> Format {
+    match kind {
+        OutputKind::Table => Format::Table,
+        OutputKind::Json => Format::Json,
+        OutputKind::Ndjson => Format::Ndjson,
+        OutputKind::Records => Format::Records,
+    }
+}
+
+fn color_of(when: ColorWhen) -> Color {
+    match when {
+        ColorWhen::Auto => Color::Auto,
+        ColorWhen::Always => Color::Always,
+        ColorWhen::Never => Color::Never,
     }
 }

@@ -1,19 +1,20 @@
-//! Live mode: `--follow` on files, or a streaming stdin. Sources run as tokio tasks
-//! (`crate::follow`) feeding the batch worker pool; every `--interval` a tick snapshots the
-//! workers and renders (the table redrawn in place on a terminal, or one NDJSON object). End of
-//! input, SIGINT and SIGTERM all end with the final report and exit code 0.
+//! Live mode's tick loop: `--follow` on files, or a streaming stdin. Sources run as tokio tasks
+//! (`crate::source::follow`) feeding the batch worker pool; every `--interval` a tick snapshots
+//! the workers and renders through `report::emit` (the table redrawn in place on a terminal,
+//! or one NDJSON object). End of input, SIGINT and SIGTERM end the loop; what it gathered goes
+//! back to `crate::app`, which writes the final report as batch mode does.
 
-use std::io::{self, IsTerminal, Write};
-use std::process::ExitCode;
+use std::io::{self, IsTerminal};
 use std::time::Instant;
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use crate::cli::OutputKind;
 use crate::config::Config;
-use crate::pipeline::Workers;
-use crate::report;
+use crate::pipeline::{RecordOutput, Workers};
+use crate::report::records::RecordsOutput;
+use crate::report::{self, Format, Frame};
+use crate::source::InputInfo;
 use crate::source::follow::{self, Registry};
 use crate::summary::Summary;
 
@@ -24,22 +25,30 @@ pub enum LiveSource {
     Files(Vec<String>),
 }
 
-fn write_event(kind: &'static str, seq: u64, started: Instant, s: &Summary) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    report::json::write_event(s, kind, seq, started.elapsed().as_millis() as u64, &mut out)?;
-    out.flush()
+/// What a live run gathered, for the final report.
+pub struct Ended {
+    pub summary: Summary,
+    pub infos: Vec<InputInfo>,
+    /// How the final report is written (after the last tick's number).
+    pub frame: Frame,
 }
 
-pub fn run(config: &Config, source: LiveSource) -> io::Result<ExitCode> {
+pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
     let mut pcfg = config.pipeline.clone();
     pcfg.windows = true;
-    let workers = Workers::spawn(&pcfg);
+    let format = config.report.format;
+    // Records come out as they are read, not in input order: there is no end to wait for.
+    let output = (format == Format::Records)
+        .then(|| Box::new(RecordsOutput::stdout(pcfg.threads, false)) as Box<dyn RecordOutput>);
+    let workers = Workers::spawn_with_output(&pcfg, output);
     let feed = workers.feed(pcfg.chunk_size);
     let registry: Registry = Registry::default();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let started = Instant::now();
-    let redraw = config.output == OutputKind::Table && io::stdout().is_terminal();
-    let ticks = redraw || config.output == OutputKind::Ndjson;
+    let redraw = format == Format::Table && io::stdout().is_terminal();
+    let ticks = redraw || format == Format::Ndjson;
+    let frame =
+        |tick: bool, seq: u64| Frame { tick, seq, elapsed_ms: started.elapsed().as_millis() as u64, redraw };
     let mut seq = 0u64;
 
     let result: io::Result<()> = runtime.block_on(async {
@@ -71,12 +80,7 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<ExitCode> {
                     let agg = workers.snapshot();
                     let infos = registry.lock().expect("registry lock").clone();
                     let summary = Summary::build(&agg, &infos);
-                    let r = if redraw {
-                        redraw_table(&summary, config)
-                    } else {
-                        write_event("tick", seq, started, &summary)
-                    };
-                    if let Err(e) = r {
+                    if let Err(e) = report::emit(&summary, &config.report, frame(true, seq)) {
                         break Err(e);
                     }
                 }
@@ -101,31 +105,5 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<ExitCode> {
     written?;
     let infos = registry.lock().expect("registry lock").clone();
     let summary = Summary::build(&agg, &infos);
-    let failed = infos.iter().any(|i| i.error.is_some());
-    for info in infos.iter().filter(|i| i.error.is_some()) {
-        eprintln!("envoy-triage: {}: {}", info.meta.name, info.error.as_deref().unwrap_or(""));
-    }
-    match config.output {
-        OutputKind::Ndjson => write_event("summary", seq + 1, started, &summary)?,
-        OutputKind::Json => report::json::write(&summary, &mut io::stdout().lock())?,
-        OutputKind::Table => {
-            if redraw {
-                redraw_table(&summary, config)?;
-            } else {
-                crate::app::write_table(&summary, config)?;
-            }
-        }
-        OutputKind::Records => {}
-    }
-    Ok(crate::app::exit_code(failed, &summary, config))
-}
-
-/// Clears the terminal and draws the table (a terminal only; see `run`).
-fn redraw_table(summary: &Summary, config: &Config) -> io::Result<()> {
-    {
-        let mut out = io::stdout().lock();
-        out.write_all(b"\x1b[H\x1b[2J")?;
-        out.flush()?;
-    }
-    crate::app::write_table(summary, config)
+    Ok(Ended { summary, infos, frame: frame(false, seq + 1) })
 }

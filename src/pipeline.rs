@@ -1,11 +1,14 @@
-//! The pipeline: readers cut inputs into ~1 MiB chunks of whole lines for a [`Workers`] pool;
-//! each worker owns a [`Decoder`] and an [`Aggregate`]; aggregates merge when the input ends, or
-//! are cloned on request for a live tick (`Workers::snapshot`). Records never cross threads,
-//! only byte buffers do (recycled through a second channel), or, for a regular file, just the
-//! place of a chunk ([`FileRange`]), which the worker reads itself. Batch mode ([`run`]) reads
-//! inputs here; live mode (`crate::live`, `crate::follow`) feeds the same pool from tokio tasks.
-//! Output does not depend on the thread count (see `crate::aggregate` on determinism), nor on
-//! how an input was read: ranges are cut where the streaming reader cuts its chunks.
+//! The worker pool: readers (`crate::source`) cut inputs into ~1 MiB chunks of whole lines
+//! and send them through a [`Feed`]; each worker owns a [`Decoder`], an [`Aggregate`] and, when
+//! a per-record output is on, a [`RecordSink`] it pushes every record into (ripgrep's `Sink`:
+//! the pool never knows an output's format). Aggregates merge when the input ends, or are
+//! cloned on request for a live tick (`Workers::snapshot`). Records never cross threads, only
+//! byte buffers do (recycled through a second channel), or, for a regular file, just the place
+//! of a chunk ([`FileRange`]), which the worker reads itself. Batch mode
+//! (`crate::source::batch`) and live mode (`crate::live`, `crate::source::follow`) feed the
+//! same pool. Output does not depend on the thread count (see `crate::aggregate` on
+//! determinism), nor on how an input was read: ranges are cut where the streaming reader cuts
+//! its chunks.
 
 use std::fs::File;
 use std::io;
@@ -17,6 +20,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use crate::aggregate::{Aggregate, Position};
+use crate::classify::{Classification, Reporter};
 use crate::format::{Decoded, Decoder, FormatChoice};
 use crate::record::Record;
 use crate::source::SourceMeta;
@@ -34,8 +38,6 @@ pub struct PipelineConfig {
     pub chunk_size: usize,
     /// Keep sliding windows (live mode).
     pub windows: bool,
-    /// Write every record as NDJSON (`--output records`).
-    pub records: bool,
 }
 
 impl Default for PipelineConfig {
@@ -46,7 +48,6 @@ impl Default for PipelineConfig {
             max_clusters: 10_000,
             chunk_size: CHUNK_SIZE,
             windows: false,
-            records: false,
         }
     }
 }
@@ -96,13 +97,46 @@ impl FileRange {
     }
 }
 
-/// Decodes and aggregates one chunk; with `records`, also renders each record as a JSON line.
+/// Where each record goes besides the worker's aggregate: a per-record output
+/// (`--output records`) implements it. Each worker owns one.
+pub trait RecordSink: Send {
+    /// One record, with who logged it and, if it failed, its classification.
+    fn record(
+        &mut self,
+        rec: &Record<'_>,
+        at: RecordAt<'_>,
+        reporter: Reporter,
+        verdict: Option<&Classification>,
+    );
+    /// Every record of chunk `seq` has been pushed. False when the output is gone (a closed
+    /// pipe): the readers then stop early.
+    fn chunk_done(&mut self, seq: u64) -> bool;
+}
+
+/// Where a record was read.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordAt<'a> {
+    /// The input's name, as the report shows it.
+    pub input: &'a str,
+    /// 1-based line number in the input (counted by the reader: see [`Feed::lines_in`]).
+    pub line: u64,
+}
+
+/// A per-record output: a [`RecordSink`] for each worker, and whatever writes what they made.
+pub trait RecordOutput: Send {
+    fn sink(&self) -> Box<dyn RecordSink>;
+    /// Called once every sink is gone: waits until everything is written and returns the first
+    /// write error.
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+/// Decodes and aggregates one chunk, pushing each record into `sink` when there is one.
 pub fn process_chunk(
     decoder: &mut Decoder,
     agg: &mut Aggregate,
     chunk: &Chunk,
     data: &[u8],
-    mut records: Option<&mut Vec<u8>>,
+    mut sink: Option<&mut dyn RecordSink>,
 ) {
     let meta = &*chunk.meta;
     if let Some(live) = agg.live.as_deref_mut() {
@@ -117,16 +151,9 @@ pub fn process_chunk(
         match decoder.decode_into(line, &mut rec) {
             Decoded::Record => {
                 let (reporter, verdict) = agg.add_record(&rec, pos, meta);
-                if let Some(out) = records.as_deref_mut() {
-                    let line = chunk.first_line + line_no as u64;
-                    crate::report::records::write_record(
-                        out,
-                        &rec,
-                        &meta.name,
-                        line,
-                        reporter,
-                        verdict.as_ref(),
-                    );
+                if let Some(sink) = sink.as_mut() {
+                    let at = RecordAt { input: &meta.name, line: chunk.first_line + line_no as u64 };
+                    sink.record(&rec, at, reporter, verdict.as_ref());
                 }
             }
             Decoded::Skipped(reason) => agg.add_skipped(reason),
@@ -165,8 +192,8 @@ struct Worker {
     own: Vec<u8>,
     /// Buffers of read chunks go back here for the reader to reuse.
     pool: Sender<Vec<u8>>,
-    /// Rendered record output (`--output records`), per chunk.
-    records: Option<Sender<(u64, Vec<u8>)>>,
+    /// Per-record output, when on.
+    sink: Option<Box<dyn RecordSink>>,
     halted: Arc<AtomicBool>,
     read_errors: Arc<Mutex<Vec<(u32, io::Error)>>>,
 }
@@ -225,12 +252,11 @@ impl Worker {
                 &self.own[..n]
             }
         };
-        match &self.records {
+        match self.sink.as_deref_mut() {
             None => process_chunk(&mut self.decoder, &mut self.agg, &chunk, data, None),
-            Some(out) => {
-                let mut rendered = Vec::with_capacity(data.len() * 2);
-                process_chunk(&mut self.decoder, &mut self.agg, &chunk, data, Some(&mut rendered));
-                if out.send((chunk.seq, rendered)).is_err() {
+            Some(sink) => {
+                process_chunk(&mut self.decoder, &mut self.agg, &chunk, data, Some(&mut *sink));
+                if !sink.chunk_done(chunk.seq) {
                     self.halted.store(true, Ordering::Relaxed);
                 }
             }
@@ -262,7 +288,7 @@ pub struct Workers {
     seq: Arc<AtomicU64>,
     max_clusters: usize,
     count_lines: bool,
-    writer: Option<JoinHandle<io::Result<()>>>,
+    output: Option<Box<dyn RecordOutput>>,
     /// Set when the output is gone (a closed pipe): readers stop early.
     halted: Arc<AtomicBool>,
 }
@@ -364,6 +390,11 @@ impl Feed {
 
 impl Workers {
     pub fn spawn(cfg: &PipelineConfig) -> Workers {
+        Workers::spawn_with_output(cfg, None)
+    }
+
+    /// Spawns the workers, each pushing its records into a sink of `output` when there is one.
+    pub fn spawn_with_output(cfg: &PipelineConfig, output: Option<Box<dyn RecordOutput>>) -> Workers {
         let threads = cfg.threads.max(1);
         // Each buffer is a chunk (~1 MiB): keep just enough in flight to keep every worker busy.
         // One waiting per worker was not: the reader shares the cores with the workers, and
@@ -380,15 +411,6 @@ impl Workers {
         let mut control = Vec::with_capacity(threads);
         let halted = Arc::new(AtomicBool::new(false));
         let read_errors = Arc::new(Mutex::new(Vec::new()));
-        // Record output: workers render per chunk, one thread writes (in input order in batch
-        // mode; as it comes in live mode, where chunk numbers may have gaps).
-        let (rec_tx, writer) = if cfg.records {
-            let (t, r) = bounded::<(u64, Vec<u8>)>(threads * 4);
-            let ordered = !cfg.windows;
-            (Some(t), Some(std::thread::spawn(move || write_records(r, ordered))))
-        } else {
-            (None, None)
-        };
         let handles = (0..threads)
             .map(|i| {
                 let (ctl_tx, ctl_rx) = bounded::<Control>(1);
@@ -402,7 +424,7 @@ impl Workers {
                     },
                     own: Vec::new(),
                     pool: pool_tx.clone(),
-                    records: rec_tx.clone(),
+                    sink: output.as_ref().map(|o| o.sink()),
                     halted: Arc::clone(&halted),
                     read_errors: Arc::clone(&read_errors),
                 };
@@ -422,8 +444,9 @@ impl Workers {
             read_errors,
             seq: Arc::new(AtomicU64::new(0)),
             max_clusters: cfg.max_clusters,
-            count_lines: cfg.records,
-            writer,
+            // Record line numbers need every line counted as it is read.
+            count_lines: output.is_some(),
+            output,
             halted,
         }
     }
@@ -454,12 +477,13 @@ impl Workers {
     }
 
     /// Like [`finish`](Self::finish), also returning the first read error of each input whose
-    /// ranges the workers read, `(source, error)`, and how the record writer ended.
+    /// ranges the workers read, `(source, error)`, and how the record output ended.
     pub fn finish_with_output(mut self) -> (Aggregate, Vec<(u32, io::Error)>, io::Result<()>) {
-        let writer = self.writer.take();
+        let output = self.output.take();
         let read_errors = Arc::clone(&self.read_errors);
+        // The workers' sinks are dropped with them, before the output finishes.
         let agg = self.finish();
-        let written = writer.map_or(Ok(()), |w| w.join().expect("record writer panicked"));
+        let written = output.map_or(Ok(()), |o| o.finish());
         let read_errors = std::mem::take(&mut *read_errors.lock().unwrap_or_else(|p| p.into_inner()));
         (agg, read_errors, written)
     }
@@ -480,28 +504,4 @@ impl Workers {
         }
         merged.unwrap_or_else(|| Aggregate::new(self.max_clusters))
     }
-}
-
-/// Writes rendered record buffers to stdout, in chunk order when `ordered`. Stops on a write
-/// error (a closed pipe) and returns it; workers then find the channel closed.
-fn write_records(rx: Receiver<(u64, Vec<u8>)>, ordered: bool) -> io::Result<()> {
-    use std::io::Write;
-    let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
-    let mut pending: std::collections::BTreeMap<u64, Vec<u8>> = std::collections::BTreeMap::new();
-    let mut next = 0u64;
-    for (seq, buf) in rx {
-        if !ordered {
-            out.write_all(&buf)?;
-            continue;
-        }
-        pending.insert(seq, buf);
-        while let Some(buf) = pending.remove(&next) {
-            out.write_all(&buf)?;
-            next += 1;
-        }
-    }
-    for buf in pending.into_values() {
-        out.write_all(&buf)?;
-    }
-    out.flush()
 }

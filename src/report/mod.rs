@@ -1,11 +1,99 @@
-//! Reports: each reads only an owned [`Summary`] and writes to any `io::Write`.
-//! `table` is for people (first screen, colour on a TTY), `json` is the versioned contract.
+//! Reports: each reads only an owned [`Summary`] and writes to any `io::Write`. [`emit`] is
+//! the one switch over the outputs, used by batch mode (`crate::app`) and by live mode's ticks
+//! and final report (`crate::live`). `table` is for people (first screen, colour on a TTY),
+//! `json` is the versioned contract (and live NDJSON), `records` is the per-record output, fed
+//! by the pipeline through its sink rather than from the summary. A new output is a file here
+//! and an arm in [`emit`].
 
 pub mod json;
 pub mod records;
 pub mod table;
 
 use std::borrow::Cow;
+use std::io::{self, Write};
+
+use crate::summary::Summary;
+
+/// Which report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Ndjson,
+    /// One JSON line per record, written as records are read (see [`records`]); nothing at
+    /// the end.
+    Records,
+}
+
+/// When the table is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    Always,
+    Never,
+}
+
+/// How reports are written, from the flags.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    pub format: Format,
+    /// Findings and upstreams shown in the table.
+    pub top: usize,
+    pub color: Color,
+}
+
+/// What a report is written for: a live refresh or the final report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    /// A live refresh (`"type":"tick"` in NDJSON) rather than the final report.
+    pub tick: bool,
+    /// The report's number (NDJSON `seq`).
+    pub seq: u64,
+    /// Since live mode started (NDJSON `elapsed_ms`).
+    pub elapsed_ms: u64,
+    /// The table replaces what the terminal shows (live mode on a terminal).
+    pub redraw: bool,
+}
+
+impl Frame {
+    /// Batch mode's one report.
+    pub const BATCH: Frame = Frame { tick: false, seq: 1, elapsed_ms: 0, redraw: false };
+}
+
+/// Writes `summary` to stdout as `opts` say.
+pub fn emit(summary: &Summary, opts: &ReportOptions, frame: Frame) -> io::Result<()> {
+    match opts.format {
+        Format::Json => {
+            let mut out = io::stdout().lock();
+            json::write(summary, &mut out)?;
+            out.flush()
+        }
+        Format::Ndjson => {
+            let kind = if frame.tick { "tick" } else { "summary" };
+            let mut out = io::stdout().lock();
+            json::write_event(summary, kind, frame.seq, frame.elapsed_ms, &mut out)?;
+            out.flush()
+        }
+        Format::Table => {
+            if frame.redraw {
+                let mut out = io::stdout().lock();
+                out.write_all(b"\x1b[H\x1b[2J")?;
+                out.flush()?;
+            }
+            let choice = match opts.color {
+                Color::Auto => anstream::ColorChoice::Auto,
+                Color::Always => anstream::ColorChoice::Always,
+                Color::Never => anstream::ColorChoice::Never,
+            };
+            let mut out = anstream::AutoStream::new(io::stdout().lock(), choice);
+            table::write(summary, opts.top, &mut out)?;
+            out.flush()
+        }
+        // The records were the output.
+        Format::Records => Ok(()),
+    }
+}
 
 /// Escapes control characters (C0, DEL, C1 — including ESC, so no ANSI sequence from a log
 /// reaches the terminal) as `\xNN`/`\u{NN}`. Log content is written by whoever sends requests.

@@ -1,12 +1,19 @@
 //! `--output records`: NDJSON, one object per record, every parsed field under stable names
 //! (docs/records.md), with its classification and where it was read. Every key is always
 //! present (`null` when absent) so that the stream loads as one table in DuckDB or ClickHouse.
-//! Workers render their chunk's records into a buffer; `crate::pipeline` writes the buffers in
-//! input order.
+//! [`RecordsOutput`] is the pipeline's [`RecordOutput`]: each worker's [`RecordsSink`] renders
+//! its chunk's records into a buffer, and one writer thread writes the buffers in input order
+//! (batch) or as they come (live).
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::classify::{Classification, Reporter};
+use crate::pipeline::{RecordAt, RecordOutput, RecordSink};
 use crate::record::{Bytes, Record, Stream};
 
 fn text<'a>(v: &'a Option<Bytes<'_>>) -> Option<Cow<'a, str>> {
@@ -120,4 +127,87 @@ pub fn write_record(
     // Writing into a Vec cannot fail; serialising borrowed strings cannot either.
     let _ = serde_json::to_writer(&mut *out, &row);
     out.push(b'\n');
+}
+
+/// `--output records`: a sink per worker, one thread writing.
+pub struct RecordsOutput {
+    tx: Option<Sender<(u64, Vec<u8>)>>,
+    writer: JoinHandle<io::Result<()>>,
+}
+
+impl RecordsOutput {
+    /// Writes to stdout: in chunk (input) order when `ordered`, else as chunks come (live mode,
+    /// where chunk numbers may have gaps). `threads` sizes how many chunks may wait.
+    pub fn stdout(threads: usize, ordered: bool) -> RecordsOutput {
+        let out = io::BufWriter::with_capacity(1 << 20, io::stdout());
+        RecordsOutput::new(Box::new(out), threads, ordered)
+    }
+
+    pub fn new(out: Box<dyn Write + Send>, threads: usize, ordered: bool) -> RecordsOutput {
+        let (tx, rx) = bounded::<(u64, Vec<u8>)>(threads.max(1) * 4);
+        let writer = std::thread::spawn(move || write_chunks(rx, out, ordered));
+        RecordsOutput { tx: Some(tx), writer }
+    }
+}
+
+impl RecordOutput for RecordsOutput {
+    fn sink(&self) -> Box<dyn RecordSink> {
+        let tx = self.tx.clone().expect("sinks are made before the output finishes");
+        Box::new(RecordsSink { buf: Vec::new(), tx })
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.tx = None;
+        self.writer.join().expect("record writer panicked")
+    }
+}
+
+/// One worker's records of the chunk being read, rendered.
+pub struct RecordsSink {
+    buf: Vec<u8>,
+    tx: Sender<(u64, Vec<u8>)>,
+}
+
+impl RecordSink for RecordsSink {
+    fn record(
+        &mut self,
+        rec: &Record<'_>,
+        at: RecordAt<'_>,
+        reporter: Reporter,
+        verdict: Option<&Classification>,
+    ) {
+        write_record(&mut self.buf, rec, at.input, at.line, reporter, verdict);
+    }
+
+    fn chunk_done(&mut self, seq: u64) -> bool {
+        // About what the chunk needed, so the next one rarely grows its buffer.
+        let next = Vec::with_capacity(self.buf.len());
+        self.tx.send((seq, std::mem::replace(&mut self.buf, next))).is_ok()
+    }
+}
+
+/// Writes rendered chunks, in chunk order when `ordered`. Stops on a write error (a closed
+/// pipe) and returns it; the sinks then find the channel closed.
+fn write_chunks(
+    rx: Receiver<(u64, Vec<u8>)>,
+    mut out: Box<dyn Write + Send>,
+    ordered: bool,
+) -> io::Result<()> {
+    let mut pending: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut next = 0u64;
+    for (seq, buf) in rx {
+        if !ordered {
+            out.write_all(&buf)?;
+            continue;
+        }
+        pending.insert(seq, buf);
+        while let Some(buf) = pending.remove(&next) {
+            out.write_all(&buf)?;
+            next += 1;
+        }
+    }
+    for buf in pending.into_values() {
+        out.write_all(&buf)?;
+    }
+    out.flush()
 }

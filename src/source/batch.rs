@@ -13,20 +13,21 @@ use std::sync::Arc;
 use super::{Input, InputInfo, Opened, SourceMeta};
 use crate::aggregate::Aggregate;
 use crate::format::wrapper;
-use crate::pipeline::{Feed, FileRange, MAX_CHUNK, PipelineConfig, Workers};
+use crate::pipeline::{Feed, FileRange, MAX_CHUNK, PipelineConfig, RecordOutput, Workers};
 
 /// Reads every input, analyses it with `cfg.threads` workers and returns the merged state.
 pub fn run(inputs: &[Input], cfg: &PipelineConfig) -> (Aggregate, Vec<InputInfo>) {
-    let (agg, infos, _) = run_with_output(inputs, cfg);
+    let (agg, infos, _) = run_with_output(inputs, cfg, None);
     (agg, infos)
 }
 
-/// Like [`run`], also returning how record output (`cfg.records`) ended.
+/// Like [`run`], with every record also pushed into `output`; returns how it ended too.
 pub fn run_with_output(
     inputs: &[Input],
     cfg: &PipelineConfig,
+    output: Option<Box<dyn RecordOutput>>,
 ) -> (Aggregate, Vec<InputInfo>, io::Result<()>) {
-    let workers = Workers::spawn(cfg);
+    let workers = Workers::spawn_with_output(cfg, output);
     let mut infos = read_inputs(inputs, &workers.feed(cfg.chunk_size));
     let (agg, read_errors, written) = workers.finish_with_output();
     for (source, e) in read_errors {
