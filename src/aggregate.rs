@@ -15,9 +15,9 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use hdrhistogram::Histogram;
 
 use crate::classify::{self, Cause, Classification, Domain, Reporter};
-use crate::flags::{Flag, ResponseFlags};
 use crate::format::{ErrorKind, ParseError, SkipReason};
 use crate::record::{FormatKind, Record};
+use crate::response_flags::{Flag, ResponseFlags};
 use crate::source::SourceMeta;
 
 /// Where a line was read: the pipeline's chunk sequence number and the line's index in it.

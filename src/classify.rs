@@ -9,7 +9,7 @@
 //! cause without a test line. Rules are tried in order and key on
 //! response-code details first, then on flags ("details say what triggered the status, flags
 //! list what happened", failure-semantics §1.2). `crate::aggregate` calls [`classify`] per
-//! record; `crate::findings` turns groups of classified failures into judgements per upstream.
+//! record; `crate::summary::findings` turns groups of classified failures into judgements per upstream.
 //!
 //! Domains and why:
 //! * `application` — the upstream app answered with a 5xx (`via_upstream`), or did not answer in
@@ -31,8 +31,8 @@ use std::fmt;
 
 use memchr::memmem;
 
-use crate::flags::{Flag, ResponseFlags};
 use crate::record::{Details, Direction, FormatKind, Record};
+use crate::response_flags::{Flag, ResponseFlags};
 // Not `memmem::find`: it builds a searcher per call, and the rules test a few short needles
 // against short texts.
 use crate::scan::{find_literal, non_digits};
@@ -107,7 +107,7 @@ pub struct CauseInfo {
     /// What the cause means, in plain words.
     pub meaning: &'static str,
     /// The CRD and field (or setting) to look at. Placeholders: `{pod}`, `{ns}`, `{svc}`,
-    /// `{host}`, `{port}`, `{cluster}` (filled by `crate::findings`).
+    /// `{host}`, `{port}`, `{cluster}` (filled by `crate::summary::findings`).
     pub look_at: &'static str,
     /// Commands that confirm it, with the same placeholders.
     pub commands: &'static [&'static str],

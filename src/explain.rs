@@ -3,15 +3,15 @@
 //! transport failure, termination details), who logged it, the cause and domain with the
 //! evidence, and the next step with the command that confirms it. Reads the parser
 //! ([`crate::format`]), the knowledge base ([`crate::classify`]) and the playbook filling of
-//! [`crate::findings::Target`]. Output is plain text; log content is escaped.
+//! [`crate::summary::findings::Target`]. Output is plain text; log content is escaped.
 
 use std::fmt::Write as _;
 
 use crate::classify::{self, Reporter};
-use crate::findings::Target;
 use crate::format::{Decoder, FormatChoice, Outcome};
 use crate::record::{Details, Record};
 use crate::report::escape_controls as esc;
+use crate::summary::findings::Target;
 
 /// Plain words for what a field is.
 const FIELD_MEANINGS: &[(&str, &str)] = &[
@@ -299,7 +299,7 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
             let sni = rec.requested_server_name.map(String::from_utf8_lossy);
             let authority = sni
                 .as_deref()
-                .and_then(crate::findings::sni_host)
+                .and_then(crate::summary::findings::sni_host)
                 .or_else(|| rec.authority.map(|a| String::from_utf8_lossy(a).into_owned()));
             let pod = rec.meta.pod.map(String::from_utf8_lossy);
             let ns = rec.meta.namespace.map(String::from_utf8_lossy).unwrap_or_default();

@@ -24,7 +24,7 @@ use nom::{
 };
 
 use crate::classify::{Cause, Domain, Reporter};
-use crate::flags::Flag;
+use crate::response_flags::Flag;
 use crate::summary::Summary;
 
 /// A parsed `--fail-on` expression.

@@ -1,9 +1,12 @@
 //! envoy-triage: turns Envoy and Istio access logs into answers.
 //!
-//! Data flows [`source`] → [`pipeline`] (chunks of whole lines to worker threads) → [`format`]
-//! (one borrowed [`record::Record`] per line) → [`classify`] (cause, domain, reporter) →
-//! [`aggregate`] (per-worker state, merged) → [`summary`] + [`findings`] (an owned contract) →
-//! [`report`]. [`cli`] and [`config`] sit at the edge; [`app`] wires them.
+//! Data flows [`source`] (inputs, batch reading, follow) → [`pipeline`] (chunks of whole lines
+//! to worker threads) → [`format`] (one borrowed [`record::Record`] per line, its
+//! [`response_flags`] a bitset) → [`classify`] (cause, domain, reporter) → [`aggregate`]
+//! (per-worker state, merged) → [`summary`] (an owned contract, with its findings) →
+//! [`report`] (one `emit` over every output; per-record output is a sink the pipeline pushes
+//! into). [`cli`] and [`config`] sit at the edge; [`app`] wires them and ends every run, batch
+//! or [`live`]. See docs/architecture.md.
 
 /// Declares a field-less enum with `ALL` (every variant in declaration order, so `v as usize`
 /// indexes it) and `COUNT`: arrays kept per variant are sized by the compiler, and a new
@@ -27,13 +30,12 @@ pub mod cli;
 pub mod config;
 pub mod explain;
 pub mod failon;
-pub mod findings;
-pub mod flags;
 pub mod format;
 pub mod live;
 pub mod pipeline;
 pub mod record;
 pub mod report;
+pub mod response_flags;
 pub mod scan;
 pub mod source;
 pub mod summary;

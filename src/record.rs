@@ -12,7 +12,7 @@
 //! classifier and reports use.) A record read from a line
 //! as people paste it (cut at either end, quotes escaped) is marked [`Record::partial`].
 
-use crate::flags::ResponseFlags;
+use crate::response_flags::ResponseFlags;
 
 /// A field's bytes: borrowed from the line, or from the decoder's scratch buffer when an escaped
 /// value had to be unescaped.

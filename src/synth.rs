@@ -1803,9 +1803,9 @@ fn put_time(b: &mut Vec<u8>, dates: &mut DateCache, ns: u64, sep: u8, frac_digit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::{Flag, ResponseFlags};
     use crate::format::{Decoder, FormatChoice, Outcome};
     use crate::record::{FormatKind, Record, Stream};
+    use crate::response_flags::{Flag, ResponseFlags};
 
     const STYLES: [Style; 3] = [Style::IstioText, Style::IstioJson, Style::EnvoyDefault];
     const WRAPPERS: [Wrapper; 5] = [

@@ -18,8 +18,8 @@ use nom::{
 };
 
 use super::error::{ErrorKind, ParseError};
-use crate::flags::ResponseFlags;
 use crate::record::{Direction, FormatKind, Record};
+use crate::response_flags::ResponseFlags;
 use crate::scan::{Masks, Set, Structure, find_literal, has_prefix};
 
 /// Which [`Record`] slot an operator fills.

@@ -10,8 +10,8 @@
 
 use super::compile::{FieldId, parse_u64, strip_stat_delimiter};
 use super::error::{ErrorKind, ParseError};
-use crate::flags::ResponseFlags;
 use crate::record::{Direction, FormatKind, Record};
+use crate::response_flags::ResponseFlags;
 
 /// What a JSON line turned out to be.
 #[derive(Debug)]
@@ -892,7 +892,7 @@ fn store_inline<'a>(rec: &mut Record<'a>, field: FieldId, v: Value<'a>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::Flag;
+    use crate::response_flags::Flag;
 
     /// An arena for one test's records (a few bytes, freed when the test process ends).
     fn scratch() -> &'static Scratch {

@@ -2,7 +2,7 @@
 //! wrapper and non-access line. Each case names the fields it expects; `"∅"` means absent.
 
 use super::*;
-use crate::flags::Flag;
+use crate::response_flags::Flag;
 
 const ABSENT: &str = "∅";
 

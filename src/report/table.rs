@@ -9,7 +9,7 @@ use anstyle::{AnsiColor, Style};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 
 use super::escape_controls as esc;
-use crate::findings::{Finding, human_ms};
+use crate::summary::{Finding, human_ms};
 use crate::summary::{Percentiles, Summary};
 
 const BOLD: Style = Style::new().bold();

@@ -8,6 +8,7 @@
 //! keep-alive race; `503 … via_upstream` at a client sidecar means look at the server side; a
 //! wall of `UT` at one duration is a configured timeout, and 15 s is not an Istio default.
 
+use super::values::{Percentiles, human_ms};
 use crate::aggregate::{Aggregate, Group};
 use crate::classify::{Cause, Domain, Reporter};
 
@@ -24,7 +25,7 @@ pub struct Evidence {
     pub matching: u64,
     /// Other combinations seen in the same finding.
     pub other_signatures: u64,
-    pub duration_ms: crate::summary::Percentiles,
+    pub duration_ms: Percentiles,
     /// Set when most durations sit at one value: a configured timeout.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cutoff_ms: Option<u64>,
@@ -167,11 +168,6 @@ fn lossy(b: &[u8]) -> String {
 
 fn non_empty(b: &[u8]) -> Option<String> {
     (!b.is_empty()).then(|| lossy(b))
-}
-
-/// `15000` → `15.0 s`, `250` → `250 ms`.
-pub fn human_ms(ms: u64) -> String {
-    if ms >= 1000 { format!("{:.1} s", ms as f64 / 1000.0) } else { format!("{ms} ms") }
 }
 
 /// When at least 90% of the durations sit within 2% (or 5 ms) of the median, that value is a
@@ -468,7 +464,7 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                 route_name: non_empty(&sample.route),
                 matching: top.3,
                 other_signatures: g.count - top.3,
-                duration_ms: crate::summary::Percentiles::of(&g.durations.histogram()),
+                duration_ms: Percentiles::of(&g.durations.histogram()),
                 cutoff_ms: cutoff(g).map(|(ms, _)| ms),
                 upstream_hosts: g.upstream_hosts.iter().map(|(_, h)| lossy(h)).collect(),
                 retried: g.with_retries,
