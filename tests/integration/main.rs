@@ -11,3 +11,4 @@ mod explain;
 mod follow;
 mod hostile;
 mod records;
+mod snapshots;
