@@ -2,6 +2,11 @@
 //! `Decoder::decode_into` (the pipeline's path; `decode` wraps it) and `Aggregate::add_record`
 //! over realistic lines of every format and wrapper, after one warm-up pass (buffers and tables
 //! grow once, then are reused).
+//!
+//! This file stays a test binary of its own, outside tests/integration: a `#[global_allocator]`
+//! serves its whole process, so in the shared binary it would count the allocations of every
+//! other test running in parallel there too, with only the thread-local `COUNTING` flag keeping
+//! them out of the total.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};

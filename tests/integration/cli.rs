@@ -1,5 +1,5 @@
-//! Integration tests: run the built binary on the bundled real-Envoy samples and on generated
-//! input, and check what users rely on — exact counts, causes, findings, the JSON contract,
+//! The report: run the built binary on the bundled real-Envoy samples and on generated input,
+//! and check what users rely on — exact counts, causes, findings, the JSON contract,
 //! exit codes, and output safety.
 
 use std::collections::BTreeMap;
@@ -7,50 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::cargo_bin("envoy-triage").unwrap()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn samples() -> PathBuf {
-    root().join("sample-logs")
-}
-
-/// Runs with `--output json` and returns (exit code, parsed stdout, stderr).
-fn json_of(args: &[&str]) -> (i32, Value, String) {
-    let out = bin().args(["--output", "json"]).args(args).output().unwrap();
-    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), v, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn sample(name: &str) -> String {
-    samples().join(name).display().to_string()
-}
-
-fn totals(v: &Value) -> (u64, u64, u64, u64) {
-    let t = &v["totals"];
-    (
-        t["lines"].as_u64().unwrap(),
-        t["records"].as_u64().unwrap(),
-        t["skipped"].as_u64().unwrap(),
-        t["malformed"].as_u64().unwrap(),
-    )
-}
-
-fn finding<'a>(v: &'a Value, cause: &str, reporter: &str) -> &'a Value {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["cause"] == cause && f["reporter"] == reporter)
-        .unwrap_or_else(|| panic!("no {cause} finding by {reporter} in {:#}", v["findings"]))
-}
+use crate::common::{bin, finding, json_of, root, sample, samples, totals};
 
 /// Per file: lines, records, records per code, records per flag.
 struct Expected {

@@ -2,11 +2,11 @@
 //! flag and cause, every line accounted, line numbers pointing at the right lines.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
-use assert_cmd::cargo::CommandCargoExt;
 use envoy_triage::synth::{Limit, Style, SynthConfig, Wrapper, write_log};
 use serde_json::Value;
+
+use crate::common::bin;
 
 #[test]
 fn records_agree_with_the_summary_on_a_generated_log() {
@@ -25,7 +25,7 @@ fn records_agree_with_the_summary_on_a_generated_log() {
     drop(file);
     let p = path.to_str().unwrap();
 
-    let out = Command::cargo_bin("envoy-triage").unwrap().args(["-o", "records", p]).output().unwrap();
+    let out = bin().args(["-o", "records", p]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     let content = std::fs::read_to_string(&path).unwrap();
@@ -55,7 +55,7 @@ fn records_agree_with_the_summary_on_a_generated_log() {
         assert!(r["pod"].is_string(), "the kubectl prefix names the pod");
     }
 
-    let out = Command::cargo_bin("envoy-triage").unwrap().args(["-o", "json", p]).output().unwrap();
+    let out = bin().args(["-o", "json", p]).output().unwrap();
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(n, s["totals"]["records"].as_u64().unwrap());
     assert_eq!(n, stats.records);

@@ -4,20 +4,16 @@
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 
-const DEADLINE: Duration = Duration::from_secs(30);
+use crate::common::{bin, sample_lines};
 
-fn sample_lines(name: &str) -> Vec<String> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs").join(name);
-    std::fs::read_to_string(p).unwrap().lines().map(str::to_string).collect()
-}
+const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The child's NDJSON events, parsed on a thread as they arrive.
 struct Live {
@@ -31,8 +27,7 @@ impl Live {
     }
 
     fn start_every(interval: &str, args: &[&str], stdin: Stdio) -> Live {
-        let mut child = Command::cargo_bin("envoy-triage")
-            .unwrap()
+        let mut child = bin()
             .args(["--output", "ndjson", "--interval", interval])
             .args(args)
             .stdin(stdin)

@@ -5,18 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::cargo::CommandCargoExt;
-use serde_json::Value;
-
-fn bin() -> std::process::Command {
-    std::process::Command::cargo_bin("envoy-triage").unwrap()
-}
-
-fn run_json(args: &[&str]) -> (i32, Value, String) {
-    let out = bin().args(["--output", "json"]).args(args).output().unwrap();
-    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap(), v, String::from_utf8_lossy(&out.stderr).into_owned())
-}
+use crate::common::{bin, json_of, sample};
 
 fn istio_line(ua: &[u8], cluster: &[u8]) -> Vec<u8> {
     let mut l = br#"[2025-01-01T10:00:00.000Z] "GET /api HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 91 3 - "-" ""#.to_vec();
@@ -40,7 +29,7 @@ fn a_2_mib_line_is_read_or_rejected_without_harm() {
     data.extend_from_slice(&vec![b'x'; 2 << 20]);
     data.push(b'\n');
     let p = write(dir.path(), "huge.log", &data);
-    let (code, v, _) = run_json(&[p.to_str().unwrap()]);
+    let (code, v, _) = json_of(&[p.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert_eq!((v["totals"]["records"].as_u64(), v["totals"]["malformed"].as_u64()), (Some(1), Some(1)));
     // The sample keeps the start of the line only.
@@ -74,7 +63,7 @@ fn nul_bytes_invalid_utf8_and_escapes_never_reach_the_terminal_raw() {
         assert!(!text.windows(bad.len()).any(|w| w == bad), "raw {bad:?} in output");
     }
     // JSON stays valid and carries the text (escaped by JSON itself).
-    let (_, v, _) = run_json(&[p.to_str().unwrap()]);
+    let (_, v, _) = json_of(&[p.to_str().unwrap()]);
     assert_eq!(v["totals"]["records"], 1);
     assert_eq!(v["totals"]["malformed"], 1);
     assert!(v["upstreams"][0]["cluster"].as_str().unwrap().contains('\u{fffd}'));
@@ -88,7 +77,7 @@ fn a_million_distinct_clusters_fold_and_say_so() {
         writeln!(data, "503 UF c{i}").unwrap();
     }
     let p = write(dir.path(), "many.log", &data);
-    let (code, v, _) = run_json(&[
+    let (code, v, _) = json_of(&[
         p.to_str().unwrap(),
         "--format",
         "%RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER%",
@@ -113,14 +102,12 @@ fn a_million_distinct_clusters_fold_and_say_so() {
 #[test]
 fn truncated_and_corrupt_gzip_report_what_was_read_then_fail() {
     let dir = tempfile::tempdir().unwrap();
-    let sample =
-        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs/real-healthy.log"))
-            .unwrap();
+    let healthy = std::fs::read(sample("real-healthy.log")).unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&sample).unwrap();
+    gz.write_all(&healthy).unwrap();
     let full = gz.finish().unwrap();
     let cut = write(dir.path(), "cut.log.gz", &full[..full.len() * 2 / 3]);
-    let (code, v, err) = run_json(&[cut.to_str().unwrap()]);
+    let (code, v, err) = json_of(&[cut.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("cut.log.gz"), "{err}");
     let records = v["totals"]["records"].as_u64().unwrap();
@@ -134,16 +121,16 @@ fn truncated_and_corrupt_gzip_report_what_was_read_then_fail() {
         *b ^= 0x5a;
     }
     let corrupt = write(dir.path(), "corrupt.log.gz", &bad);
-    let (code, _, err) = run_json(&[corrupt.to_str().unwrap()]);
+    let (code, _, err) = json_of(&[corrupt.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("corrupt.log.gz"));
 }
 
 #[test]
 fn one_unreadable_input_among_readable_ones() {
-    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs/real-tcp.log");
+    let tcp = sample("real-tcp.log");
     // Opening /proc/self/mem works, reading it fails (EIO): an input that breaks mid-way.
-    let (code, v, err) = run_json(&[sample.to_str().unwrap(), "/proc/self/mem", sample.to_str().unwrap()]);
+    let (code, v, err) = json_of(&[&tcp, "/proc/self/mem", &tcp]);
     assert_eq!(code, 2);
     assert!(err.contains("/proc/self/mem"), "{err}");
     assert_eq!(v["totals"]["records"], 52);
@@ -154,7 +141,7 @@ fn one_unreadable_input_among_readable_ones() {
 fn empty_input_and_input_without_access_lines() {
     let dir = tempfile::tempdir().unwrap();
     let empty = write(dir.path(), "empty.log", b"");
-    let (code, v, _) = run_json(&[empty.to_str().unwrap()]);
+    let (code, v, _) = json_of(&[empty.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert_eq!(v["totals"]["lines"], 0);
     let noise = write(
@@ -162,7 +149,7 @@ fn empty_input_and_input_without_access_lines() {
         "noise.log",
         b"2021-09-13T06:29:50.786352Z\twarning\tenvoy config\tclosed\n2020-11-22T19:32:17.857430Z\tinfo\tFLAG: --x\n\n",
     );
-    let (code, v, _) = run_json(&[noise.to_str().unwrap()]);
+    let (code, v, _) = json_of(&[noise.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert_eq!((v["totals"]["records"].as_u64(), v["totals"]["skipped"].as_u64()), (Some(0), Some(3)));
     let out = bin().arg(&noise).output().unwrap();
@@ -185,7 +172,7 @@ fn the_application_containers_own_logs_are_not_taken_for_access_records() {
         }.as_bytes());
     }
     let app = write(dir.path(), "app.log", &data);
-    let (code, v, _) = run_json(&[app.to_str().unwrap()]);
+    let (code, v, _) = json_of(&[app.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert_eq!(v["totals"]["lines"], 2000);
     assert_eq!(v["totals"]["records"], 0, "{}", v["totals"]);
@@ -198,8 +185,8 @@ fn the_application_containers_own_logs_are_not_taken_for_access_records() {
 
 #[test]
 fn fail_on_sets_exit_code_1_only_when_met() {
-    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs/real-refused-localhost.log");
-    let s = sample.to_str().unwrap();
+    let refused = sample("real-refused-localhost.log");
+    let s = refused.as_str();
     let out = bin().args([s, "--fail-on", "rate(5xx) > 1%"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

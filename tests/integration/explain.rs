@@ -1,21 +1,19 @@
 //! `envoy-triage explain`: one snapshot per cause (real Envoy 1.40 lines from sample-logs/
 //! where the scenario exists there, realistic Istio lines otherwise), plus stdin and non-record
-//! lines. Snapshots live in tests/snapshots/.
+//! lines. Snapshots live in tests/integration/snapshots/ (integration__explain__*.snap).
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use assert_cmd::cargo::CommandCargoExt;
+use crate::common::{bin, sample_lines};
 
 /// The first line of a sample file that contains `needle`.
 fn real(file: &str, needle: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs").join(file);
-    std::fs::read_to_string(p).unwrap().lines().find(|l| l.contains(needle)).unwrap().to_string()
+    sample_lines(file).into_iter().find(|l| l.contains(needle)).unwrap()
 }
 
 fn explain(line: &str) -> String {
-    let out = Command::cargo_bin("envoy-triage").unwrap().args(["explain", line]).output().unwrap();
+    let out = bin().args(["explain", line]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -62,13 +60,7 @@ snapshot! {
 
 #[test]
 fn lines_on_stdin_and_lines_that_are_not_records() {
-    let mut child = Command::cargo_bin("envoy-triage")
-        .unwrap()
-        .arg("explain")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = bin().arg("explain").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let input = format!(
         "{}\n2021-09-13T06:29:50.786352Z\twarning\tenvoy config\tclosed\nhello \x1b[31mworld\n",
         real("real-tcp.log", "UF,URX")

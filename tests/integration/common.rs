@@ -1,0 +1,63 @@
+//! Helpers shared by every module of the integration-test binary: the built `envoy-triage`
+//! command, paths into the crate and its `sample-logs/`, and readers of the JSON report.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+/// The built `envoy-triage` binary, ready for arguments.
+pub fn bin() -> Command {
+    Command::cargo_bin("envoy-triage").unwrap()
+}
+
+/// The crate root (where Cargo.toml, sample-logs/ and docs/ are).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The bundled real-Envoy samples.
+pub fn samples() -> PathBuf {
+    root().join("sample-logs")
+}
+
+/// The absolute path of a file under sample-logs/, as an argument.
+pub fn sample(name: &str) -> String {
+    samples().join(name).display().to_string()
+}
+
+/// The lines of a file under sample-logs/.
+pub fn sample_lines(name: &str) -> Vec<String> {
+    std::fs::read_to_string(samples().join(name)).unwrap().lines().map(str::to_string).collect()
+}
+
+/// Runs with `--output json` and returns (exit code, parsed stdout, stderr); stdout that is not
+/// JSON parses as `Null`. A run killed by a signal fails the test here.
+pub fn json_of(args: &[&str]) -> (i32, Value, String) {
+    let out = bin().args(["--output", "json"]).args(args).output().unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let code = out.status.code().unwrap_or_else(|| panic!("envoy-triage {args:?}: {}", out.status));
+    (code, v, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// `totals` of a JSON report: (lines, records, skipped, malformed).
+pub fn totals(v: &Value) -> (u64, u64, u64, u64) {
+    let t = &v["totals"];
+    (
+        t["lines"].as_u64().unwrap(),
+        t["records"].as_u64().unwrap(),
+        t["skipped"].as_u64().unwrap(),
+        t["malformed"].as_u64().unwrap(),
+    )
+}
+
+/// The finding of a JSON report with this cause and reporter; fails the test if there is none.
+pub fn finding<'a>(v: &'a Value, cause: &str, reporter: &str) -> &'a Value {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["cause"] == cause && f["reporter"] == reporter)
+        .unwrap_or_else(|| panic!("no {cause} finding by {reporter} in {:#}", v["findings"]))
+}

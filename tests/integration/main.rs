@@ -1,0 +1,14 @@
+//! The integration tests, in one binary (one link instead of one per file): each module runs the
+//! built `envoy-triage` and checks what users rely on. `common` holds the shared helpers.
+//!
+//! tests/alloc.rs is a binary of its own: its counting `#[global_allocator]` would serve every
+//! test here.
+
+mod common;
+
+mod cli;
+mod explain;
+mod follow;
+mod hostile;
+mod records;
+mod snapshots;
