@@ -55,7 +55,7 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
         // Both listeners live for the whole loop: a `ctrl_c()` future made afresh in each
         // `select!` only sees signals that arrive while it is polled, so a SIGINT landing while a
         // tick was being rendered was lost and the process ran on (a CI failure of
-        // tests/follow.rs). A `Signal` made once remembers a delivery until it is received.
+        // tests/integration/follow.rs). A `Signal` made once remembers a delivery until it is received.
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut terminate = signal(SignalKind::terminate())?;
         let (stop_tx, stop_rx) = watch::channel(false);

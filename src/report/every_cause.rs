@@ -27,7 +27,7 @@ fn istio(code: &str, flags: &str, details: &str, dur: &str, route: &str) -> Stri
     )
 }
 
-/// A line that the classifier calls `cause` (the same lines as tests/explain.rs).
+/// A line that the classifier calls `cause` (the same lines as tests/integration/explain.rs).
 fn line_for(cause: Cause) -> String {
     match cause {
         Cause::RouteTimeout => real("real-timeout-15s.log", "504 UT response_timeout"),
