@@ -1,5 +1,6 @@
 //! One case per cause and per judgement call of failure-semantics.md, on real-shaped lines.
 
+use super::reporter::has_ip;
 use super::*;
 use crate::format::json::Scratch;
 use crate::format::parse_line;
