@@ -1,5 +1,5 @@
 //! Wires a validated [`Config`] to a run and ends every run the same way: batch mode here,
-//! live mode in `crate::live` (which hands back what it gathered); both finish in [`finish`]
+//! live mode in `crate::live` (which hands back what it gathered); both finish in `finish`
 //! (input errors on stderr, the report through `report::emit`, the exit code): 0 success,
 //! 1 a `--fail-on` condition held, 2 error (an input could not be read). Inputs that could be
 //! read are always analysed and reported, even when another one failed.

@@ -1,7 +1,7 @@
 //! envoy-triage: turns Envoy and Istio access logs into answers.
 //!
 //! Data flows [`source`] (inputs, batch reading, follow) → [`pipeline`] (chunks of whole lines
-//! to worker threads) → [`format`] (one borrowed [`record::Record`] per line, its
+//! to worker threads) → [`format`](mod@format) (one borrowed [`record::Record`] per line, its
 //! [`response_flags`] a bitset) → [`classify`] (cause, domain, reporter) → [`aggregate`]
 //! (per-worker state, merged) → [`summary`] (an owned contract, with its findings) →
 //! [`report`] (one `emit` over every output; per-record output is a sink the pipeline pushes
