@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{Cli, ColorWhen, OutputKind};
+use crate::cli::Cli;
 use crate::format::FormatChoice;
 use crate::pipeline::PipelineConfig;
-use crate::report::{Color, Format, ReportOptions};
+use crate::report::ReportOptions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -66,25 +66,8 @@ impl Config {
             follow: cli.follow,
             from_start: cli.from_start,
             interval: std::time::Duration::from_secs_f64(cli.interval),
-            report: ReportOptions { format: format_of(cli.output), top: cli.top, color: color_of(cli.color) },
+            report: ReportOptions { format: cli.output, top: cli.top, color: cli.color },
             pipeline,
         })
-    }
-}
-
-fn format_of(kind: OutputKind) -> Format {
-    match kind {
-        OutputKind::Table => Format::Table,
-        OutputKind::Json => Format::Json,
-        OutputKind::Ndjson => Format::Ndjson,
-        OutputKind::Records => Format::Records,
-    }
-}
-
-fn color_of(when: ColorWhen) -> Color {
-    match when {
-        ColorWhen::Auto => Color::Auto,
-        ColorWhen::Always => Color::Always,
-        ColorWhen::Never => Color::Never,
     }
 }

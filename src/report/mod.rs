@@ -14,7 +14,8 @@ use std::io::{self, Write};
 
 use crate::summary::Summary;
 
-/// Which report.
+listed_enum! {
+/// Which report (`--output`; its spelling and help are in `crate::cli`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Table,
@@ -24,14 +25,17 @@ pub enum Format {
     /// the end.
     Records,
 }
+}
 
-/// When the table is coloured.
+listed_enum! {
+/// When the table is coloured (`--color`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Color {
     /// On a terminal, unless `NO_COLOR` is set.
     Auto,
     Always,
     Never,
+}
 }
 
 /// How reports are written, from the flags.
