@@ -23,5 +23,4 @@ pub mod report;
 pub mod scan;
 pub mod source;
 pub mod summary;
-pub mod synth;
 pub mod window;

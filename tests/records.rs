@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
-use envoy_triage::synth::{Limit, Style, SynthConfig, Wrapper, write_log};
+use envoy_triage_synth::{Limit, Style, SynthConfig, Wrapper, write_log};
 use serde_json::Value;
 
 #[test]

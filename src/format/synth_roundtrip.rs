@@ -2,14 +2,14 @@
 //! wrapper, decodes, and what the decoder reads back (records, skipped lines, codes, flags,
 //! failure shapes, request ids) matches what the generator says it wrote. These tests live with
 //! the decoder they exercise; the generator's own tests (determinism, golden lines, byte limits,
-//! clocks) stay beside it.
+//! clocks) stay beside it, in `crates/synth`, which does not depend on this crate.
 
 use std::collections::BTreeMap;
 
 use crate::flags::{Flag, ResponseFlags};
 use crate::format::{Decoder, FormatChoice, Outcome};
 use crate::record::{FormatKind, Record, Stream};
-use crate::synth::{Limit, Scenario, Style, SynthConfig, Wrapper, generate};
+use envoy_triage_synth::{Limit, Scenario, Style, SynthConfig, Wrapper, generate};
 
 const STYLES: [Style; 3] = [Style::IstioText, Style::IstioJson, Style::EnvoyDefault];
 const WRAPPERS: [Wrapper; 5] = [
@@ -150,4 +150,13 @@ fn a_client_twin_repeats_the_server_records_request_id() {
         previous = id.map(|i| (i, cluster, code));
     }
     assert!(twins > 100, "{twins} twins");
+}
+
+#[test]
+fn the_generators_copy_of_civil_from_days_agrees_with_the_parsers() {
+    // The generator keeps its own copy so as not to depend on this crate; the dates it writes
+    // are only right if the two agree (±2,700 years around 1970, every day).
+    for day in -1_000_000..=1_000_000 {
+        assert_eq!(envoy_triage_synth::civil_from_days(day), crate::record::civil_from_days(day), "{day}");
+    }
 }

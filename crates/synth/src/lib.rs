@@ -1,11 +1,23 @@
-//! Deterministic generator of realistic Envoy and Istio access logs, for benchmarks and for tests
-//! that need volume.
+//! envoy-triage-synth: a deterministic generator of realistic Envoy and Istio access logs, for
+//! envoy-triage's tests and benchmarks that need volume.
 //!
-//! [`write_log`] renders lines byte-exactly in one of the layouts [`crate::format`] reads: Istio
-//! ≥1.9 text (reference §2.2), Istio typed JSON with keys sorted as Envoy ≥1.33 writes them (§2.4),
-//! or Envoy's built-in default (§1.1); optionally behind a transport wrapper (§8: `kubectl logs
-//! --prefix` and/or `--timestamps`, CRI log files) and interleaved with the other output of an
-//! istio-proxy container (§9: Envoy application logs, pilot-agent logs).
+//! Its job: [`write_log`] writes lines byte-exactly in the layouts envoy-triage reads, and returns
+//! [`SynthStats`] counting exactly what it wrote (lines, bytes, records, noise lines, response
+//! codes, failure shapes), so a test or benchmark can check what the parser read against the truth.
+//!
+//! Its neighbours: it is a dev-dependency of the `envoy-triage` package at the root of this
+//! workspace, and depends on nothing of it, so that the generator cannot share a bug with the
+//! parser it checks. Its users there are `examples/genlog.rs` (the command line, which also writes
+//! the inputs of `benches/e2e.sh`), `benches/parse.rs`, `tests/records.rs`, the format compiler's
+//! tests in `src/format/compile.rs`, and `src/format/synth_roundtrip.rs`, which reads every line
+//! of every style and wrapper back through the decoder and compares the result with the stats.
+//! It is a separate crate so that none of it ships in the envoy-triage library.
+//!
+//! The layouts (section numbers are those of the reference notes the parser follows): Istio ≥1.9
+//! text (§2.2), Istio typed JSON with keys sorted as Envoy ≥1.33 writes them (§2.4), or Envoy's
+//! built-in default (§1.1); optionally behind a transport wrapper (§8: `kubectl logs --prefix`
+//! and/or `--timestamps`, CRI log files) and interleaved with the other output of an istio-proxy
+//! container (§9: Envoy application logs, pilot-agent logs).
 //!
 //! The traffic is a small mesh: `clusters` HTTP services with 1–3 pods each, a few TCP backends,
 //! an ingress gateway and some external hosts. About 97% of the records are successful HTTP
@@ -17,9 +29,9 @@
 //! `sample-logs/real-*.log` (local-reply body sizes, `URX,UF` / `URX,UT` flag order).
 //!
 //! Everything derives from one `u64` seed through a SplitMix64 generator and integer/IEEE
-//! arithmetic only (no libm), so a config gives the same bytes on every platform, and the
-//! returned [`SynthStats`] count exactly what was written. Lines are rendered into one reusable
-//! buffer with hand-written number formatting and no allocation per line.
+//! arithmetic only (no libm), so a config gives the same bytes on every platform. Lines are
+//! rendered into one reusable buffer with hand-written number formatting and no allocation per
+//! line.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -1768,7 +1780,7 @@ struct DateCache {
 impl DateCache {
     fn date(&mut self, day: u64) -> &[u8; 10] {
         if self.day != day || self.text[0] == 0 {
-            let (y, m, d) = crate::record::civil_from_days(day as i64);
+            let (y, m, d) = civil_from_days(day as i64);
             let mut t = Vec::with_capacity(10);
             put_padded(&mut t, y as u64, 4);
             t.push(b'-');
@@ -1799,7 +1811,24 @@ fn put_time(b: &mut Vec<u8>, dates: &mut DateCache, ns: u64, sep: u8, frac_digit
     b.extend_from_slice(suffix);
 }
 
-/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+/// (year, month, day) of a day number since 1970-01-01, proleptic Gregorian (Howard Hinnant's
+/// algorithm).
+///
+/// A copy of `envoy_triage::record::civil_from_days`: the generator must not depend on the parser
+/// it tests, and this is all it needed of it. Public so that envoy-triage's tests can check that
+/// the two copies agree (`src/format/synth_roundtrip.rs`).
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1838,9 +1867,9 @@ mod tests {
         assert_eq!(exp(0.0), 1.0);
         assert!((exp(1.0) - std::f64::consts::E).abs() < 1e-12);
         assert!((exp(-3.5) - 0.030_197_383_422_318_5).abs() < 1e-15);
-        assert_eq!(crate::record::civil_from_days((START_MS / 86_400_000) as i64), (2026, 11, 20));
-        assert_eq!(crate::record::civil_from_days(0), (1970, 1, 1));
-        assert_eq!(crate::record::civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days((START_MS / 86_400_000) as i64), (2026, 11, 20));
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 
     const GOLDEN: &str = concat!(
