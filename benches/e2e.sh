@@ -218,7 +218,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 # Data: generated once per (style, seed, size, noise, generator source), outside the repo
 # ---------------------------------------------------------------------------------------------
-GEN_HASH=$(cat "$REPO/src/synth.rs" "$REPO/examples/genlog.rs" | sha256sum | cut -c1-10)
+GEN_HASH=$(cat "$REPO/crates/synth/src/lib.rs" "$REPO/examples/genlog.rs" | sha256sum | cut -c1-10)
 
 mem_available() { awk '/^MemAvailable:/ {printf "%.0f\n", $2 * 1024}' /proc/meminfo; }
 

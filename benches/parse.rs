@@ -1,4 +1,5 @@
-//! Parser throughput on ~4 MiB of realistic lines per layout, built by `envoy_triage::synth`.
+//! Parser throughput on ~4 MiB of realistic lines per layout, built by `envoy_triage_synth`
+//! (`crates/synth`).
 //!
 //! For each input: `split` counts lines with `memchr` only (the floor any line parser pays), and
 //! `decode` splits and runs every line through one [`Decoder`] with auto-detection, as a
@@ -15,7 +16,7 @@ use envoy_triage::format::builtin::ISTIO_1_9;
 use envoy_triage::format::{CompiledFormat, Decoded, Decoder, FormatChoice, Outcome};
 use envoy_triage::record::FormatKind;
 use envoy_triage::record::Record;
-use envoy_triage::synth::{self, Limit, Style, SynthConfig, Wrapper};
+use envoy_triage_synth::{self as synth, Limit, Style, SynthConfig, Wrapper};
 
 const INPUT_BYTES: u64 = 4 << 20;
 

@@ -1,4 +1,5 @@
-//! Writes a synthetic Envoy/Istio access log to stdout (see `envoy_triage::synth`).
+//! Writes a synthetic Envoy/Istio access log to stdout (see the `envoy_triage_synth` crate,
+//! `crates/synth`).
 //!
 //! ```text
 //! cargo run --release --example genlog -- --style istio|json|envoy (--bytes 1G | --lines N) \
@@ -11,7 +12,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use envoy_triage::synth::{self, Limit, Style, SynthConfig, Wrapper};
+use envoy_triage_synth::{self as synth, Limit, Style, SynthConfig, Wrapper};
 
 const USAGE: &str = "usage: genlog [--style istio|json|envoy] [--bytes SIZE | --lines N] [--seed N] \
 [--wrapper none|kubectl|timestamps|kubectl-timestamps|cri] [--noise RATIO] [--clusters N]

@@ -39,5 +39,4 @@ pub mod response_flags;
 pub mod scan;
 pub mod source;
 pub mod summary;
-pub mod synth;
 pub mod window;

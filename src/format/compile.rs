@@ -1283,7 +1283,7 @@ mod tests {
     /// backtracking (a `" "` inside the User-Agent, a space in the path), and lines with a quote
     /// or a space at every position, or cut or missing a byte there.
     fn lines_to_read_both_ways() -> Vec<Vec<u8>> {
-        use crate::synth::{Limit, Style, SynthConfig, generate};
+        use envoy_triage_synth::{Limit, Style, SynthConfig, generate};
         let mut lines: Vec<Vec<u8>> = Vec::new();
         for style in [Style::IstioText, Style::EnvoyDefault] {
             let cfg = SynthConfig { limit: Limit::Lines(3000), style, ..SynthConfig::default() };
@@ -1391,7 +1391,7 @@ mod tests {
     fn the_quick_rejection_of_pasted_lines_loses_no_reading() {
         // Every cut of real-shaped lines (at the start, at the end, both) reads the same with
         // and without `may_hold_code`; and most application lines are rejected by it.
-        use crate::synth::{Limit, Style, SynthConfig, generate};
+        use envoy_triage_synth::{Limit, Style, SynthConfig, generate};
         let mut lines: Vec<Vec<u8>> = Vec::new();
         for (style, n) in [(Style::IstioText, 60), (Style::EnvoyDefault, 30)] {
             let cfg =

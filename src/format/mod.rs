@@ -761,4 +761,6 @@ impl Stream {
 }
 
 #[cfg(test)]
+mod synth_roundtrip;
+#[cfg(test)]
 mod tests;

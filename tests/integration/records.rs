@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use envoy_triage::synth::{Limit, Style, SynthConfig, Wrapper, write_log};
+use envoy_triage_synth::{Limit, Style, SynthConfig, Wrapper, write_log};
 use serde_json::Value;
 
 use crate::common::bin;
