@@ -40,4 +40,3 @@ pub mod scan;
 pub mod source;
 pub mod summary;
 pub mod synth;
-pub mod window;
