@@ -1,8 +1,7 @@
 //! A group of failures: one cause at one upstream, logged by one kind of proxy ([`Group`]),
 //! with the evidence a finding quotes (signatures of field values, sample ids, pods, hosts).
 //! The parent files each failure into its group; `crate::summary::findings` turns groups into
-//! findings. Uses `super::stats` (latency), `super::sketch` (bounded samples) and
-//! `super::hash` (signature and request-id hashes).
+//! findings. Uses `super::stats` (latency) and `super::sketch` (bounded samples).
 
 use crate::classify::{Cause, Classification, Domain, Reporter};
 use crate::record::Record;
@@ -10,7 +9,6 @@ use crate::response_flags::{Flag, ResponseFlags};
 use crate::source::SourceMeta;
 
 use super::Position;
-use super::hash::fx_hash;
 use super::sketch::{BottomK, Earliest, ExactValues};
 use super::stats::Latency;
 
@@ -23,6 +21,31 @@ pub struct EvidenceSample {
     pub transport_failure: Box<[u8]>,
     pub termination: Box<[u8]>,
     pub route: Box<[u8]>,
+}
+
+/// FxHash of `parts` (each followed by its length) and `extra`: evidence signatures and the
+/// request-id hashes of [`BottomK`]. Written out rather than taken from `rustc_hash` (which the
+/// tables use) because its values are part of the report: a saturated sketch keeps the ids
+/// with the smallest hashes, so the "same requests" estimates follow the hash function, and a
+/// dependency update must not change them (`fx_hash_values_are_pinned`).
+pub(super) fn fx_hash(parts: &[&[u8]], extra: u64) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    #[inline]
+    fn mix(h: u64, w: u64) -> u64 {
+        (h.rotate_left(5) ^ w).wrapping_mul(K)
+    }
+    let mut h = 0;
+    for p in parts {
+        let mut chunks = p.chunks_exact(8);
+        for c in &mut chunks {
+            h = mix(h, u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
+            h = mix(h, b as u64);
+        }
+        h = mix(h, p.len() as u64);
+    }
+    mix(h, extra)
 }
 
 /// Most distinct evidence signatures kept per group; the rest are only counted.
@@ -177,5 +200,23 @@ impl Group {
         self.upstream_hosts.merge_distinct(o.upstream_hosts);
         self.local_addresses.merge_distinct(o.local_addresses);
         self.ids.merge(&o.ids);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values of the `FxHasher` this replaced (word by word, then byte by byte, each part's
+    /// length after it): the sketches, and so the reports, depend on them.
+    #[test]
+    fn fx_hash_values_are_pinned() {
+        assert_eq!(fx_hash(&[b"84961386-6d84-929d-98bd-c5aee93b5c88"], 0), 0x967c_3979_7657_4efd);
+        assert_eq!(
+            fx_hash(&[b"response_timeout", b"", b"", b"default"], 504 ^ (1 << 20)),
+            0xc44e_9690_5488_79b4
+        );
+        assert_eq!(fx_hash(&[], 0), 0);
+        assert_eq!(fx_hash(&[b""], 7), 0x3a69_4c02_11ee_4a13);
     }
 }

@@ -12,11 +12,9 @@
 //! merge do to it) and the live-mode state. The parts it is built from, each usable on its
 //! own: `upstream` (per-upstream statistics and their fast lookup), `group` (a group of
 //! failures and its evidence), `stats` (latency and code/flag counters), `sketch` (bounded,
-//! order-independent samples), `hash` (the tables' hasher) and [`window`] (live sliding
-//! windows). Their public types are re-exported here: callers name `crate::aggregate::X`.
+//! order-independent samples) and [`window`] (live sliding windows). Their public types are re-exported here: callers name `crate::aggregate::X`.
 
 mod group;
-mod hash;
 mod sketch;
 mod stats;
 mod upstream;
@@ -25,6 +23,7 @@ pub mod window;
 use std::collections::HashMap;
 
 use hdrhistogram::Histogram;
+use rustc_hash::FxBuildHasher;
 
 use crate::classify::{self, Cause, Classification, Domain, Reporter};
 use crate::format::{ErrorKind, ParseError, SkipReason};
@@ -32,7 +31,6 @@ use crate::record::{FormatKind, Record};
 use crate::source::SourceMeta;
 
 pub use group::{EvidenceSample, Group, NamespacedPod};
-pub use hash::{FxBuild, FxHasher};
 pub use sketch::{BOTTOM_K, BottomK, Earliest, ExactValues, PairCounts};
 pub use stats::{CodeCounts, FlagCounts, Latency};
 pub use upstream::{UpstreamStats, workload_of};
@@ -133,14 +131,14 @@ pub struct Aggregate {
     pub domains: [u64; Domain::COUNT],
     pub reporters: [u64; Reporter::COUNT],
     /// Upstream key (cluster name, or `cluster \0 workload`) → index into `upstreams`.
-    index: HashMap<Box<[u8]>, u32, FxBuild>,
+    index: HashMap<Box<[u8]>, u32, FxBuildHasher>,
     /// The same upstreams by (cluster, workload): the per-record lookup.
     pairs: PairIndex,
     pub upstreams: Vec<UpstreamStats>,
     key_buf: Vec<u8>,
     /// Records counted under `(other)` because the cluster cap was reached.
     pub folded_records: u64,
-    pub groups: HashMap<(Cause, u32, Reporter), Group, FxBuild>,
+    pub groups: HashMap<(Cause, u32, Reporter), Group, FxBuildHasher>,
     pub malformed_samples: Earliest<MalformedSample, 5>,
     /// (chunk, source, lines) for every chunk this worker read: turns positions into line numbers.
     pub chunk_lines: Vec<(u64, u32, u64)>,
