@@ -3,6 +3,8 @@
 //! parent's key map), and the workload an inbound cluster is told apart by ([`workload_of`]).
 //! Uses `super::stats`; the parent owns the upstream list and decides when to create or fold one.
 
+use hashbrown::HashTable;
+
 use crate::classify::Cause;
 
 use super::stats::{CodeCounts, FlagCounts, Latency};
@@ -51,24 +53,17 @@ impl UpstreamStats {
     }
 }
 
-/// Upstream indices by a hash of (cluster, workload), with open addressing; each hit is
-/// confirmed against the upstream's own name and workload. Answers nearly every record
-/// without building the `cluster \0 workload` key of `Aggregate::index` and hashing it byte by
-/// byte. Exact: an upstream's own key always maps to it in `index` (an upstream is only
-/// created together with its key, and only when the key is absent), so an upstream with the
-/// same name and workload is the one `index` gives. Lookups it cannot answer (new, folded,
-/// merged-in upstreams) go to `index`.
+/// Upstream indices by a hash of (cluster, workload) ([`pair_hash`]); each hit is confirmed
+/// against the upstream's own name and workload. Answers nearly every record without building
+/// the `cluster \0 workload` key of `Aggregate::index` and hashing it byte by byte. Exact: an
+/// upstream's own key always maps to it in `index` (an upstream is only created together with
+/// its key, and only when the key is absent), so an upstream with the same name and workload is
+/// the one `index` gives. Lookups it cannot answer (new, folded, merged-in upstreams not looked
+/// up since) go to `index`, and the parent adds the upstream found when it matches.
 #[derive(Debug, Clone, Default)]
-pub(super) struct PairIndex {
-    /// (high half of the hash, upstream index); [`PairIndex::EMPTY`] marks a free slot. The
-    /// length is zero or a power of two, at least twice `len`.
-    slots: Vec<(u32, u32)>,
-    len: usize,
-}
+pub(super) struct PairIndex(HashTable<u32>);
 
 impl PairIndex {
-    const EMPTY: u32 = u32::MAX;
-
     #[inline]
     pub(super) fn get(
         &self,
@@ -77,50 +72,19 @@ impl PairIndex {
         cluster: &[u8],
         workload: Option<&[u8]>,
     ) -> Option<u32> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let mask = self.slots.len() - 1;
-        let tag = (h >> 32) as u32;
-        let mut s = h as usize & mask;
-        loop {
-            let (t, i) = self.slots[s];
-            if i == Self::EMPTY {
-                return None;
-            }
-            if t == tag {
-                let up = &upstreams[i as usize];
-                if *up.name == *cluster && up.workload.as_deref() == workload {
-                    return Some(i);
-                }
-            }
-            s = (s + 1) & mask;
-        }
+        let is_it = |&i: &u32| {
+            let up = &upstreams[i as usize];
+            *up.name == *cluster && up.workload.as_deref() == workload
+        };
+        self.0.find(h, is_it).copied()
     }
 
     /// Adds upstream `i` (not present yet) under hash `h`.
     pub(super) fn insert(&mut self, h: u64, i: u32, upstreams: &[UpstreamStats]) {
-        if (self.len + 1) * 2 > self.slots.len() {
-            // Rebuilt from every upstream: the table then also answers merged-in ones.
-            self.slots = vec![(0, Self::EMPTY); (self.slots.len() * 2).max(64)];
-            self.len = 0;
-            for (j, up) in upstreams.iter().enumerate() {
-                if j as u32 != i {
-                    self.put(pair_hash(&up.name, up.workload.as_deref()), j as u32);
-                }
-            }
-        }
-        self.put(h, i);
-    }
-
-    fn put(&mut self, h: u64, i: u32) {
-        let mask = self.slots.len() - 1;
-        let mut s = h as usize & mask;
-        while self.slots[s].1 != Self::EMPTY {
-            s = (s + 1) & mask;
-        }
-        self.slots[s] = ((h >> 32) as u32, i);
-        self.len += 1;
+        self.0.insert_unique(h, i, |&j| {
+            let up = &upstreams[j as usize];
+            pair_hash(&up.name, up.workload.as_deref())
+        });
     }
 }
 
@@ -155,7 +119,8 @@ pub(super) fn pair_hash(cluster: &[u8], workload: Option<&[u8]>) -> u64 {
     if let Some(w) = workload {
         h = h.wrapping_mul(K) ^ short(w) ^ ((w.len() as u64) << 56) ^ 0x1319_8a2e_0370_7344;
     }
-    // Spread the high bits into the low ones, which pick the slot.
+    // Spread the high bits into the low ones, which pick the slot (the table's tag is the top
+    // seven).
     let h = h.wrapping_mul(K);
     h ^ (h >> 29)
 }
