@@ -39,4 +39,3 @@ pub mod response_flags;
 pub mod scan;
 pub mod source;
 pub mod summary;
-pub mod window;

@@ -62,7 +62,7 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{DIM}{}{DIM:#}", context.join(" · "))?;
     }
     if let Some(w) = &s.windows {
-        let fig = |label: &str, f: &crate::window::WindowFigures| {
+        let fig = |label: &str, f: &crate::aggregate::window::WindowFigures| {
             format!(
                 "{label} {} req ({:.1}/s) {}{:.1}% failed{}",
                 thousands(f.requests),

@@ -60,7 +60,7 @@ pub struct UpstreamSummary {
     pub upstream_service_time_ms: Percentiles,
     /// Live mode only: last minute, last five minutes, since start.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub windows: Option<crate::window::Windows>,
+    pub windows: Option<crate::aggregate::window::Windows>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -107,7 +107,7 @@ pub struct Summary {
     pub upstream_service_time_ms: Percentiles,
     /// Live mode only: last minute, last five minutes, since start, over all records.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub windows: Option<crate::window::Windows>,
+    pub windows: Option<crate::aggregate::window::Windows>,
     pub upstreams: Vec<UpstreamSummary>,
     pub folding: Folding,
     pub findings: Vec<Finding>,
@@ -205,9 +205,9 @@ impl Summary {
                 duration_ms: Percentiles::of(&u.duration.histogram()),
                 upstream_service_time_ms: Percentiles::of(&u.upstream_service_time.histogram()),
                 windows: live.and_then(|(l, now, first)| {
-                    l.upstreams
-                        .get(i)
-                        .map(|ring| crate::window::Windows::of(ring, now, first, (u.requests, u.failed)))
+                    l.upstreams.get(i).map(|ring| {
+                        crate::aggregate::window::Windows::of(ring, now, first, (u.requests, u.failed))
+                    })
                 }),
             })
             .collect();
@@ -254,7 +254,7 @@ impl Summary {
             duration_ms: Percentiles::of(&overall.0),
             upstream_service_time_ms: Percentiles::of(&overall.1),
             windows: live.map(|(l, now, first)| {
-                crate::window::Windows::of(&l.overall, now, first, (agg.records, agg.failed))
+                crate::aggregate::window::Windows::of(&l.overall, now, first, (agg.records, agg.failed))
             }),
             upstreams,
             folding: Folding { max_clusters: agg.max_clusters, folded_records: agg.folded_records },

@@ -1,0 +1,222 @@
+//! A group of failures: one cause at one upstream, logged by one kind of proxy ([`Group`]),
+//! with the evidence a finding quotes (signatures of field values, sample ids, pods, hosts).
+//! The parent files each failure into its group; `crate::summary::findings` turns groups into
+//! findings. Uses `super::stats` (latency) and `super::sketch` (bounded samples).
+
+use crate::classify::{Cause, Classification, Domain, Reporter};
+use crate::record::Record;
+use crate::response_flags::{Flag, ResponseFlags};
+use crate::source::SourceMeta;
+
+use super::Position;
+use super::sketch::{BottomK, Earliest, ExactValues};
+use super::stats::Latency;
+
+/// The field values behind a group of failures (one signature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceSample {
+    pub code: Option<u16>,
+    pub flags: ResponseFlags,
+    pub details: Box<[u8]>,
+    pub transport_failure: Box<[u8]>,
+    pub termination: Box<[u8]>,
+    pub route: Box<[u8]>,
+}
+
+/// FxHash of `parts` (each followed by its length) and `extra`: evidence signatures and the
+/// request-id hashes of [`BottomK`]. Written out rather than taken from `rustc_hash` (which the
+/// tables use) because its values are part of the report: a saturated sketch keeps the ids
+/// with the smallest hashes, so the "same requests" estimates follow the hash function, and a
+/// dependency update must not change them (`fx_hash_values_are_pinned`).
+pub(super) fn fx_hash(parts: &[&[u8]], extra: u64) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    #[inline]
+    fn mix(h: u64, w: u64) -> u64 {
+        (h.rotate_left(5) ^ w).wrapping_mul(K)
+    }
+    let mut h = 0;
+    for p in parts {
+        let mut chunks = p.chunks_exact(8);
+        for c in &mut chunks {
+            h = mix(h, u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
+            h = mix(h, b as u64);
+        }
+        h = mix(h, p.len() as u64);
+    }
+    mix(h, extra)
+}
+
+/// Most distinct evidence signatures kept per group; the rest are only counted.
+const MAX_SIGNATURES: usize = 6;
+
+/// (namespace, pod); the namespace is empty when unknown.
+pub type NamespacedPod = (Box<[u8]>, Box<[u8]>);
+
+/// Failures of one cause at one upstream, logged by one kind of proxy.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub cause: Cause,
+    pub domain: Domain,
+    pub reporter: Reporter,
+    pub count: u64,
+    pub with_retries: u64,
+    pub durations: Latency,
+    /// The exact durations while there are few distinct ones (a timeout wall has a handful):
+    /// gives the cut-off to the millisecond where the histogram has 1% buckets.
+    pub exact: ExactValues,
+    /// (signature hash, first position, sample, count).
+    pub signatures: Vec<(u64, Position, EvidenceSample, u64)>,
+    pub other_signatures: u64,
+    pub request_ids: Earliest<Box<[u8]>, 3>,
+    /// (namespace, pod) of the proxy that logged it, when known.
+    pub pods: Earliest<NamespacedPod, 3>,
+    pub authorities: Earliest<Box<[u8]>, 1>,
+    /// The TLS SNI the proxy saw (Istio mTLS: `outbound_.<port>_.<subset>_.<fqdn>`).
+    pub server_names: Earliest<Box<[u8]>, 1>,
+    pub upstream_hosts: Earliest<Box<[u8]>, 3>,
+    /// Where the proxy accepted the connection (for `filter_chain_not_found`: the server's
+    /// pod IP and port, which clients see as their upstream host).
+    pub local_addresses: Earliest<Box<[u8]>, 3>,
+    /// Request ids, to find the same requests at other hops.
+    pub ids: BottomK,
+}
+
+impl Group {
+    pub(super) fn new(c: &Classification) -> Group {
+        Group {
+            cause: c.cause,
+            domain: c.domain,
+            reporter: c.reporter,
+            count: 0,
+            with_retries: 0,
+            durations: Latency::default(),
+            exact: ExactValues::default(),
+            signatures: Vec::new(),
+            other_signatures: 0,
+            request_ids: Earliest::default(),
+            pods: Earliest::default(),
+            authorities: Earliest::default(),
+            server_names: Earliest::default(),
+            upstream_hosts: Earliest::default(),
+            local_addresses: Earliest::default(),
+            ids: BottomK::default(),
+        }
+    }
+
+    pub(super) fn add(&mut self, rec: &Record<'_>, pos: Position, source: &SourceMeta) {
+        self.count += 1;
+        if rec.response_flags.contains(Flag::URX) {
+            self.with_retries += 1;
+        }
+        if let Some(d) = rec.duration_ms {
+            self.durations.record(d);
+            self.exact.add(d, 1);
+        }
+        let details = rec.response_code_details.unwrap_or(b"");
+        let tf = rec.upstream_transport_failure_reason.unwrap_or(b"");
+        let ctd = rec.connection_termination_details.unwrap_or(b"");
+        let route = rec.route_name.unwrap_or(b"");
+        let code = rec.response_code.map_or(u64::MAX, u64::from);
+        let sig = fx_hash(&[details, tf, ctd, route], code ^ ((rec.response_flags.bits() as u64) << 20));
+        let full = self.signatures.len() >= MAX_SIGNATURES;
+        match self.signatures.iter_mut().find(|s| s.0 == sig) {
+            Some(s) => {
+                s.3 += 1;
+                if pos < s.1 {
+                    s.1 = pos;
+                }
+            }
+            None if !full => {
+                let sample = EvidenceSample {
+                    code: rec.response_code,
+                    flags: rec.response_flags,
+                    details: details.into(),
+                    transport_failure: tf.into(),
+                    termination: ctd.into(),
+                    route: route.into(),
+                };
+                self.signatures.push((sig, pos, sample, 1));
+            }
+            None => self.other_signatures += 1,
+        }
+        if let Some(id) = rec.request_id {
+            self.ids.insert(fx_hash(&[id], 0));
+            if self.request_ids.wants(pos) && !self.request_ids.holds(id) {
+                self.request_ids.offer(pos, id.into());
+            }
+        }
+        if let Some(sni) = rec.requested_server_name {
+            if self.server_names.wants(pos) {
+                self.server_names.offer(pos, sni.into());
+            }
+        }
+        if let Some(a) = rec.downstream_local_address {
+            if self.local_addresses.wants(pos) && !self.local_addresses.holds(a) {
+                self.local_addresses.offer(pos, a.into());
+            }
+        }
+        let pod = rec.meta.pod.or(source.pod.as_deref());
+        if let Some(pod) = pod {
+            if self.pods.wants(pos) && !self.pods.iter().any(|(_, (_, p))| &**p == pod) {
+                let ns = rec.meta.namespace.or(source.namespace.as_deref()).unwrap_or(b"");
+                self.pods.offer(pos, (ns.into(), pod.into()));
+            }
+        }
+        if let Some(a) = rec.authority {
+            if self.authorities.wants(pos) {
+                self.authorities.offer(pos, a.into());
+            }
+        }
+        if let Some(h) = rec.upstream_host {
+            if self.upstream_hosts.wants(pos) && !self.upstream_hosts.holds(h) {
+                self.upstream_hosts.offer(pos, h.into());
+            }
+        }
+    }
+
+    pub(super) fn merge(&mut self, o: Group) {
+        self.count += o.count;
+        self.with_retries += o.with_retries;
+        self.durations.merge(&o.durations);
+        self.exact.merge(&o.exact);
+        for (sig, pos, sample, n) in o.signatures {
+            let full = self.signatures.len() >= MAX_SIGNATURES;
+            match self.signatures.iter_mut().find(|s| s.0 == sig) {
+                Some(s) => {
+                    s.3 += n;
+                    s.1 = s.1.min(pos);
+                }
+                None if !full => self.signatures.push((sig, pos, sample, n)),
+                None => self.other_signatures += n,
+            }
+        }
+        self.other_signatures += o.other_signatures;
+        self.request_ids.merge_distinct(o.request_ids);
+        self.pods.merge_distinct(o.pods);
+        self.authorities.merge(o.authorities);
+        self.server_names.merge(o.server_names);
+        self.upstream_hosts.merge_distinct(o.upstream_hosts);
+        self.local_addresses.merge_distinct(o.local_addresses);
+        self.ids.merge(&o.ids);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values of the `FxHasher` this replaced (word by word, then byte by byte, each part's
+    /// length after it): the sketches, and so the reports, depend on them.
+    #[test]
+    fn fx_hash_values_are_pinned() {
+        assert_eq!(fx_hash(&[b"84961386-6d84-929d-98bd-c5aee93b5c88"], 0), 0x967c_3979_7657_4efd);
+        assert_eq!(
+            fx_hash(&[b"response_timeout", b"", b"", b"default"], 504 ^ (1 << 20)),
+            0xc44e_9690_5488_79b4
+        );
+        assert_eq!(fx_hash(&[], 0), 0);
+        assert_eq!(fx_hash(&[b""], 7), 0x3a69_4c02_11ee_4a13);
+    }
+}
