@@ -406,6 +406,68 @@ fn help_shows_an_example_for_each_use() {
 }
 
 #[test]
+fn help_examples_stay_whole_on_a_narrow_terminal() {
+    // Without a terminal clap takes the width from COLUMNS.
+    for flag in ["--help", "-h"] {
+        let out = bin().arg(flag).env("COLUMNS", "40").output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        // The narrow width is in force: the prose around the examples is wrapped to it.
+        let usage = text.lines().find(|l| l.starts_with("Usage:")).unwrap();
+        assert!(usage.len() <= 40, "COLUMNS=40 not honoured:\n{text}");
+        for (_, commands) in envoy_triage::cli::EXAMPLES {
+            for command in *commands {
+                let line = format!("  {command}");
+                assert!(text.lines().any(|l| l == line), "{flag}: `{command}` cut:\n{text}");
+            }
+        }
+        let cut = text.lines().filter(|l| l.starts_with("  envoy-triage") || l.starts_with("  kubectl"));
+        for line in cut {
+            let whole = envoy_triage::cli::EXAMPLES.iter().flat_map(|(_, c)| c.iter());
+            assert!(whole.clone().any(|c| line == format!("  {c}")), "not an example: {line}");
+        }
+    }
+}
+
+#[test]
+fn completions_and_the_manual_page_are_printed() {
+    let out = bin().args(["completions", "bash"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(script.contains("--output") && script.contains("--fail-on"), "{script}");
+    assert!(script.contains("table json ndjson records"), "the --output values: {script}");
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        assert!(String::from_utf8(out.stdout).unwrap().contains("fail-on"), "{shell}");
+    }
+
+    let out = bin().arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH envoy-triage 1"), "{page}");
+    // roff spells a hyphen that must stay a hyphen (for copying) `\-`.
+    for needle in [r"\-\-output", r"\-\-fail\-on", r"\-\-follow", ".SH EXAMPLES", ".SH COMMANDS"] {
+        assert!(page.contains(needle), "{needle} missing from the manual page");
+    }
+    assert!(page.contains(r"kubectl logs deploy/checkout \-c istio\-proxy \-\-since=1h | envoy\-triage"));
+    assert!(!page.contains("envoy-triage-explain(1)"), "no such page is installed");
+}
+
+#[test]
+fn a_file_named_like_a_command_is_read_by_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(samples().join("real-tcp.log"), dir.path().join("man")).unwrap();
+    let out = bin().current_dir(dir.path()).args(["./man", "--output", "json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = json_of(&[&sample("real-tcp.log")]).1;
+    assert_eq!(totals(&v), totals(&expected));
+    // Bare, it is the command.
+    let out = bin().current_dir(dir.path()).arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH envoy-triage 1"));
+}
+
+#[test]
 fn bad_flags_are_explained_with_exit_code_2() {
     let out = bin().args(["--format", "[%START_TIME%] %BOGUS"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
