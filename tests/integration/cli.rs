@@ -284,6 +284,72 @@ fn a_closed_pipe_exits_0_without_a_message() {
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A FIFO in `dir` for a run to read: the run lasts until the test closes its writing end.
+fn fifo_in(dir: &Path) -> PathBuf {
+    let fifo = dir.join("logs.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    fifo
+}
+
+#[test]
+fn no_progress_bar_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = fifo_in(dir.path());
+    let child =
+        bin().arg(&fifo).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writer.write_all(&std::fs::read(sample("real-no-route.log")).unwrap()).unwrap();
+    // Past the bar's delay, so that a bar drawn regardless of the terminal would be on stderr.
+    std::thread::sleep(envoy_triage::progress::DELAY * 2);
+    drop(writer);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("39 records"));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_long_run_shows_progress_on_a_terminal_and_clears_it() {
+    // `script` (util-linux) runs the command on a pseudo-terminal and copies what it drew.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = fifo_in(dir.path());
+    let command = format!("'{}' '{}' > /dev/null", env!("CARGO_BIN_EXE_envoy-triage"), fifo.display());
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut terminal = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let copier = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut terminal, &mut buf) {
+            let _ = tx.send(buf[..n].to_vec());
+        }
+    });
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writer.write_all(&std::fs::read(sample("real-no-route.log")).unwrap()).unwrap();
+    // The input stays open until the bar is seen: the run lasts as long as it needs to.
+    let mut drawn = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !String::from_utf8_lossy(&drawn).contains("0/1 files") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(bytes) => drawn.extend(bytes),
+            Err(_) => panic!("no progress bar: {:?}", String::from_utf8_lossy(&drawn)),
+        }
+    }
+    let text = String::from_utf8_lossy(&drawn).into_owned();
+    assert!(text.contains("KiB"), "bytes read: {text:?}");
+    drop(writer);
+    assert!(child.wait().unwrap().success());
+    copier.join().unwrap();
+    drawn.extend(rx.try_iter().flatten());
+    // Cleared at the end: the report (here to /dev/null) starts on a clean line.
+    assert!(drawn.ends_with(b"\r\x1b[2K"), "{:?}", String::from_utf8_lossy(&drawn));
+}
+
 #[test]
 fn stdin_and_gzip_are_read() {
     let text = std::fs::read(samples().join("real-tcp.log")).unwrap();
