@@ -45,6 +45,13 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
         "Fail a CI step or an alert when a condition holds (exit code 1):",
         &["envoy-triage logs/ --fail-on 'rate(5xx) > 1%' --fail-on 'code(504) > 0'"],
     ),
+    (
+        "Tab completion and this manual (the README's Install says where, per shell):",
+        &[
+            "envoy-triage completions fish > ~/.config/fish/completions/envoy-triage.fish",
+            "envoy-triage man > ~/.local/share/man/man1/envoy-triage.1",
+        ],
+    ),
     ("A file named like a command (explain, completions, man): give its path:", &["envoy-triage ./man"]),
 ];
 
@@ -155,15 +162,19 @@ pub enum Command {
         #[arg(short = 'F', long, default_value = "auto", value_name = "FORMAT")]
         format: String,
     },
-    /// Print the completion script for a shell to stdout, e.g.
-    /// `envoy-triage completions bash > ~/.local/share/bash-completion/completions/envoy-triage`.
+    /// Print the completion script for a shell to stdout.
+    ///
+    /// e.g. `envoy-triage completions bash > ~/.local/share/bash-completion/completions/envoy-triage`
+    /// (README, Install, says where each shell looks).
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: Shell,
     },
-    /// Print the manual page (roff) to stdout:
-    /// `envoy-triage man > ~/.local/share/man/man1/envoy-triage.1`.
+    /// Print the manual page (roff) to stdout.
+    ///
+    /// e.g. `envoy-triage man > ~/.local/share/man/man1/envoy-triage.1`, or read it at once with
+    /// `envoy-triage man | man -l -`.
     Man,
 }
 
@@ -192,7 +203,8 @@ pub fn man_page() -> Vec<u8> {
     extra.control("SH", ["COMMANDS"]);
     let cli = Cli::command();
     for command in cli.get_subcommands().filter(|c| c.get_name() != "help") {
-        let about = command.get_long_about().or(command.get_about()).map(|a| a.to_string());
+        // The short line: the commands' long help holds examples, which filled text would cut.
+        let about = command.get_about().map(|a| a.to_string());
         extra.control("TP", []).text([bold(format!("envoy-triage {}", command.get_name()))]);
         extra.text([roman(about.unwrap_or_default())]);
     }
