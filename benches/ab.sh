@@ -8,6 +8,8 @@
 # /dev/null, which GNU grep -c recognises and stops early for) RUNS times, round-robin so that
 # host drift spreads over all of them, and prints each one's median and minimum wall time and
 # median CPU time (user + sys). Commands are split on spaces: wrap anything fancier in a script.
+# Build the binaries to compare with `cargo build --profile profiling` (target/profiling/): the
+# release code with its symbols, so that a difference found here can be looked at with perf.
 set -euo pipefail
 [ $# -ge 3 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
 RUNS=$1

@@ -6,7 +6,9 @@
 #                       [--big-size 4G] [--boost] [--baseline PATH]
 #
 # What it does, in one run:
-#   1. builds target/release/envoy-triage and the `genlog` example (unless --no-build);
+#   1. builds target/profiling/envoy-triage and the `genlog` example (unless --no-build): the
+#      `profiling` profile is the release build with symbols kept (Cargo.toml), the same code
+#      as the stripped target/release binary, so perf and callgrind can name its functions;
 #   2. installs what is missing: mawk, jq (apt-get; else jq's PyPI bindings), GNU time (apt-get
 #      package `time`; else a python3 getrusage wrapper) — and says what it installed;
 #   3. generates, with a fixed seed, an Istio text log (≥ 1 GB by default) and an Istio JSON log
@@ -193,15 +195,15 @@ if [ "$USE_HYPERFINE" = auto ] && command -v hyperfine > /dev/null; then HYPERFI
 # ---------------------------------------------------------------------------------------------
 # Build
 # ---------------------------------------------------------------------------------------------
-ET="$REPO/target/release/envoy-triage"
-GENLOG="$REPO/target/release/examples/genlog"
+ET="$REPO/target/profiling/envoy-triage"
+GENLOG="$REPO/target/profiling/examples/genlog"
 if [ $BUILD = 1 ]; then
-  say "building (cargo build --release --bin envoy-triage --example genlog)…"
-  (cd "$REPO" && cargo build --release --quiet --bin envoy-triage --example genlog) ||
-    { say "e2e.sh: the build failed (use --no-build to bench the binaries already in target/release)"; exit 1; }
+  say "building (cargo build --profile profiling --bin envoy-triage --example genlog)…"
+  (cd "$REPO" && cargo build --profile profiling --quiet --bin envoy-triage --example genlog) ||
+    { say "e2e.sh: the build failed (use --no-build to bench the binaries already in target/profiling)"; exit 1; }
 fi
 for b in "$ET" "$GENLOG"; do
-  [ -x "$b" ] || { say "e2e.sh: $b is missing: build it (cargo build --release --bin envoy-triage --example genlog)"; exit 1; }
+  [ -x "$b" ] || { say "e2e.sh: $b is missing: build it (cargo build --profile profiling --bin envoy-triage --example genlog)"; exit 1; }
 done
 # Bench a snapshot, so that a rebuild during the run does not swap the binary under it.
 ET_BUILT=$(date -u -r "$ET" +%Y-%m-%dT%H:%M:%SZ)

@@ -2,16 +2,20 @@
 //! live mode in `crate::live` (which hands back what it gathered); both finish in `finish`
 //! (input errors on stderr, the report through `report::emit`, the exit code): 0 success,
 //! 1 a `--fail-on` condition held, 2 error (an input could not be read). Inputs that could be
-//! read are always analysed and reported, even when another one failed.
+//! read are always analysed and reported, even when another one failed. A long batch run shows
+//! a progress bar on a terminal's stderr (`crate::progress`), cleared before the report.
 
 use std::io;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::live::{self, LiveSource};
 use crate::pipeline::RecordOutput;
+use crate::progress;
 use crate::report::records::RecordsOutput;
 use crate::report::{self, Format, Frame};
+use crate::source::batch::Progress;
 use crate::source::{self, InputInfo};
 use crate::summary::Summary;
 
@@ -53,10 +57,24 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     }
     let output = (format == Format::Records)
         .then(|| Box::new(RecordsOutput::stdout(config.pipeline.threads, true)) as Box<dyn RecordOutput>);
-    let (agg, infos, written) = source::batch::run_with_output(&inputs, &config.pipeline, output);
+    let counts = Arc::new(Progress::default());
+    let bar = show_progress(format, &inputs)
+        .then(|| progress::Bar::start(Arc::clone(&counts), progress::total_bytes(&inputs), inputs.len()));
+    let (agg, infos, written) = source::batch::run_with_output(&inputs, &config.pipeline, output, &counts);
+    // Cleared before anything else is written to the terminal.
+    drop(bar);
     written?;
     let summary = Summary::build(&agg, &infos);
     finish(config, &summary, &infos, !errors.is_empty(), Frame::BATCH)
+}
+
+/// The progress bar is for someone watching stderr; not over records streaming to the same
+/// terminal, nor while they type the input.
+fn show_progress(format: Format, inputs: &[source::Input]) -> bool {
+    use io::IsTerminal;
+    io::stderr().is_terminal()
+        && !(format == Format::Records && io::stdout().is_terminal())
+        && !(inputs.contains(&source::Input::Stdin) && io::stdin().is_terminal())
 }
 
 /// How every run ends: the inputs that failed said on stderr, the final report, the exit code.

@@ -1,40 +1,84 @@
-//! Command-line flags (clap derive). Only flags live here; `crate::config` validates them into
+//! Command-line flags (clap derive), and what is generated from them: the shell completion
+//! scripts and the manual page (`completions`, `man`). `crate::config` validates the flags into
 //! a `Config`, and nothing past that boundary sees clap.
 
 use std::path::PathBuf;
 
 use clap::builder::PossibleValue;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum, ValueHint};
+use clap_complete::Shell;
 
 use crate::report::{Color, Format};
 
-const EXAMPLES: &str = "\
-Examples:
-  # Pipe a proxy's logs in (the istio-proxy container, not the app's):
-  kubectl logs deploy/checkout -c istio-proxy --since=1h | envoy-triage
+/// The examples that end `--help` (and make the manual's EXAMPLES): what each does, then its
+/// commands. They are printed through the help template, which clap does not wrap, because
+/// `after_long_help` is wrapped to the terminal's width and a command cut inside its quotes no
+/// longer runs when pasted. Kept under 80 columns so that they fit a usual terminal too.
+pub const EXAMPLES: &[(&str, &[&str])] = &[
+    (
+        "Pipe a proxy's logs in (the istio-proxy container, not the app's):",
+        &["kubectl logs deploy/checkout -c istio-proxy --since=1h | envoy-triage"],
+    ),
+    (
+        "Several pods at once, keeping the pod name (tells gateways from sidecars):",
+        &["kubectl logs -l app=checkout -c istio-proxy --prefix | envoy-triage"],
+    ),
+    (
+        "Files and directories, plain or gzip (detected by content):",
+        &[
+            "envoy-triage /var/log/pods/shop_checkout-*/istio-proxy/",
+            "envoy-triage archive/*.log.gz --output json > triage.json",
+        ],
+    ),
+    (
+        "Watch live: follow files like tail -F (survives rotation), or a stream:",
+        &[
+            "envoy-triage --follow '/var/log/pods/*/istio-proxy/*.log'",
+            "kubectl logs -f deploy/checkout -c istio-proxy | envoy-triage --interval 5",
+        ],
+    ),
+    (
+        "A custom access-log format (the string from meshConfig.accessLogFormat):",
+        &["envoy-triage --format '%START_TIME% %RESPONSE_CODE% %RESPONSE_FLAGS%' app.log"],
+    ),
+    (
+        "Fail a CI step or an alert when a condition holds (exit code 1):",
+        &["envoy-triage logs/ --fail-on 'rate(5xx) > 1%' --fail-on 'code(504) > 0'"],
+    ),
+    (
+        "Tab completion and this manual (the README's Install says where, per shell):",
+        &[
+            "envoy-triage completions fish > ~/.config/fish/completions/envoy-triage.fish",
+            "envoy-triage man > ~/.local/share/man/man1/envoy-triage.1",
+        ],
+    ),
+    ("A file named like a command (explain, completions, man): give its path:", &["envoy-triage ./man"]),
+];
 
-  # Several pods at once, keeping the pod name (helps tell gateways from sidecars):
-  kubectl logs -l app=checkout -c istio-proxy --prefix --timestamps | envoy-triage
-
-  # Files and directories, plain or gzip (detected by content):
-  envoy-triage /var/log/pods/shop_checkout-*/istio-proxy/
-  envoy-triage archive/*.log.gz --output json > triage.json
-
-  # Watch live: follow files like tail -F (rotation survived), or a streaming pipe:
-  envoy-triage --follow '/var/log/pods/*/istio-proxy/*.log'
-  kubectl logs -f deploy/checkout -c istio-proxy | envoy-triage --interval 5
-
-  # A custom access-log format (the string from meshConfig.accessLogFormat):
-  envoy-triage --format '[%START_TIME%] %RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER% %DURATION%' app.log
-
-Live mode (--follow, or a streaming stdin on a terminal or with --output ndjson) refreshes the
+/// The prose after the examples in `--help` (wrapped by clap) and the manual's NOTES.
+pub const NOTES: &str = "\
+Live mode (--follow, or a streaming stdin on a terminal or with --output ndjson) refreshes the \
 report every --interval; Ctrl-C (SIGINT), SIGTERM or the end of input print the final report.
 
-  # Fail a CI step or an alert when a condition holds (exit code 1):
-  envoy-triage logs/ --fail-on 'rate(5xx) > 1%' --fail-on 'cause(tls_failure) > 0'
-
-Exit codes: 0 success, 1 a --fail-on condition was met, 2 error (unreadable input, bad flag); the
+Exit codes: 0 success, 1 a --fail-on condition was met, 2 error (unreadable input, bad flag); the \
 report is still printed for the inputs that could be read.";
+
+/// clap's default layout with the examples between the options and `after_help`.
+fn help_template() -> String {
+    let header = clap::builder::Styles::default().get_header().to_owned();
+    let mut t = format!(
+        "{{before-help}}{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{{all-args}}\n\n\
+         {header}Examples:{header:#}"
+    );
+    for (i, (what, commands)) in EXAMPLES.iter().enumerate() {
+        t.push_str(if i == 0 { "\n" } else { "\n\n" });
+        t.push_str(&format!("  # {what}"));
+        for command in *commands {
+            t.push_str(&format!("\n  {command}"));
+        }
+    }
+    t + "{after-help}"
+}
 
 /// Turns Envoy and Istio access logs into answers: what is failing, where, why, and what to run
 /// next.
@@ -45,8 +89,9 @@ report is still printed for the inputs that could be read.";
 #[command(
     name = "envoy-triage",
     version,
-    after_long_help = EXAMPLES,
-    after_help = "Run with --help for examples.",
+    help_template = help_template(),
+    after_long_help = NOTES,
+    after_help = "Run with --help for live mode and exit codes.",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -54,6 +99,10 @@ pub struct Cli {
     pub command: Option<Command>,
 
     /// Access-log files (plain or gzip) or directories; `-` or none reads stdin.
+    ///
+    /// A file named like a command (explain, completions, man) is read when given as a path:
+    /// `./man`.
+    #[arg(value_hint = ValueHint::AnyPath)]
     pub files: Vec<PathBuf>,
 
     /// Report format.
@@ -113,6 +162,68 @@ pub enum Command {
         #[arg(short = 'F', long, default_value = "auto", value_name = "FORMAT")]
         format: String,
     },
+    /// Print the completion script for a shell to stdout.
+    ///
+    /// e.g. `envoy-triage completions bash > ~/.local/share/bash-completion/completions/envoy-triage`
+    /// (README, Install, says where each shell looks).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the manual page (roff) to stdout.
+    ///
+    /// e.g. `envoy-triage man > ~/.local/share/man/man1/envoy-triage.1`, or read it at once with
+    /// `envoy-triage man | man -l -`.
+    Man,
+}
+
+/// The completion script for `shell`, generated from the flags above so that it never drifts.
+pub fn completions(shell: Shell) -> Vec<u8> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "envoy-triage", &mut script);
+    script
+}
+
+/// The manual page (roff): clap_mangen's sections for the flags, then the commands, the
+/// examples, set unfilled so that each command stays on its line, and the notes.
+pub fn man_page() -> Vec<u8> {
+    use roff::{Roff, bold, roman};
+    let man = clap_mangen::Man::new(Cli::command());
+    let mut page = Vec::new();
+    // Writing into a Vec cannot fail.
+    man.render_title(&mut page).unwrap();
+    man.render_name_section(&mut page).unwrap();
+    man.render_synopsis_section(&mut page).unwrap();
+    man.render_description_section(&mut page).unwrap();
+    man.render_options_section(&mut page).unwrap();
+    let mut extra = Roff::new();
+    // clap_mangen's own list points at a page per command (envoy-triage-explain(1)), which
+    // this one page does not come with.
+    extra.control("SH", ["COMMANDS"]);
+    let cli = Cli::command();
+    for command in cli.get_subcommands().filter(|c| c.get_name() != "help") {
+        // The short line: the commands' long help holds examples, which filled text would cut.
+        let about = command.get_about().map(|a| a.to_string());
+        extra.control("TP", []).text([bold(format!("envoy-triage {}", command.get_name()))]);
+        extra.text([roman(about.unwrap_or_default())]);
+    }
+    extra.control("SH", ["EXAMPLES"]);
+    for (what, commands) in EXAMPLES {
+        extra.control("PP", []).text([roman(*what)]);
+        extra.control("RS", ["4"]).control("nf", []);
+        for command in *commands {
+            extra.text([bold(*command)]);
+        }
+        extra.control("fi", []).control("RE", []);
+    }
+    extra.control("SH", ["NOTES"]);
+    for paragraph in NOTES.split("\n\n") {
+        extra.control("PP", []).text([roman(paragraph)]);
+    }
+    extra.to_writer(&mut page).unwrap();
+    man.render_version_section(&mut page).unwrap();
+    page
 }
 
 // The report's own enums, spelled and explained for the command line here, so that the core

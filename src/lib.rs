@@ -33,6 +33,7 @@ pub mod failon;
 pub mod format;
 pub mod live;
 pub mod pipeline;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod response_flags;

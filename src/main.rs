@@ -5,12 +5,16 @@ use std::io;
 use std::process::ExitCode;
 
 use clap::Parser;
-use envoy_triage::{app, cli::Cli, config::Config};
+use envoy_triage::cli::{self, Cli, Command};
+use envoy_triage::{app, config::Config};
 
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
-    if let Some(envoy_triage::cli::Command::Explain { lines, format }) = cli.command.take() {
-        return explain(lines, &format);
+    match cli.command.take() {
+        Some(Command::Explain { lines, format }) => return explain(lines, &format),
+        Some(Command::Completions { shell }) => return print(&cli::completions(shell)),
+        Some(Command::Man) => return print(&cli::man_page()),
+        None => {}
     }
     let config = match Config::from_cli(cli) {
         Ok(c) => c,
@@ -50,6 +54,18 @@ fn explain(lines: Vec<String>, format: &str) -> ExitCode {
     };
     let text = envoy_triage::explain::explain_lines(&input, choice);
     match io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("envoy-triage: {e}");
+            ExitCode::from(2)
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// Writes a generated script or page; `| head` is not an error.
+fn print(bytes: &[u8]) -> ExitCode {
+    use std::io::Write;
+    match io::stdout().lock().write_all(bytes) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             eprintln!("envoy-triage: {e}");
             ExitCode::from(2)

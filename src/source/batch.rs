@@ -2,33 +2,46 @@
 //! is cut into ranges of whole lines that the workers read themselves ([`FileRange`]); stdin,
 //! pipes and gzip are read here in order and sent as chunks. Both cut where
 //! [`wrapper::safe_cut`] says a line (or a CRI fragment run) ends, so the pool sees the same
-//! chunks either way. [`run`] is batch mode's whole pipeline: spawn the workers, read, merge.
+//! chunks either way. How far it has got is counted in a [`Progress`] (`crate::progress`
+//! draws it). [`run`] is batch mode's whole pipeline: spawn the workers, read, merge.
 //! Live mode reads with `super::follow` instead.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{Input, InputInfo, Opened, SourceMeta};
 use crate::aggregate::Aggregate;
 use crate::format::wrapper;
 use crate::pipeline::{Feed, FileRange, MAX_CHUNK, PipelineConfig, RecordOutput, Workers};
 
+/// How far reading has got, for the progress bar (`crate::progress`): bytes of input read or
+/// cut into ranges for the workers, as stored (compressed bytes for gzip), and inputs done.
+/// Bumped per read, chunk or range, never per line.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub bytes: Arc<AtomicU64>,
+    pub inputs_done: AtomicU64,
+}
+
 /// Reads every input, analyses it with `cfg.threads` workers and returns the merged state.
 pub fn run(inputs: &[Input], cfg: &PipelineConfig) -> (Aggregate, Vec<InputInfo>) {
-    let (agg, infos, _) = run_with_output(inputs, cfg, None);
+    let (agg, infos, _) = run_with_output(inputs, cfg, None, &Progress::default());
     (agg, infos)
 }
 
-/// Like [`run`], with every record also pushed into `output`; returns how it ended too.
+/// Like [`run`], with every record also pushed into `output` and reading counted in
+/// `progress`; returns how it ended too.
 pub fn run_with_output(
     inputs: &[Input],
     cfg: &PipelineConfig,
     output: Option<Box<dyn RecordOutput>>,
+    progress: &Progress,
 ) -> (Aggregate, Vec<InputInfo>, io::Result<()>) {
     let workers = Workers::spawn_with_output(cfg, output);
-    let mut infos = read_inputs(inputs, &workers.feed(cfg.chunk_size));
+    let mut infos = read_inputs(inputs, &workers.feed(cfg.chunk_size), progress);
     let (agg, read_errors, written) = workers.finish_with_output();
     for (source, e) in read_errors {
         if let Some(info) = infos.get_mut(source as usize) {
@@ -38,19 +51,25 @@ pub fn run_with_output(
     (agg, infos, written)
 }
 
-/// Reads inputs one after the other into `feed`; returns what each one was.
-pub fn read_inputs(inputs: &[Input], feed: &Feed) -> Vec<InputInfo> {
+/// Reads inputs one after the other into `feed`, counting in `progress`; returns what each one
+/// was.
+pub fn read_inputs(inputs: &[Input], feed: &Feed, progress: &Progress) -> Vec<InputInfo> {
     let mut infos: Vec<InputInfo> = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
         let meta = Arc::new(input.meta());
         // Record output numbers lines as it goes, which needs every byte on one reader.
-        let opened =
-            if feed.count_lines { input.open().map(Opened::Stream) } else { input.open_for_reading() };
+        let bytes = &progress.bytes;
+        let opened = if feed.count_lines {
+            input.open_counted(bytes).map(Opened::Stream)
+        } else {
+            input.open_for_reading(bytes)
+        };
         let error = match opened {
             Ok(Opened::Stream(reader)) => read_chunks(reader, i as u32, &meta, feed).err(),
-            Ok(Opened::File(file)) => cut_ranges(Arc::new(file), i as u32, &meta, feed).err(),
+            Ok(Opened::File(file)) => cut_ranges(Arc::new(file), i as u32, &meta, feed, bytes).err(),
             Err(e) => Some(e),
         };
+        progress.inputs_done.fetch_add(1, Ordering::Relaxed);
         infos.push(InputInfo { meta: (*meta).clone(), error: error.map(|e| describe(&e)) });
     }
     infos
@@ -123,12 +142,21 @@ fn read_chunks(
 /// stretch of a range, then more backwards while no safe cut (see [`wrapper::safe_cut`]) is in
 /// what was read. The file's size is taken again at its end: data appended meanwhile is read
 /// too, and an unfinished last line is not cut off while the file still grows.
-fn cut_ranges(file: Arc<File>, source: u32, meta: &Arc<SourceMeta>, feed: &Feed) -> io::Result<()> {
+/// `cut` counts the bytes of each range sent (the workers read them soon after: the queue is
+/// bounded).
+fn cut_ranges(
+    file: Arc<File>,
+    source: u32,
+    meta: &Arc<SourceMeta>,
+    feed: &Feed,
+    cut: &AtomicU64,
+) -> io::Result<()> {
     let chunk_size = feed.chunk_size as u64;
     let mut window = Vec::new();
     let mut start = 0u64;
     let mut size = file.metadata()?.len();
     let send = |start: u64, end: u64| {
+        cut.fetch_add(end - start, Ordering::Relaxed);
         let range = FileRange { file: Arc::clone(&file), start, len: (end - start) as usize };
         feed.send_range(range, source, meta);
     };
@@ -372,7 +400,7 @@ mod tests {
             let (feed, chunks, ranges) = test_feed(chunk_size, 1 << 16);
             let meta = Arc::new(SourceMeta::default());
             read_chunks(Box::new(File::open(&path).unwrap()), 0, &meta, &feed).unwrap();
-            cut_ranges(Arc::new(File::open(&path).unwrap()), 0, &meta, &feed).unwrap();
+            cut_ranges(Arc::new(File::open(&path).unwrap()), 0, &meta, &feed, &AtomicU64::new(0)).unwrap();
             drop(feed);
             let read: Vec<Vec<u8>> = chunks.iter().map(|c| c.data).collect();
             let cut: Vec<Vec<u8>> = ranges
@@ -404,7 +432,7 @@ mod tests {
         let (feed, _chunks, ranges) = test_feed(1000, 0);
         let file = Arc::new(File::open(&path).unwrap());
         let meta = Arc::new(SourceMeta::default());
-        let cutter = std::thread::spawn(move || cut_ranges(file, 0, &meta, &feed));
+        let cutter = std::thread::spawn(move || cut_ranges(file, 0, &meta, &feed, &AtomicU64::new(0)));
         let mut got = Vec::new();
         let mut pieces = Vec::new();
         for (i, c) in ranges.iter().enumerate() {
@@ -444,7 +472,9 @@ mod tests {
             let cfg = PipelineConfig { threads, chunk_size, ..PipelineConfig::default() };
             let ranged = {
                 let workers = Workers::spawn(&cfg);
-                let infos = read_inputs(&[Input::Path(path.clone())], &workers.feed(chunk_size));
+                let progress = Progress::default();
+                let infos = read_inputs(&[Input::Path(path.clone())], &workers.feed(chunk_size), &progress);
+                assert_eq!(progress.bytes.load(Ordering::Relaxed), data.len() as u64);
                 Summary::build(&workers.finish(), &infos)
             };
             let streamed = {

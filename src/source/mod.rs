@@ -6,6 +6,8 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
@@ -48,29 +50,37 @@ impl Input {
     /// Plain input is read unbuffered: the reader asks for megabyte chunks, which a buffer in
     /// between would only copy once more.
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        self.open_counted(&Arc::default())
+    }
+
+    /// Like [`open`](Self::open), adding the bytes read from the input itself (before any
+    /// decompression) to `read`.
+    pub fn open_counted(&self, read: &Arc<AtomicU64>) -> io::Result<Box<dyn Read + Send>> {
         let raw: Box<dyn Read + Send> = match self {
             Input::Stdin => Box::new(io::stdin()),
             Input::Path(p) => Box::new(File::open(p)?),
         };
-        plain_or_gzip(raw)
+        plain_or_gzip(counted(raw, read))
     }
 
     /// Like [`open`](Self::open), but a regular file that is not gzip comes back as the
     /// [`File`] itself, which the pipeline's workers read at offsets (each its own chunks, in
     /// parallel); pipes, stdin and gzip come back as a stream that one reader must read in order.
-    pub fn open_for_reading(&self) -> io::Result<Opened> {
+    /// A stream adds the bytes it reads (compressed, for gzip) to `read`; a file's ranges are
+    /// counted where they are cut.
+    pub fn open_for_reading(&self, read: &Arc<AtomicU64>) -> io::Result<Opened> {
         use std::os::unix::fs::FileExt;
-        let Input::Path(p) = self else { return self.open().map(Opened::Stream) };
+        let Input::Path(p) = self else { return self.open_counted(read).map(Opened::Stream) };
         let file = File::open(p)?;
         if !file.metadata()?.is_file() {
             // A FIFO (`envoy-triage <(kubectl logs …)`) or a device: read it as it comes.
-            return Ok(Opened::Stream(plain_or_gzip(Box::new(file))?));
+            return Ok(Opened::Stream(plain_or_gzip(counted(Box::new(file), read))?));
         }
         let mut magic = [0u8; 2];
         // `read_at` leaves the file position alone: a gzip file is then read from its start.
         let n = file.read_at(&mut magic, 0)?;
         if n == 2 && magic == [0x1f, 0x8b] {
-            return Ok(Opened::Stream(plain_or_gzip(Box::new(file))?));
+            return Ok(Opened::Stream(plain_or_gzip(counted(Box::new(file), read))?));
         }
         Ok(Opened::File(file))
     }
@@ -113,6 +123,20 @@ impl Input {
 pub enum Opened {
     File(File),
     Stream(Box<dyn Read + Send>),
+}
+
+/// `raw`, adding what it reads to `read` (the progress bar's count). Reads are chunk-sized (a
+/// megabyte, or the gzip decoder's 256 KiB buffer): one atomic add each, nothing per line.
+fn counted(raw: Box<dyn Read + Send>, read: &Arc<AtomicU64>) -> Box<dyn Read + Send> {
+    struct Counted(Box<dyn Read + Send>, Arc<AtomicU64>);
+    impl Read for Counted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+    Box::new(Counted(raw, Arc::clone(read)))
 }
 
 /// `raw` as it is, or decompressed when it starts with gzip's magic bytes.
@@ -211,5 +235,23 @@ mod tests {
         let mut s = String::new();
         Input::Path(path).open().unwrap().read_to_string(&mut s).unwrap();
         assert_eq!(s, "hello\n");
+    }
+
+    #[test]
+    fn a_gzip_stream_counts_its_compressed_bytes() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&b"GET /api 503 UF\n".repeat(10_000)).unwrap();
+        let compressed = gz.finish().unwrap();
+        std::fs::write(&path, &compressed).unwrap();
+        let read = Arc::new(AtomicU64::new(0));
+        let Ok(Opened::Stream(mut stream)) = Input::Path(path).open_for_reading(&read) else {
+            panic!("gzip is read as a stream")
+        };
+        let n = io::copy(&mut stream, &mut io::sink()).unwrap();
+        assert_eq!(n, 160_000);
+        assert_eq!(read.load(Ordering::Relaxed), compressed.len() as u64);
     }
 }

@@ -284,6 +284,55 @@ fn a_closed_pipe_exits_0_without_a_message() {
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A FIFO in `dir` for a run to read: the run lasts until the test closes its writing end.
+fn fifo_in(dir: &Path) -> PathBuf {
+    let fifo = dir.join("logs.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    fifo
+}
+
+#[test]
+fn a_long_run_shows_progress_on_a_terminal_and_clears_it() {
+    // `script` (util-linux) runs the command on a pseudo-terminal and copies what it drew.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = fifo_in(dir.path());
+    let command = format!("'{}' '{}' > /dev/null", env!("CARGO_BIN_EXE_envoy-triage"), fifo.display());
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut terminal = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let copier = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut terminal, &mut buf) {
+            let _ = tx.send(buf[..n].to_vec());
+        }
+    });
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    writer.write_all(&std::fs::read(sample("real-no-route.log")).unwrap()).unwrap();
+    // The input stays open until the bar is seen: the run lasts as long as it needs to.
+    let mut drawn = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !String::from_utf8_lossy(&drawn).contains("0/1 files") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(bytes) => drawn.extend(bytes),
+            Err(_) => panic!("no progress bar: {:?}", String::from_utf8_lossy(&drawn)),
+        }
+    }
+    let text = String::from_utf8_lossy(&drawn).into_owned();
+    assert!(text.contains("KiB"), "bytes read: {text:?}");
+    drop(writer);
+    assert!(child.wait().unwrap().success());
+    copier.join().unwrap();
+    drawn.extend(rx.try_iter().flatten());
+    // Cleared at the end: the report (here to /dev/null) starts on a clean line.
+    assert!(drawn.ends_with(b"\r\x1b[2K"), "{:?}", String::from_utf8_lossy(&drawn));
+}
+
 #[test]
 fn stdin_and_gzip_are_read() {
     let text = std::fs::read(samples().join("real-tcp.log")).unwrap();
@@ -403,6 +452,68 @@ fn help_shows_an_example_for_each_use() {
     for needle in ["kubectl logs", "-c istio-proxy", ".log.gz", "--format"] {
         assert!(text.contains(needle), "{needle} missing from --help");
     }
+}
+
+#[test]
+fn help_examples_stay_whole_on_a_narrow_terminal() {
+    // Without a terminal clap takes the width from COLUMNS.
+    for flag in ["--help", "-h"] {
+        let out = bin().arg(flag).env("COLUMNS", "40").output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        // The narrow width is in force: the prose around the examples is wrapped to it.
+        let usage = text.lines().find(|l| l.starts_with("Usage:")).unwrap();
+        assert!(usage.len() <= 40, "COLUMNS=40 not honoured:\n{text}");
+        for (_, commands) in envoy_triage::cli::EXAMPLES {
+            for command in *commands {
+                let line = format!("  {command}");
+                assert!(text.lines().any(|l| l == line), "{flag}: `{command}` cut:\n{text}");
+            }
+        }
+        let cut = text.lines().filter(|l| l.starts_with("  envoy-triage") || l.starts_with("  kubectl"));
+        for line in cut {
+            let whole = envoy_triage::cli::EXAMPLES.iter().flat_map(|(_, c)| c.iter());
+            assert!(whole.clone().any(|c| line == format!("  {c}")), "not an example: {line}");
+        }
+    }
+}
+
+#[test]
+fn completions_and_the_manual_page_are_printed() {
+    let out = bin().args(["completions", "bash"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(script.contains("--output") && script.contains("--fail-on"), "{script}");
+    assert!(script.contains("table json ndjson records"), "the --output values: {script}");
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        assert!(String::from_utf8(out.stdout).unwrap().contains("fail-on"), "{shell}");
+    }
+
+    let out = bin().arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH envoy-triage 1"), "{page}");
+    // roff spells a hyphen that must stay a hyphen (for copying) `\-`.
+    for needle in [r"\-\-output", r"\-\-fail\-on", r"\-\-follow", ".SH EXAMPLES", ".SH COMMANDS"] {
+        assert!(page.contains(needle), "{needle} missing from the manual page");
+    }
+    assert!(page.contains(r"kubectl logs deploy/checkout \-c istio\-proxy \-\-since=1h | envoy\-triage"));
+    assert!(!page.contains("envoy-triage-explain(1)"), "no such page is installed");
+}
+
+#[test]
+fn a_file_named_like_a_command_is_read_by_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(samples().join("real-tcp.log"), dir.path().join("man")).unwrap();
+    let out = bin().current_dir(dir.path()).args(["./man", "--output", "json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = json_of(&[&sample("real-tcp.log")]).1;
+    assert_eq!(totals(&v), totals(&expected));
+    // Bare, it is the command.
+    let out = bin().current_dir(dir.path()).arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH envoy-triage 1"));
 }
 
 #[test]
