@@ -32,6 +32,7 @@ report every --interval; Ctrl-C (SIGINT), SIGTERM or the end of input print the 
 
   # Fail a CI step or an alert when a condition holds (exit code 1):
   envoy-triage logs/ --fail-on 'rate(5xx) > 1%' --fail-on 'cause(tls_failure) > 0'
+  envoy-triage logs/ --fail-on 'p99(duration) > 2s' --fail-on 'count(records) == 0'
 
 Exit codes: 0 success, 1 a --fail-on condition was met, 2 error (unreadable input, bad flag); the
 report is still printed for the inputs that could be read.";
@@ -90,8 +91,8 @@ pub struct Cli {
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub interval: f64,
 
-    /// Exit with code 1 when this condition holds, e.g. 'rate(5xx) > 1%' or
-    /// 'count(cause:tls_failure) > 0' (repeatable; see docs/fail-on.md).
+    /// Exit with code 1 when this condition holds, e.g. 'rate(5xx) > 1%',
+    /// 'count(cause:tls_failure) > 0' or 'p99(duration) > 2s' (repeatable; see docs/fail-on.md).
     #[arg(long, value_name = "EXPR")]
     pub fail_on: Vec<String>,
 
