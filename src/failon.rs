@@ -368,6 +368,13 @@ impl<'a> Parser<'a> {
             if is_non_finite(name) {
                 return Err((start, name_end, non_finite(name)));
             }
+            if FUNCTIONS.contains(&name) {
+                return Err((
+                    start,
+                    name_end,
+                    format!("'{name}' takes an argument in parentheses, e.g. {name}(…)"),
+                ));
+            }
             self.pos = start;
             return Err(self.expected(WHAT));
         }
@@ -400,6 +407,7 @@ impl<'a> Parser<'a> {
             return Err((start, self.pos, format!("'{digits}' is too large")));
         }
         let (unit_start, unit) = self.take_while(is_ident);
+        let end = self.pos;
         let operand = match unit {
             "" if self.eat("%") => {
                 if n > 100.0 {
@@ -411,7 +419,11 @@ impl<'a> Parser<'a> {
                 }
                 Operand::Percent(n)
             }
-            "" => Operand::Number(n),
+            "" => {
+                // Not a percentage: the white space looked past is not part of the number.
+                self.pos = end;
+                Operand::Number(n)
+            }
             "ms" => Operand::Duration(n),
             "s" => Operand::Duration(n * 1000.0),
             _ => {
@@ -901,6 +913,8 @@ mod tests {
             // A threshold of the wrong kind would silently never (or always) fire.
             ("rate(5xx) > 1", "1", "rate(5xx) is a percentage: write '1%' (a bare 1 is ambiguous)"),
             ("rate(5xx) > 0.05", "0.05", "write '0.05%', or '5%' if 0.05 is a fraction"),
+            ("rate(5xx) > 1 or count(503) > 0", "1", "write '1%' (a bare 1 is ambiguous)"),
+            ("p99(duration) > 2  and count(503) > 0", "2", "give '2' a unit, '2ms' or '2s'"),
             ("count(5xx) > 10%", "10%", "count(5xx) is a number of requests, not a percentage"),
             ("p99(duration) > 2", "2", "p99(duration) is a duration: give '2' a unit, '2ms' or '2s'"),
             ("p99(duration) > 10%", "10%", "p99(duration) is a duration: '10%' is a percentage"),
@@ -942,6 +956,12 @@ mod tests {
             ("rate(5xx) > 1% count(503) > 0", "count", "expected `and`, `or` or the end at column 16"),
             ("rate(5xx > 1%", ">", "expected `,` or `)` at column 10, found '>'"),
             ("rate() > 1%", ")", "expected an argument"),
+            ("rate > 1%", "rate", "'rate' takes an argument in parentheses, e.g. rate(…)"),
+            (
+                "count(503) > 0 or tls_failure > 0",
+                "tls_failure",
+                "expected a number or a function such as rate(5xx) at column 19, found 'tls_failure'",
+            ),
             ("(rate(5xx) > 1%", "", "expected `)` closing the `(` of column 1 at column 16, found the end"),
             ("rate(5xx) > 1% and", "", "found the end"),
         ] {
