@@ -96,13 +96,24 @@ fn finish(
 }
 
 /// 2 when an input failed, else 1 when a `--fail-on` condition holds (said on stderr), else 0.
+/// A condition left unmet because the logs lack a value it reads (a rate without records) is
+/// said too: a silent 0 would read as "all is well".
 fn exit_code(input_failed: bool, summary: &Summary, config: &Config) -> ExitCode {
     let mut met = false;
     for (text, expr) in &config.fail_on {
-        if expr.eval(summary) {
+        let verdict = if expr.eval(summary) {
             met = true;
-            eprintln!("envoy-triage: --fail-on '{text}' met: {}", expr.explain(summary).join(", "));
-        }
+            "met"
+        } else if expr.undecided(summary) {
+            "not met"
+        } else {
+            continue;
+        };
+        eprintln!(
+            "envoy-triage: --fail-on '{}' {verdict}: {}",
+            report::escape_controls(text),
+            report::escape_controls(&expr.explain(summary).join(", "))
+        );
     }
     if input_failed {
         ExitCode::from(2)

@@ -43,7 +43,10 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
     ),
     (
         "Fail a CI step or an alert when a condition holds (exit code 1):",
-        &["envoy-triage logs/ --fail-on 'rate(5xx) > 1%' --fail-on 'code(504) > 0'"],
+        &[
+            "envoy-triage logs/ --fail-on 'rate(5xx) > 1%' --fail-on 'code(504) > 0'",
+            "envoy-triage logs/ --fail-on 'p99(duration) > 2s'",
+        ],
     ),
     (
         "Tab completion and this manual (the README's Install says where, per shell):",
@@ -139,8 +142,8 @@ pub struct Cli {
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub interval: f64,
 
-    /// Exit with code 1 when this condition holds, e.g. 'rate(5xx) > 1%' or
-    /// 'count(cause:tls_failure) > 0' (repeatable; see docs/fail-on.md).
+    /// Exit with code 1 when this condition holds, e.g. 'rate(5xx) > 1%',
+    /// 'count(cause:tls_failure) > 0' or 'p99(duration) > 2s' (repeatable; see docs/fail-on.md).
     #[arg(long, value_name = "EXPR")]
     pub fail_on: Vec<String>,
 

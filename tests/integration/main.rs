@@ -8,6 +8,7 @@ mod common;
 
 mod cli;
 mod explain;
+mod failon;
 mod follow;
 mod hostile;
 mod records;
