@@ -505,3 +505,83 @@ impl Workers {
         merged.unwrap_or_else(|| Aggregate::new(self.max_clusters))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Cause;
+
+    /// What a test sink saw: (input, line, status, cause) per record, and the chunks done.
+    #[derive(Default)]
+    struct Seen {
+        records: Vec<(String, u64, Option<u16>, Option<Cause>)>,
+        chunks: Vec<u64>,
+    }
+
+    struct TestOutput(Arc<Mutex<Seen>>);
+
+    struct TestSink(Arc<Mutex<Seen>>);
+
+    impl RecordSink for TestSink {
+        fn record(
+            &mut self,
+            rec: &Record<'_>,
+            at: RecordAt<'_>,
+            _reporter: Reporter,
+            verdict: Option<&Classification>,
+        ) {
+            let row = (at.input.to_string(), at.line, rec.response_code, verdict.map(|v| v.cause));
+            self.0.lock().unwrap().records.push(row);
+        }
+
+        fn chunk_done(&mut self, seq: u64) -> bool {
+            self.0.lock().unwrap().chunks.push(seq);
+            true
+        }
+    }
+
+    impl RecordOutput for TestOutput {
+        fn sink(&self) -> Box<dyn RecordSink> {
+            Box::new(TestSink(Arc::clone(&self.0)))
+        }
+
+        fn finish(self: Box<Self>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    const OK: &str = r#"[2020-11-25T21:26:18.409Z] "GET /status/200 HTTP/1.1" 200 - via_upstream - "-" 0 135 4 3 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#;
+    const REFUSED: &str = r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 135 4 - "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local - 10.0.45.184:8000 10.44.1.23:46520 - default"#;
+
+    #[test]
+    fn every_record_reaches_the_sink_once_with_its_line_number() {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let cfg = PipelineConfig { threads: 3, chunk_size: 1000, ..PipelineConfig::default() };
+        let workers = Workers::spawn_with_output(&cfg, Some(Box::new(TestOutput(Arc::clone(&seen)))));
+        let feed = workers.feed(cfg.chunk_size);
+        assert!(feed.count_lines, "a sink needs line numbers");
+        let meta = Arc::new(SourceMeta { name: "a.log".into(), ..SourceMeta::default() });
+        // Chunks of whole lines, as a reader sends them: a record, a non-record, a failure.
+        let mut line = 1;
+        for _ in 0..50 {
+            let data = format!("{OK}\nnot an access log line\n{REFUSED}\n").into_bytes();
+            let first = line;
+            line += feed.lines_in(&data);
+            feed.send(data, 0, &meta, first);
+        }
+        drop(feed);
+        let (agg, _, written) = workers.finish_with_output();
+        written.unwrap();
+        let mut seen = std::mem::take(&mut *seen.lock().unwrap());
+        assert_eq!(agg.records, 100);
+        seen.records.sort_by_key(|r| r.1);
+        assert_eq!(seen.records.len(), 100);
+        for (k, pair) in seen.records.chunks(2).enumerate() {
+            let base = 3 * k as u64 + 1;
+            assert_eq!(pair[0], ("a.log".to_string(), base, Some(200), None));
+            assert_eq!(pair[1], ("a.log".to_string(), base + 2, Some(503), Some(Cause::ConnectionRefused)));
+        }
+        seen.chunks.sort_unstable();
+        assert_eq!(seen.chunks, (0..50).collect::<Vec<u64>>());
+    }
+}
