@@ -124,6 +124,23 @@ pub fn escape_controls(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`escape_controls`] line by line, keeping the line breaks: for a message of several lines
+/// that quotes what it was given (clap's argument errors quote the argument; they strip ANSI
+/// sequences but keep CR, C1 controls and bidi overrides).
+pub fn escape_lines(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c != '\n' && is_escaped(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&escape_controls(line));
+    }
+    Cow::Owned(out)
+}
+
 /// Whether `c` is escaped in every output (by [`escape_controls`] for people, as `\uXXXX` by
 /// the JSON outputs): the control characters (general category Cc: C0, DEL, C1), the line and
 /// paragraph separators (U+2028, U+2029), and the invisible characters that let one text pass
@@ -215,6 +232,16 @@ mod tests {
         {
             assert_eq!(escape_controls(s), s);
         }
+    }
+
+    #[test]
+    fn escape_lines_keeps_line_breaks_only() {
+        let clap = "error: unexpected argument '--x\r\u{202e}\u{9b}' found\n\nUsage: envoy-triage\n";
+        assert_eq!(
+            escape_lines(clap),
+            "error: unexpected argument '--x\\x0d\\u{202e}\\x9b' found\n\nUsage: envoy-triage\n"
+        );
+        assert!(matches!(escape_lines("a\nb\n"), Cow::Borrowed("a\nb\n")));
     }
 
     #[test]
