@@ -88,7 +88,11 @@ fn finish(
     for info in infos {
         if let Some(e) = &info.error {
             failed = true;
-            eprintln!("envoy-triage: {}: {e}", info.meta.name);
+            eprintln!(
+                "envoy-triage: {}: {}",
+                report::escape_controls(&info.meta.name),
+                report::escape_controls(e)
+            );
         }
     }
     report::emit(summary, &config.report, frame)?;

@@ -259,9 +259,10 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
                 );
             }
             "upstream_cluster" => {
+                // The words quote the cluster's service, subset and port.
                 let w = cluster_words(value);
                 if !w.is_empty() {
-                    let _ = writeln!(out, "  {:<width$}    {w}", "");
+                    let _ = writeln!(out, "  {:<width$}    {}", "", esc(&w));
                 }
             }
             _ => {}

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("envoy-triage: {e}");
+            eprintln!("envoy-triage: {}", envoy_triage::report::escape_controls(&e.to_string()));
             ExitCode::from(2)
         }
     }

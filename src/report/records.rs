@@ -1,6 +1,7 @@
 //! `--output records`: NDJSON, one object per record, every parsed field under stable names
 //! (docs/records.md), with its classification and where it was read. Every key is always
-//! present (`null` when absent) so that the stream loads as one table in DuckDB or ClickHouse.
+//! present (`null` when absent) so that the stream loads as one table in DuckDB or ClickHouse;
+//! strings are escaped as in every JSON output ([`super::json::Escaping`]).
 //! [`RecordsOutput`] is the pipeline's [`RecordOutput`]: each worker's [`RecordsSink`] renders
 //! its chunk's records into a buffer, and one writer thread writes the buffers in input order
 //! (batch) or as they come (live).
@@ -125,7 +126,7 @@ pub fn write_record(
         reporter: reporter.name(),
     };
     // Writing into a Vec cannot fail; serialising borrowed strings cannot either.
-    let _ = serde_json::to_writer(&mut *out, &row);
+    let _ = super::json::write_compact(&mut *out, &row);
     out.push(b'\n');
 }
 

@@ -155,7 +155,7 @@ fn plain_or_gzip(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Sen
 /// Why an argument could not become an input.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", crate::report::escape_controls(path))]
     Unreadable { path: String, source: io::Error },
 }
 

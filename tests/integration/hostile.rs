@@ -1,6 +1,7 @@
-//! Hostile and broken input: huge lines, NUL bytes, invalid UTF-8, terminal escapes, a million
-//! clusters, truncated and corrupt gzip, unreadable inputs, empty and all-noise input, and
-//! `--fail-on` exit codes. Each test fails if its protection is removed.
+//! Hostile and broken input: huge lines, NUL bytes, invalid UTF-8, terminal escapes and
+//! invisible characters (in log content and file names, on every output), a million clusters,
+//! truncated and corrupt gzip, unreadable inputs, empty and all-noise input, and `--fail-on`
+//! exit codes. Each test fails if its protection is removed.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,9 +9,15 @@ use std::path::{Path, PathBuf};
 use crate::common::{bin, json_of, sample};
 
 fn istio_line(ua: &[u8], cluster: &[u8]) -> Vec<u8> {
+    istio_line_with_id(ua, b"0b0c5a3e-a8a3-4b71-9d51-0d6c1e1b1ab1", cluster)
+}
+
+fn istio_line_with_id(ua: &[u8], id: &[u8], cluster: &[u8]) -> Vec<u8> {
     let mut l = br#"[2025-01-01T10:00:00.000Z] "GET /api HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 91 3 - "-" ""#.to_vec();
     l.extend_from_slice(ua);
-    l.extend_from_slice(br#"" "0b0c5a3e-a8a3-4b71-9d51-0d6c1e1b1ab1" "api:80" "10.1.0.9:8080" "#);
+    l.extend_from_slice(br#"" ""#);
+    l.extend_from_slice(id);
+    l.extend_from_slice(br#"" "api:80" "10.1.0.9:8080" "#);
     l.extend_from_slice(cluster);
     l.extend_from_slice(b" 10.1.0.5:1 10.0.0.3:80 10.1.0.5:40000 - default\n");
     l
@@ -67,6 +74,120 @@ fn nul_bytes_invalid_utf8_and_escapes_never_reach_the_terminal_raw() {
     assert_eq!(v["totals"]["records"], 1);
     assert_eq!(v["totals"]["malformed"], 1);
     assert!(v["upstreams"][0]["cluster"].as_str().unwrap().contains('\u{fffd}'));
+}
+
+/// What a terminal obeys or hides: ESC, BEL, CR, BS, DEL, a C1 control (CSI), bidi marks,
+/// overrides and isolates, zero-width characters, a byte order mark, a soft hyphen, tag
+/// characters.
+const HIDDEN: &[char] = &[
+    '\x1b',
+    '\x07',
+    '\r',
+    '\x08',
+    '\x7f',
+    '\u{9b}',
+    '\u{85}',
+    '\u{200e}',
+    '\u{200f}',
+    '\u{61c}',
+    '\u{202a}',
+    '\u{202e}',
+    '\u{2066}',
+    '\u{2069}',
+    '\u{200b}',
+    '\u{200c}',
+    '\u{200d}',
+    '\u{2060}',
+    '\u{feff}',
+    '\u{ad}',
+    '\u{e0001}',
+    '\u{e0041}',
+    '\u{e007f}',
+];
+
+/// The characters of [`HIDDEN`] found raw in `out`.
+fn raw_hidden(out: &[u8]) -> Vec<char> {
+    let text = String::from_utf8_lossy(out);
+    HIDDEN.iter().copied().filter(|c| text.contains(*c)).collect()
+}
+
+/// A cluster name (service, subset and port), user agent and request id that look like plain
+/// ones but carry every character of [`HIDDEN`].
+fn look_alike() -> (String, String, String) {
+    let cluster = "outbound|80\u{202e}\u{7f}|v1\u{200e}\u{200f}\u{61c}\u{202a}\u{2066}\u{2069}\x07|\
+                   api\u{200b}\u{200c}\u{200d}\u{2060}\u{feff}\u{ad}.shop\x1b[31m\u{9b}31m\u{85}\
+                   .svc\u{e0001}\u{e0041}\u{e007f}.cluster.local";
+    let ua = "curl/8.0\r\x08\x08\x1b]0;owned\x07\u{202e}\u{e0041}";
+    let id = "0b0c5a3e\u{200b}-a8a3\u{9b}-4b71\u{feff}-9d51-0d6c1e1b1ab1\u{7f}";
+    (cluster.to_string(), ua.to_string(), id.to_string())
+}
+
+#[test]
+fn invisible_and_control_characters_never_reach_any_output_raw() {
+    let (cluster, ua, id) = look_alike();
+    let line = istio_line_with_id(ua.as_bytes(), id.as_bytes(), cluster.as_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "look-alike.log", &line);
+    let p = p.to_str().unwrap();
+
+    // Without colour: its own ESC sequences would hide a raw one.
+    let table = bin().arg(p).args(["--color", "never"]).output().unwrap();
+    assert_eq!(table.status.code(), Some(0));
+    let shown = String::from_utf8_lossy(&table.stdout);
+    assert!(shown.contains("api\\u{200b}"), "{shown}");
+    assert_eq!(raw_hidden(&table.stdout), [], "table:\n{shown}");
+
+    let explain =
+        bin().arg("explain").arg(String::from_utf8(line.clone()).unwrap().trim_end()).output().unwrap();
+    assert_eq!(explain.status.code(), Some(0));
+    let shown = String::from_utf8_lossy(&explain.stdout);
+    // The words built from the cluster's service, subset and port too.
+    assert!(shown.contains("the service api\\u{200b}"), "{shown}");
+    assert_eq!(raw_hidden(&explain.stdout), [], "explain:\n{shown}");
+
+    let json = bin().arg(p).args(["-o", "json"]).output().unwrap();
+    assert_eq!(raw_hidden(&json.stdout), [], "json:\n{}", String::from_utf8_lossy(&json.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["upstreams"][0]["cluster"], cluster.as_str());
+    assert_eq!(v["findings"][0]["request_ids"][0], id.as_str());
+
+    let ndjson = bin().arg(p).args(["-o", "ndjson"]).output().unwrap();
+    assert_eq!(raw_hidden(&ndjson.stdout), [], "ndjson:\n{}", String::from_utf8_lossy(&ndjson.stdout));
+    let last = ndjson.stdout.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(last).unwrap();
+    assert_eq!(v["upstreams"][0]["cluster"], cluster.as_str());
+
+    let records = bin().arg(p).args(["-o", "records"]).output().unwrap();
+    assert_eq!(raw_hidden(&records.stdout), [], "records:\n{}", String::from_utf8_lossy(&records.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&records.stdout).unwrap();
+    assert_eq!(
+        (&v["upstream_cluster"], &v["user_agent"], &v["request_id"]),
+        (&cluster.as_str().into(), &ua.as_str().into(), &id.as_str().into())
+    );
+}
+
+#[test]
+fn file_names_on_stderr_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("miss\x1b[2Jing\u{202e}gol.log");
+    let out = bin().arg(&missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("miss\\x1b[2Jing\\u{202e}gol.log"), "{err}");
+    assert_eq!(raw_hidden(&out.stderr), [], "{err}");
+
+    // Read, then broken: said on stderr and in the table.
+    let healthy = std::fs::read(sample("real-healthy.log")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&healthy).unwrap();
+    let full = gz.finish().unwrap();
+    let cut = write(dir.path(), "cut\x1b]0;x\x07\u{200f}.log.gz", &full[..full.len() / 2]);
+    let out = bin().arg(&cut).args(["--color", "never"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cut\\x1b]0;x\\x07\\u{200f}.log.gz"), "{err}");
+    assert_eq!(raw_hidden(&out.stderr), [], "{err}");
+    assert_eq!(raw_hidden(&out.stdout), [], "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
