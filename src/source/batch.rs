@@ -27,20 +27,20 @@ pub struct Progress {
 }
 
 /// Reads every input, analyses it with `cfg.threads` workers and returns the merged state.
-pub fn run(inputs: &[Input], cfg: &PipelineConfig) -> (Aggregate, Vec<InputInfo>) {
-    let (agg, infos, _) = run_with_output(inputs, cfg, None, &Progress::default());
-    (agg, infos)
+/// An error is the workers failing to start; an input that cannot be read is in its info.
+pub fn run(inputs: &[Input], cfg: &PipelineConfig) -> io::Result<(Aggregate, Vec<InputInfo>)> {
+    run_with_output(inputs, cfg, None, &Progress::default())
 }
 
 /// Like [`run`], with every record also pushed into `output` and reading counted in
-/// `progress`; returns how it ended too.
+/// `progress`; an error is also the record output failing.
 pub fn run_with_output(
     inputs: &[Input],
     cfg: &PipelineConfig,
     output: Option<Box<dyn RecordOutput>>,
     progress: &Progress,
-) -> (Aggregate, Vec<InputInfo>, io::Result<()>) {
-    let workers = Workers::spawn_with_output(cfg, output);
+) -> io::Result<(Aggregate, Vec<InputInfo>)> {
+    let workers = Workers::spawn_with_output(cfg, output)?;
     let mut infos = read_inputs(inputs, &workers.feed(cfg.chunk_size), progress);
     let (agg, read_errors, written) = workers.finish_with_output();
     for (source, e) in read_errors {
@@ -48,7 +48,8 @@ pub fn run_with_output(
             info.error.get_or_insert_with(|| describe(&e));
         }
     }
-    (agg, infos, written)
+    written?;
+    Ok((agg, infos))
 }
 
 /// Reads inputs one after the other into `feed`, counting in `progress`; returns what each one
@@ -300,7 +301,7 @@ mod tests {
         std::fs::write(&path, data).unwrap();
         let cfg = PipelineConfig { threads, chunk_size, ..PipelineConfig::default() };
         let inputs = vec![Input::Path(path.clone())];
-        let (agg, infos) = run(&inputs, &cfg);
+        let (agg, infos) = run(&inputs, &cfg).unwrap();
         let _ = std::fs::remove_file(&path);
         Summary::build(&agg, &infos)
     }
@@ -471,14 +472,14 @@ mod tests {
         for (threads, chunk_size) in [(1, 777), (3, 4096), (2, 1 << 20)] {
             let cfg = PipelineConfig { threads, chunk_size, ..PipelineConfig::default() };
             let ranged = {
-                let workers = Workers::spawn(&cfg);
+                let workers = Workers::spawn(&cfg).unwrap();
                 let progress = Progress::default();
                 let infos = read_inputs(&[Input::Path(path.clone())], &workers.feed(chunk_size), &progress);
                 assert_eq!(progress.bytes.load(Ordering::Relaxed), data.len() as u64);
                 Summary::build(&workers.finish(), &infos)
             };
             let streamed = {
-                let workers = Workers::spawn(&cfg);
+                let workers = Workers::spawn(&cfg).unwrap();
                 let feed = workers.feed(chunk_size);
                 let meta = Arc::new(Input::Path(path.clone()).meta());
                 read_chunks(Box::new(File::open(&path).unwrap()), 0, &meta, &feed).unwrap();
