@@ -1,8 +1,8 @@
 //! Batch reading: every input read once, start to end, into the worker pool. A regular file
 //! is cut into ranges of whole lines that the workers read themselves ([`FileRange`]); stdin,
 //! pipes and gzip are read here in order and sent as chunks. Both cut where
-//! [`wrapper::safe_cut`] says a line (or a CRI fragment run) ends, so the pool sees the same
-//! chunks either way. How far it has got is counted in a [`Progress`] (`crate::progress`
+//! [`wrapper::safe_cut`] says a line (or a CRI or docker fragment run) ends, so the pool sees
+//! the same chunks either way; a run longer than `MAX_CHUNK` is cut after its last whole line. How far it has got is counted in a [`Progress`] (`crate::progress`
 //! draws it). [`run`] is batch mode's whole pipeline: spawn the workers, read, merge.
 //! Live mode reads with `super::follow` instead.
 
@@ -128,8 +128,13 @@ fn read_chunks(
                 want = chunk_size;
             }
             None if buf.len() >= MAX_CHUNK => {
-                // One enormous line (or fragment run): pass it on whole rather than grow forever.
-                let next = feed.buffer();
+                // A fragment run this long is cut anyway, rather than grow forever: after its
+                // last whole line, as a line cut in two would be counted twice. Only one line
+                // longer than this is cut inside.
+                let cut = memchr::memrchr(b'\n', &buf).map_or(buf.len(), |n| n + 1);
+                let mut next = feed.buffer();
+                next.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
                 send(std::mem::replace(&mut buf, next));
                 want = chunk_size;
             }
@@ -176,9 +181,9 @@ fn cut_ranges(
                     cut = Some(c);
                     break;
                 }
-                // One enormous line (or fragment run): pass it on whole rather than grow forever.
+                // A fragment run (or one line) this long: cut where `read_chunks` cuts it.
                 None if end - start >= MAX_CHUNK as u64 => {
-                    cut = Some(end);
+                    cut = Some(last_line_end(&file, start, end, &mut window)?.unwrap_or(end));
                     break;
                 }
                 None => {
@@ -266,6 +271,28 @@ fn last_safe_cut_from(
         }
         width *= 4;
     }
+}
+
+/// Just after the last newline in `file[start..end]`, read backwards a window at a time;
+/// `None` when there is none (one line longer than the stretch).
+fn last_line_end(file: &File, start: u64, end: u64, window: &mut Vec<u8>) -> io::Result<Option<u64>> {
+    let mut to = end;
+    let mut width = CUT_WINDOW;
+    while to > start {
+        let from = to.saturating_sub(width).max(start);
+        let len = (to - from) as usize;
+        if window.len() < len {
+            window.resize(len, 0);
+        }
+        let buf = &mut window[..len];
+        file.read_exact_at(buf, from)?;
+        if let Some(n) = memchr::memrchr(b'\n', buf) {
+            return Ok(Some(from + n as u64 + 1));
+        }
+        to = from;
+        width = (width * 4).min(1 << 20);
+    }
+    Ok(None)
 }
 
 /// Reads until `buf` holds at least `want` bytes; returns true at end of input.
@@ -490,6 +517,60 @@ mod tests {
             assert_eq!(ranged.totals.records, 500 + 3000);
             assert_eq!(serde_json::to_string(&ranged).unwrap(), serde_json::to_string(&streamed).unwrap());
         }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A docker json-file run longer than MAX_CHUNK (16 KiB pieces, as docker splits), then a
+    /// record.
+    fn overlong_docker_run() -> Vec<u8> {
+        let piece = "A".repeat(16 << 10);
+        let mut data = Vec::with_capacity(MAX_CHUNK + (4 << 20));
+        while data.len() < MAX_CHUNK + (3 << 20) {
+            data.extend_from_slice(
+                format!(r#"{{"log":"{piece}","stream":"stdout","time":"2024-01-01T00:00:00Z"}}"#).as_bytes(),
+            );
+            data.push(b'\n');
+        }
+        data.extend_from_slice(
+            format!(r#"{{"log":"{piece}\n","stream":"stdout","time":"2024-01-01T00:00:00Z"}}"#).as_bytes(),
+        );
+        data.push(b'\n');
+        data.extend_from_slice(LINE.as_bytes());
+        data.push(b'\n');
+        data
+    }
+
+    /// A fragment run too long for one chunk is cut between its lines, at the same place in a
+    /// file's ranges as in a stream's chunks: a line cut in two was counted as two lines.
+    #[test]
+    fn an_overlong_fragment_run_is_cut_between_lines_and_every_line_counted() {
+        let data = overlong_docker_run();
+        let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
+        let path = temp_file("overlong.log", &data);
+        // Large chunks: fewer rescans of the run while it grows (slow in a debug build).
+        let chunk_size = 16 << 20;
+        let (feed, chunks, ranges) = test_feed(chunk_size, 1 << 16);
+        let meta = Arc::new(SourceMeta::default());
+        read_chunks(Box::new(File::open(&path).unwrap()), 0, &meta, &feed).unwrap();
+        cut_ranges(Arc::new(File::open(&path).unwrap()), 0, &meta, &feed, &AtomicU64::new(0)).unwrap();
+        drop(feed);
+        let read: Vec<Vec<u8>> = chunks.iter().map(|c| c.data).collect();
+        let cut: Vec<(u64, usize)> =
+            ranges.iter().map(|c| c.range.map(|r| (r.start, r.len)).unwrap()).collect();
+        assert!(read.len() > 1);
+        assert_eq!(read.concat(), data);
+        let mut at = 0;
+        for (chunk, &(start, len)) in read.iter().zip(&cut) {
+            assert_eq!(chunk.last(), Some(&b'\n'), "a chunk ends inside a line");
+            assert_eq!((start, len), (at as u64, chunk.len()), "a range differs from its chunk");
+            at += chunk.len();
+        }
+        assert_eq!(cut.len(), read.len());
+        let s = run_on(&data, 2, chunk_size);
+        assert_eq!(s.totals.lines, lines);
+        assert_eq!(s.totals.records, 1);
+        // The run's lines in the first chunk never complete: malformed, not lost.
+        assert!(s.totals.malformed_by_kind.get("truncated") > 0, "{:?}", s.totals.malformed_by_kind);
         let _ = std::fs::remove_file(&path);
     }
 
