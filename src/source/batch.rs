@@ -94,6 +94,10 @@ fn read_chunks(
     let chunk_size = feed.chunk_size;
     let mut buf = feed.buffer();
     let mut want = chunk_size;
+    // `buf[..searched]` holds no safe cut (looked at before `buf` grew): only the lines from
+    // there on are looked at, so a long fragment run is read through once, not once per chunk
+    // size it grew by.
+    let mut searched = 0;
     let mut line = 1u64;
     let mut send = |data: Vec<u8>| {
         let first = line;
@@ -119,8 +123,11 @@ fn read_chunks(
             }
             return Ok(());
         }
-        match wrapper::safe_cut(&buf) {
+        let from = memchr::memrchr(b'\n', &buf[..searched]).map_or(0, |n| n + 1);
+        searched = 0;
+        match wrapper::safe_cut(&buf[from..]) {
             Some(cut) => {
+                let cut = from + cut;
                 let mut next = feed.buffer();
                 next.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
@@ -138,7 +145,10 @@ fn read_chunks(
                 send(std::mem::replace(&mut buf, next));
                 want = chunk_size;
             }
-            None => want = buf.len() + chunk_size,
+            None => {
+                searched = buf.len();
+                want = buf.len() + chunk_size;
+            }
         }
     }
 }
