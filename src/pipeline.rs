@@ -394,8 +394,8 @@ impl Workers {
     }
 
     /// Spawns the workers, each pushing its records into a sink of `output` when there is one.
-    /// A thread the system refuses (a process or memory limit) is an error that says so, after
-    /// the workers already started are stopped.
+    /// A thread the system refuses (a process or memory limit) is an error that says so; the
+    /// workers already started then end on their own.
     pub fn spawn_with_output(
         cfg: &PipelineConfig,
         output: Option<Box<dyn RecordOutput>>,
