@@ -60,10 +60,10 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     let counts = Arc::new(Progress::default());
     let bar = show_progress(format, &inputs)
         .then(|| progress::Bar::start(Arc::clone(&counts), progress::total_bytes(&inputs), inputs.len()));
-    let (agg, infos, written) = source::batch::run_with_output(&inputs, &config.pipeline, output, &counts);
+    let ran = source::batch::run_with_output(&inputs, &config.pipeline, output, &counts);
     // Cleared before anything else is written to the terminal.
     drop(bar);
-    written?;
+    let (agg, infos) = ran?;
     let summary = Summary::build(&agg, &infos);
     finish(config, &summary, &infos, !errors.is_empty(), Frame::BATCH)
 }

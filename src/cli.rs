@@ -116,8 +116,8 @@ pub struct Cli {
     #[arg(short = 'F', long, default_value = "auto", value_name = "FORMAT")]
     pub format: String,
 
-    /// Worker threads; they read plain files themselves (stdin, pipes and gzip get one more
-    /// thread that reads) [default: the cores available].
+    /// Worker threads, 1 to 1024; they read plain files themselves (stdin, pipes and gzip get
+    /// one more thread that reads) [default: the cores available].
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
 
@@ -125,7 +125,8 @@ pub struct Cli {
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
 
-    /// Distinct upstream clusters tracked before the rest are folded into `(other)`.
+    /// Distinct upstream clusters tracked before the rest are folded into `(other)` (at most
+    /// 1000000).
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_clusters: usize,
 
@@ -138,7 +139,7 @@ pub struct Cli {
     #[arg(long, requires = "follow")]
     pub from_start: bool,
 
-    /// Seconds between live refreshes (decimals allowed, e.g. 0.5).
+    /// Seconds between live refreshes, 0.001 to 86400 (decimals allowed, e.g. 0.5).
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub interval: f64,
 

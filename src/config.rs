@@ -7,15 +7,36 @@ use crate::format::FormatChoice;
 use crate::pipeline::PipelineConfig;
 use crate::report::ReportOptions;
 
+/// Most worker threads `--threads` takes. A fixed number, not a multiple of this machine's
+/// cores, so that a command line means the same on a laptop and in CI; above the hardware
+/// threads of today's largest servers (a few hundred), so it never stops a real use. Each
+/// worker keeps its own state and up to two chunks (~1 MiB each) in flight, so the cap also
+/// bounds what a typo (`-j 20000`) costs before anything is read.
+pub const MAX_THREADS: usize = 1024;
+
+/// Most upstream clusters `--max-clusters` takes. Each worker tracks up to this many, with
+/// latency histograms each: a million is already far more than a mesh has, and a bigger
+/// number only lets memory grow without bound on hostile input.
+pub const MAX_CLUSTERS: usize = 1_000_000;
+
+/// Shortest `--interval`, in seconds: the timer's resolution (tokio's wheel ticks in
+/// milliseconds), so a shorter one was not honoured but ran refreshes back to back, each
+/// merging every worker's state. Not higher: tests/integration/follow.rs refreshes every 2 ms
+/// to land signals during a refresh.
+pub const MIN_INTERVAL: f64 = 0.001;
+
+/// Longest `--interval`, in seconds (a day).
+pub const MAX_INTERVAL: f64 = 86_400.0;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("--format: {0}")]
     Format(#[from] crate::format::FormatError),
-    #[error("--threads must be at least 1")]
-    Threads,
-    #[error("--max-clusters must be at least 1")]
-    MaxClusters,
-    #[error("--interval must be a number of seconds greater than 0 (got {0})")]
+    #[error("--threads must be from 1 to {MAX_THREADS} (got {0})")]
+    Threads(usize),
+    #[error("--max-clusters must be from 1 to {MAX_CLUSTERS} (got {0})")]
+    MaxClusters(usize),
+    #[error("--interval must be a number of seconds from {MIN_INTERVAL} to {MAX_INTERVAL} (a day) (got {0})")]
     Interval(f64),
     #[error("--follow needs files, directories or quoted glob patterns to follow")]
     FollowWithoutFiles,
@@ -41,15 +62,16 @@ impl Config {
         let mut pipeline =
             PipelineConfig { format, max_clusters: cli.max_clusters, ..PipelineConfig::default() };
         if let Some(t) = cli.threads {
-            if t == 0 {
-                return Err(ConfigError::Threads);
+            if !(1..=MAX_THREADS).contains(&t) {
+                return Err(ConfigError::Threads(t));
             }
             pipeline.threads = t;
         }
-        if cli.max_clusters == 0 {
-            return Err(ConfigError::MaxClusters);
+        if !(1..=MAX_CLUSTERS).contains(&cli.max_clusters) {
+            return Err(ConfigError::MaxClusters(cli.max_clusters));
         }
-        if !(cli.interval.is_finite() && cli.interval > 0.0 && cli.interval < 86_400.0) {
+        // NaN fails the range test too.
+        if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&cli.interval) {
             return Err(ConfigError::Interval(cli.interval));
         }
         if cli.follow && cli.files.is_empty() {

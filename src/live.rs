@@ -40,7 +40,7 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
     // Records come out as they are read, not in input order: there is no end to wait for.
     let output = (format == Format::Records)
         .then(|| Box::new(RecordsOutput::stdout(pcfg.threads, false)) as Box<dyn RecordOutput>);
-    let workers = Workers::spawn_with_output(&pcfg, output);
+    let workers = Workers::spawn_with_output(&pcfg, output)?;
     let feed = workers.feed(pcfg.chunk_size);
     let registry: Registry = Registry::default();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

@@ -389,12 +389,17 @@ impl Feed {
 }
 
 impl Workers {
-    pub fn spawn(cfg: &PipelineConfig) -> Workers {
+    pub fn spawn(cfg: &PipelineConfig) -> io::Result<Workers> {
         Workers::spawn_with_output(cfg, None)
     }
 
     /// Spawns the workers, each pushing its records into a sink of `output` when there is one.
-    pub fn spawn_with_output(cfg: &PipelineConfig, output: Option<Box<dyn RecordOutput>>) -> Workers {
+    /// A thread the system refuses (a process or memory limit) is an error that says so; the
+    /// workers already started then end on their own.
+    pub fn spawn_with_output(
+        cfg: &PipelineConfig,
+        output: Option<Box<dyn RecordOutput>>,
+    ) -> io::Result<Workers> {
         let threads = cfg.threads.max(1);
         // Each buffer is a chunk (~1 MiB): keep just enough in flight to keep every worker busy.
         // One waiting per worker was not: the reader shares the cores with the workers, and
@@ -411,6 +416,8 @@ impl Workers {
         let mut control = Vec::with_capacity(threads);
         let halted = Arc::new(AtomicBool::new(false));
         let read_errors = Arc::new(Mutex::new(Vec::new()));
+        // On an error, the threads that did start are detached with their handles; with every
+        // sender gone (dropped on return) they find their queues closed and end on their own.
         let handles = (0..threads)
             .map(|i| {
                 let (ctl_tx, ctl_rx) = bounded::<Control>(1);
@@ -432,10 +439,18 @@ impl Workers {
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
                     .spawn(move || worker.run(rx, range_rx, ctl_rx))
-                    .expect("spawn worker thread")
+                    .map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!(
+                                "cannot start worker thread {} of {threads} (try a lower --threads): {e}",
+                                i + 1
+                            ),
+                        )
+                    })
             })
-            .collect();
-        Workers {
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Workers {
             tx: Some(tx),
             range_tx: Some(range_tx),
             control,
@@ -448,7 +463,7 @@ impl Workers {
             count_lines: output.is_some(),
             output,
             halted,
-        }
+        })
     }
 
     pub fn feed(&self, chunk_size: usize) -> Feed {

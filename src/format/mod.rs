@@ -112,7 +112,9 @@ pub struct Decoder {
     last_layout: usize,
     /// CRI partial fragments waiting for their `F`, per stream.
     cri_pending: [Vec<u8>; 2],
-    /// Docker json-file partial objects waiting for the one ending in `\n`.
+    /// Docker json-file partial objects waiting for the one ending in `\n`. Like
+    /// `cri_pending`, never more than one chunk's worth: the pipeline discards what is pending
+    /// at the end of each chunk, and the reader cuts a run longer than `pipeline::MAX_CHUNK`.
     docker_pending: Vec<u8>,
     /// A joined or unescaped payload.
     joined: Vec<u8>,
@@ -313,18 +315,33 @@ impl Decoder {
                 let Some(d) = wrapper::docker_line(payload) else { break };
                 meta.stream = d.stream;
                 meta.log_time = d.time;
-                // Buffers only trade bytes (append keeps both capacities): no allocation once warm.
-                joined.clear();
-                joined.append(docker_pending);
-                if json::unescape_into(d.log_escaped, joined).is_err() {
+                // A continuation is unescaped onto the end of the run so far, never the run
+                // copied per line (which made a run quadratic); a whole object goes straight to
+                // `joined`, as before. Buffers are swapped, not copied, and keep their
+                // capacities: no allocation once warm.
+                let continued = !docker_pending.is_empty();
+                let buf = if continued {
+                    &mut *docker_pending
+                } else {
+                    joined.clear();
+                    &mut *joined
+                };
+                if json::unescape_into(d.log_escaped, buf).is_err() {
+                    docker_pending.clear();
                     joined.clear();
                     *pending_lines = 0;
                     return Decoded::Malformed(ParseError::at(ErrorKind::BadJson, 8));
                 }
-                if joined.last() != Some(&b'\n') {
-                    docker_pending.append(joined);
+                if buf.last() != Some(&b'\n') {
+                    if !continued {
+                        std::mem::swap(joined, docker_pending);
+                    }
                     *pending_lines += 1;
                     return Decoded::Skipped(SkipReason::Fragment);
+                }
+                if continued {
+                    std::mem::swap(joined, docker_pending);
+                    docker_pending.clear();
                 }
                 *pending_lines = 0;
                 joined.pop();

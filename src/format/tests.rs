@@ -361,6 +361,42 @@ fn docker_split_objects_are_joined() {
     }
 }
 
+/// Pieces of one record, each escaped on its own as docker writes them: a run of three, a
+/// whole object after it, and a run broken by a corrupt object, which leaves nothing behind.
+#[test]
+fn docker_runs_of_many_pieces_are_joined_in_order_and_reset() {
+    let envoy = r#"[2018-11-23T04:51:00.281Z] "GET / HTTP/1.1" 200 - 0 58 4 1 "-" "curl/7.47.0" "f21ebd42-6770-4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#;
+    let piece = |s: &str, last: bool| {
+        let nl = if last { "\\n" } else { "" };
+        format!(
+            r#"{{"log":"{}{nl}","stream":"stdout","time":"2019-05-29T15:32:47.8Z"}}"#,
+            s.replace('"', "\\\"")
+        )
+    };
+    let mut d = Decoder::new(FormatChoice::Auto);
+    let (a, rest) = envoy.split_at(40);
+    let (b, c) = rest.split_at(60);
+    for _ in 0..2 {
+        assert!(matches!(d.decode(piece(a, false).as_bytes()), Outcome::Skipped(SkipReason::Fragment)));
+        assert!(matches!(d.decode(piece(b, false).as_bytes()), Outcome::Skipped(SkipReason::Fragment)));
+        assert!(d.has_pending_fragments());
+        match d.decode(piece(c, true).as_bytes()) {
+            Outcome::Record(r) => {
+                assert_eq!(r.user_agent, Some(&b"curl/7.47.0"[..]));
+                assert_eq!(r.authority, Some(&b"one.example.com"[..]));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!d.has_pending_fragments());
+        assert!(matches!(d.decode(piece(envoy, true).as_bytes()), Outcome::Record(_)));
+        // A corrupt escape inside a run: the run is dropped, the next one starts clean.
+        assert!(matches!(d.decode(piece(a, false).as_bytes()), Outcome::Skipped(SkipReason::Fragment)));
+        let bad = r#"{"log":"\q","stream":"stdout","time":"2019-05-29T15:32:47.8Z"}"#;
+        assert!(matches!(d.decode(bad.as_bytes()), Outcome::Malformed(_)));
+        assert!(!d.has_pending_fragments());
+    }
+}
+
 #[test]
 fn kubectl_timestamps_inside_split_records_are_removed() {
     let line = r#"2024-05-16T10:06:02.123456789Z [2018-11-23T04:51:00.281Z] "GET / HTTP/1.1" 200 - 0 58 4 1 "-" "curl/7.47.0" "f21ebd42-67702024-05-16T10:06:02.123456790Z -4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#;

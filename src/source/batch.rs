@@ -1,8 +1,8 @@
 //! Batch reading: every input read once, start to end, into the worker pool. A regular file
 //! is cut into ranges of whole lines that the workers read themselves ([`FileRange`]); stdin,
 //! pipes and gzip are read here in order and sent as chunks. Both cut where
-//! [`wrapper::safe_cut`] says a line (or a CRI fragment run) ends, so the pool sees the same
-//! chunks either way. How far it has got is counted in a [`Progress`] (`crate::progress`
+//! [`wrapper::safe_cut`] says a line (or a CRI or docker fragment run) ends, so the pool sees
+//! the same chunks either way; a run longer than `MAX_CHUNK` is cut after its last whole line. How far it has got is counted in a [`Progress`] (`crate::progress`
 //! draws it). [`run`] is batch mode's whole pipeline: spawn the workers, read, merge.
 //! Live mode reads with `super::follow` instead.
 
@@ -27,20 +27,20 @@ pub struct Progress {
 }
 
 /// Reads every input, analyses it with `cfg.threads` workers and returns the merged state.
-pub fn run(inputs: &[Input], cfg: &PipelineConfig) -> (Aggregate, Vec<InputInfo>) {
-    let (agg, infos, _) = run_with_output(inputs, cfg, None, &Progress::default());
-    (agg, infos)
+/// An error is the workers failing to start; an input that cannot be read is in its info.
+pub fn run(inputs: &[Input], cfg: &PipelineConfig) -> io::Result<(Aggregate, Vec<InputInfo>)> {
+    run_with_output(inputs, cfg, None, &Progress::default())
 }
 
 /// Like [`run`], with every record also pushed into `output` and reading counted in
-/// `progress`; returns how it ended too.
+/// `progress`; an error is also the record output failing.
 pub fn run_with_output(
     inputs: &[Input],
     cfg: &PipelineConfig,
     output: Option<Box<dyn RecordOutput>>,
     progress: &Progress,
-) -> (Aggregate, Vec<InputInfo>, io::Result<()>) {
-    let workers = Workers::spawn_with_output(cfg, output);
+) -> io::Result<(Aggregate, Vec<InputInfo>)> {
+    let workers = Workers::spawn_with_output(cfg, output)?;
     let mut infos = read_inputs(inputs, &workers.feed(cfg.chunk_size), progress);
     let (agg, read_errors, written) = workers.finish_with_output();
     for (source, e) in read_errors {
@@ -48,7 +48,8 @@ pub fn run_with_output(
             info.error.get_or_insert_with(|| describe(&e));
         }
     }
-    (agg, infos, written)
+    written?;
+    Ok((agg, infos))
 }
 
 /// Reads inputs one after the other into `feed`, counting in `progress`; returns what each one
@@ -93,6 +94,10 @@ fn read_chunks(
     let chunk_size = feed.chunk_size;
     let mut buf = feed.buffer();
     let mut want = chunk_size;
+    // `buf[..searched]` holds no safe cut (looked at before `buf` grew): only the lines from
+    // there on are looked at, so a long fragment run is read through once, not once per chunk
+    // size it grew by.
+    let mut searched = 0;
     let mut line = 1u64;
     let mut send = |data: Vec<u8>| {
         let first = line;
@@ -118,8 +123,11 @@ fn read_chunks(
             }
             return Ok(());
         }
-        match wrapper::safe_cut(&buf) {
+        let from = memchr::memrchr(b'\n', &buf[..searched]).map_or(0, |n| n + 1);
+        searched = 0;
+        match wrapper::safe_cut(&buf[from..]) {
             Some(cut) => {
+                let cut = from + cut;
                 let mut next = feed.buffer();
                 next.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
@@ -127,12 +135,20 @@ fn read_chunks(
                 want = chunk_size;
             }
             None if buf.len() >= MAX_CHUNK => {
-                // One enormous line (or fragment run): pass it on whole rather than grow forever.
-                let next = feed.buffer();
+                // A fragment run this long is cut anyway, rather than grow forever: after its
+                // last whole line, as a line cut in two would be counted twice. Only one line
+                // longer than this is cut inside.
+                let cut = memchr::memrchr(b'\n', &buf).map_or(buf.len(), |n| n + 1);
+                let mut next = feed.buffer();
+                next.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
                 send(std::mem::replace(&mut buf, next));
                 want = chunk_size;
             }
-            None => want = buf.len() + chunk_size,
+            None => {
+                searched = buf.len();
+                want = buf.len() + chunk_size;
+            }
         }
     }
 }
@@ -175,9 +191,9 @@ fn cut_ranges(
                     cut = Some(c);
                     break;
                 }
-                // One enormous line (or fragment run): pass it on whole rather than grow forever.
+                // A fragment run (or one line) this long: cut where `read_chunks` cuts it.
                 None if end - start >= MAX_CHUNK as u64 => {
-                    cut = Some(end);
+                    cut = Some(last_line_end(&file, start, end, &mut window)?.unwrap_or(end));
                     break;
                 }
                 None => {
@@ -267,6 +283,28 @@ fn last_safe_cut_from(
     }
 }
 
+/// Just after the last newline in `file[start..end]`, read backwards a window at a time;
+/// `None` when there is none (one line longer than the stretch).
+fn last_line_end(file: &File, start: u64, end: u64, window: &mut Vec<u8>) -> io::Result<Option<u64>> {
+    let mut to = end;
+    let mut width = CUT_WINDOW;
+    while to > start {
+        let from = to.saturating_sub(width).max(start);
+        let len = (to - from) as usize;
+        if window.len() < len {
+            window.resize(len, 0);
+        }
+        let buf = &mut window[..len];
+        file.read_exact_at(buf, from)?;
+        if let Some(n) = memchr::memrchr(b'\n', buf) {
+            return Ok(Some(from + n as u64 + 1));
+        }
+        to = from;
+        width = (width * 4).min(1 << 20);
+    }
+    Ok(None)
+}
+
 /// Reads until `buf` holds at least `want` bytes; returns true at end of input.
 ///
 /// `read_to_end` on a `Take` reads into the vector's spare capacity without zeroing it first
@@ -300,7 +338,7 @@ mod tests {
         std::fs::write(&path, data).unwrap();
         let cfg = PipelineConfig { threads, chunk_size, ..PipelineConfig::default() };
         let inputs = vec![Input::Path(path.clone())];
-        let (agg, infos) = run(&inputs, &cfg);
+        let (agg, infos) = run(&inputs, &cfg).unwrap();
         let _ = std::fs::remove_file(&path);
         Summary::build(&agg, &infos)
     }
@@ -471,14 +509,14 @@ mod tests {
         for (threads, chunk_size) in [(1, 777), (3, 4096), (2, 1 << 20)] {
             let cfg = PipelineConfig { threads, chunk_size, ..PipelineConfig::default() };
             let ranged = {
-                let workers = Workers::spawn(&cfg);
+                let workers = Workers::spawn(&cfg).unwrap();
                 let progress = Progress::default();
                 let infos = read_inputs(&[Input::Path(path.clone())], &workers.feed(chunk_size), &progress);
                 assert_eq!(progress.bytes.load(Ordering::Relaxed), data.len() as u64);
                 Summary::build(&workers.finish(), &infos)
             };
             let streamed = {
-                let workers = Workers::spawn(&cfg);
+                let workers = Workers::spawn(&cfg).unwrap();
                 let feed = workers.feed(chunk_size);
                 let meta = Arc::new(Input::Path(path.clone()).meta());
                 read_chunks(Box::new(File::open(&path).unwrap()), 0, &meta, &feed).unwrap();
@@ -489,6 +527,60 @@ mod tests {
             assert_eq!(ranged.totals.records, 500 + 3000);
             assert_eq!(serde_json::to_string(&ranged).unwrap(), serde_json::to_string(&streamed).unwrap());
         }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A docker json-file run longer than MAX_CHUNK (16 KiB pieces, as docker splits), then a
+    /// record.
+    fn overlong_docker_run() -> Vec<u8> {
+        let piece = "A".repeat(16 << 10);
+        let mut data = Vec::with_capacity(MAX_CHUNK + (4 << 20));
+        while data.len() < MAX_CHUNK + (3 << 20) {
+            data.extend_from_slice(
+                format!(r#"{{"log":"{piece}","stream":"stdout","time":"2024-01-01T00:00:00Z"}}"#).as_bytes(),
+            );
+            data.push(b'\n');
+        }
+        data.extend_from_slice(
+            format!(r#"{{"log":"{piece}\n","stream":"stdout","time":"2024-01-01T00:00:00Z"}}"#).as_bytes(),
+        );
+        data.push(b'\n');
+        data.extend_from_slice(LINE.as_bytes());
+        data.push(b'\n');
+        data
+    }
+
+    /// A fragment run too long for one chunk is cut between its lines, at the same place in a
+    /// file's ranges as in a stream's chunks: a line cut in two was counted as two lines.
+    #[test]
+    fn an_overlong_fragment_run_is_cut_between_lines_and_every_line_counted() {
+        let data = overlong_docker_run();
+        let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
+        let path = temp_file("overlong.log", &data);
+        // Large chunks: fewer rescans of the run while it grows (slow in a debug build).
+        let chunk_size = 16 << 20;
+        let (feed, chunks, ranges) = test_feed(chunk_size, 1 << 16);
+        let meta = Arc::new(SourceMeta::default());
+        read_chunks(Box::new(File::open(&path).unwrap()), 0, &meta, &feed).unwrap();
+        cut_ranges(Arc::new(File::open(&path).unwrap()), 0, &meta, &feed, &AtomicU64::new(0)).unwrap();
+        drop(feed);
+        let read: Vec<Vec<u8>> = chunks.iter().map(|c| c.data).collect();
+        let cut: Vec<(u64, usize)> =
+            ranges.iter().map(|c| c.range.map(|r| (r.start, r.len)).unwrap()).collect();
+        assert!(read.len() > 1);
+        assert_eq!(read.concat(), data);
+        let mut at = 0;
+        for (chunk, &(start, len)) in read.iter().zip(&cut) {
+            assert_eq!(chunk.last(), Some(&b'\n'), "a chunk ends inside a line");
+            assert_eq!((start, len), (at as u64, chunk.len()), "a range differs from its chunk");
+            at += chunk.len();
+        }
+        assert_eq!(cut.len(), read.len());
+        let s = run_on(&data, 2, chunk_size);
+        assert_eq!(s.totals.lines, lines);
+        assert_eq!(s.totals.records, 1);
+        // The run's lines in the first chunk never complete: malformed, not lost.
+        assert!(s.totals.malformed_by_kind.get("truncated") > 0, "{:?}", s.totals.malformed_by_kind);
         let _ = std::fs::remove_file(&path);
     }
 

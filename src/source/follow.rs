@@ -50,7 +50,8 @@ async fn send(feed: &Feed, mut data: Vec<u8>, source: u32, meta: &Arc<SourceMeta
 async fn send_lines(feed: &Feed, carry: &mut Vec<u8>, source: u32, meta: &Arc<SourceMeta>, line: &mut u64) {
     let cut = match wrapper::safe_cut(carry) {
         Some(cut) => cut,
-        None if carry.len() >= MAX_CHUNK => carry.len(),
+        // Cut anyway, after the last whole line (see `batch::read_chunks`).
+        None if carry.len() >= MAX_CHUNK => memchr::memrchr(b'\n', carry).map_or(carry.len(), |n| n + 1),
         None => return,
     };
     let mut out = feed.buffer();

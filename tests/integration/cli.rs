@@ -526,6 +526,55 @@ fn bad_flags_are_explained_with_exit_code_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Out-of-range numbers once panicked (`-j 20000` spawning threads, `-j 18446744073709551615`
+/// allocating) or busy-looped (`--interval 1e-9`): each is refused up front, naming the flag
+/// and what it takes.
+#[test]
+fn out_of_range_numbers_are_refused_with_what_is_accepted() {
+    let log = sample("real-healthy.log");
+    for (args, says) in [
+        (&["-j", "20000"][..], ["--threads", "1 to 1024"]),
+        (&["-j", "1025"], ["--threads", "1 to 1024"]),
+        (&["-j", "4294967296"], ["--threads", "1 to 1024"]),
+        (&["-j", "18446744073709551615"], ["--threads", "1 to 1024"]),
+        (&["--interval", "1e-9"], ["--interval", "0.001 to 86400"]),
+        (&["--interval", "0.0009"], ["--interval", "0.001 to 86400"]),
+        (&["--interval", "86401"], ["--interval", "0.001 to 86400"]),
+        (&["--interval", "NaN"], ["--interval", "0.001 to 86400"]),
+        (&["--max-clusters", "1000001"], ["--max-clusters", "1 to 1000000"]),
+        (&["--max-clusters", "18446744073709551615"], ["--max-clusters", "1 to 1000000"]),
+    ] {
+        let out = bin().args(args).arg(&log).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(says.iter().all(|s| err.contains(s)), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // The bounds themselves are taken.
+    let (_, plain, _) = json_of(&[log.as_str()]);
+    for args in [&["--interval", "0.001"][..], &["--interval", "86400"], &["--max-clusters", "1000000"]] {
+        let (code, v, err) = json_of(&[args, &[log.as_str()]].concat());
+        assert_eq!((code, totals(&v)), (0, totals(&plain)), "{args:?}: {err}");
+    }
+}
+
+/// A system that refuses a worker thread (a process limit, no memory for its stack) is an
+/// error that says what to change, not a panic. A stack larger than the address space makes
+/// the refusal certain on any machine.
+#[test]
+fn a_refused_worker_thread_is_an_error_not_a_panic() {
+    let out = bin()
+        .env("RUST_MIN_STACK", (1u64 << 60).to_string())
+        .args(["-j", "2", &sample("real-healthy.log")])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot start worker thread") && err.contains("--threads"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn records_into_a_closed_pipe_stop_early_and_quietly() {
     let dir = tempfile::tempdir().unwrap();
