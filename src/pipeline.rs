@@ -572,7 +572,8 @@ mod tests {
     fn every_record_reaches_the_sink_once_with_its_line_number() {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let cfg = PipelineConfig { threads: 3, chunk_size: 1000, ..PipelineConfig::default() };
-        let workers = Workers::spawn_with_output(&cfg, Some(Box::new(TestOutput(Arc::clone(&seen)))));
+        let workers =
+            Workers::spawn_with_output(&cfg, Some(Box::new(TestOutput(Arc::clone(&seen))))).unwrap();
         let feed = workers.feed(cfg.chunk_size);
         assert!(feed.count_lines, "a sink needs line numbers");
         let meta = Arc::new(SourceMeta { name: "a.log".into(), ..SourceMeta::default() });
