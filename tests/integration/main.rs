@@ -10,5 +10,6 @@ mod cli;
 mod explain;
 mod follow;
 mod hostile;
+mod inputs;
 mod records;
 mod snapshots;
