@@ -16,8 +16,8 @@ Examples:
   # Several pods at once, keeping the pod name (helps tell gateways from sidecars):
   kubectl logs -l app=checkout -c istio-proxy --prefix --timestamps | envoy-triage
 
-  # Files and directories, plain or gzip (detected by content):
-  envoy-triage /var/log/pods/shop_checkout-*/istio-proxy/
+  # Files and directories (walked recursively), plain, gzip or zstd (detected by content):
+  envoy-triage /var/log/pods/
   envoy-triage archive/*.log.gz --output json > triage.json
 
   # Watch live: follow files like tail -F (rotation survived), or a streaming pipe:
@@ -53,7 +53,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Access-log files (plain or gzip) or directories; `-` or none reads stdin.
+    /// Access-log files (plain, gzip or zstd) or directories (walked recursively); `-` or none
+    /// reads stdin.
     pub files: Vec<PathBuf>,
 
     /// Report format.
