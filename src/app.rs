@@ -1,9 +1,11 @@
 //! Wires a validated [`Config`] to a run and ends every run the same way: batch mode here,
 //! live mode in `crate::live` (which hands back what it gathered); both finish in `finish`
 //! (input errors on stderr, the report through `report::emit`, the exit code): 0 success,
-//! 1 a `--fail-on` condition held, 2 error (an input could not be read). Inputs that could be
-//! read are always analysed and reported, even when another one failed. A long batch run shows
-//! a progress bar on a terminal's stderr (`crate::progress`), cleared before the report.
+//! 1 a `--fail-on` condition held, 2 error (an input could not be read, or an argument gave
+//! nothing to read: an empty directory; an empty file is read fine, with no records). Inputs
+//! that could be read are always analysed and reported, even when another one failed. A long
+//! batch run shows a progress bar on a terminal's stderr (`crate::progress`), cleared before
+//! the report.
 
 use std::io;
 use std::process::ExitCode;
@@ -43,11 +45,17 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
         let ended = live::run(config, LiveSource::Stdin)?;
         return finish(config, &ended.summary, &ended.infos, false, ended.frame);
     }
-    let (inputs, errors) = source::expand(&config.files);
+    let source::Expanded { inputs, errors, skipped } = source::expand(&config.files);
     for e in &errors {
-        eprintln!("envoy-triage: {e}");
+        eprintln!("envoy-triage: {}", report::escape_controls(&e.to_string()));
+    }
+    for (dir, skipped) in &skipped {
+        if let Some(what) = skipped.describe(false) {
+            eprintln!("envoy-triage: skipped {what} under {}", report::escape_controls(dir));
+        }
     }
     if inputs.is_empty() {
+        // Every argument failed, each said above.
         return Ok(ExitCode::from(2));
     }
     if inputs.contains(&source::Input::Stdin) && io::IsTerminal::is_terminal(&io::stdin()) {

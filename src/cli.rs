@@ -24,9 +24,9 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
         &["kubectl logs -l app=checkout -c istio-proxy --prefix | envoy-triage"],
     ),
     (
-        "Files and directories, plain or gzip (detected by content):",
+        "Files and directories (walked recursively), plain, gzip or zstd (by content):",
         &[
-            "envoy-triage /var/log/pods/shop_checkout-*/istio-proxy/",
+            "envoy-triage /var/log/pods/",
             "envoy-triage archive/*.log.gz --output json > triage.json",
         ],
     ),
@@ -101,7 +101,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Access-log files (plain or gzip) or directories; `-` or none reads stdin.
+    /// Access-log files (plain, gzip or zstd) or directories (walked recursively); `-` or none
+    /// reads stdin.
     ///
     /// A file named like a command (explain, completions, man) is read when given as a path:
     /// `./man`.

@@ -1,9 +1,11 @@
 //! Batch reading: every input read once, start to end, into the worker pool. A regular file
 //! is cut into ranges of whole lines that the workers read themselves ([`FileRange`]); stdin,
-//! pipes and gzip are read here in order and sent as chunks. Both cut where
-//! [`wrapper::safe_cut`] says a line (or a CRI or docker fragment run) ends, so the pool sees
-//! the same chunks either way; a run longer than `MAX_CHUNK` is cut after its last whole line. How far it has got is counted in a [`Progress`] (`crate::progress`
-//! draws it). [`run`] is batch mode's whole pipeline: spawn the workers, read, merge.
+//! pipes, compressed files and files whose size says 0 (`/proc`) are read here in order and
+//! sent as chunks. Both cut where [`wrapper::safe_cut`] says a line (or a CRI or docker
+//! fragment run) ends, so the pool sees the same chunks either way; a run longer than
+//! `MAX_CHUNK` is cut after its last whole line. How far it has got is counted in a
+//! [`Progress`] (`crate::progress` draws it). [`run`] is batch mode's whole pipeline: spawn the
+//! workers, read, merge.
 //! Live mode reads with `super::follow` instead.
 
 use std::fs::File;

@@ -1,5 +1,7 @@
-//! Inputs: stdin, files (plain or gzip, detected by magic bytes, not by name), directories
-//! (the files under them, recursively, in name order). Also what a Kubernetes log path says
+//! Inputs: stdin, files (plain, gzip or zstd, detected by magic bytes, not by name; bzip2, xz and
+//! double compression named, never read as text), directories (the files under them,
+//! recursively, in name order, hidden and binary files skipped and counted for `crate::app` to
+//! say on stderr). Also what a Kubernetes log path says
 //! about the proxy that wrote it (`/var/log/pods/<ns>_<pod>_<uid>/<container>/N.log`,
 //! `/var/log/containers/<pod>_<ns>_<container>-<id>.log`). The pipeline reads from here.
 
@@ -46,9 +48,7 @@ impl Input {
         }
     }
 
-    /// Opens the input, transparently decompressing gzip (including concatenated members).
-    /// Plain input is read unbuffered: the reader asks for megabyte chunks, which a buffer in
-    /// between would only copy once more.
+    /// Opens the input as a stream, decompressed (see [`decoded`]).
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
         self.open_counted(&Arc::default())
     }
@@ -60,27 +60,30 @@ impl Input {
             Input::Stdin => Box::new(io::stdin()),
             Input::Path(p) => Box::new(File::open(p)?),
         };
-        plain_or_gzip(counted(raw, read))
+        decoded(counted(raw, read), &self.name())
     }
 
-    /// Like [`open`](Self::open), but a regular file that is not gzip comes back as the
-    /// [`File`] itself, which the pipeline's workers read at offsets (each its own chunks, in
-    /// parallel); pipes, stdin and gzip come back as a stream that one reader must read in order.
-    /// A stream adds the bytes it reads (compressed, for gzip) to `read`; a file's ranges are
-    /// counted where they are cut.
+    /// Like [`open`](Self::open), but a plain regular file comes back as the [`File`] itself,
+    /// which the pipeline's workers read at offsets (each its own chunks, in parallel); pipes,
+    /// stdin, compressed files and files whose size says 0 (`/proc` files, which have content
+    /// all the same) come back as a stream that one reader must read in order.
+    /// A stream adds the bytes it reads (compressed, for gzip and zstd) to `read`; a file's
+    /// ranges are counted where they are cut.
     pub fn open_for_reading(&self, read: &Arc<AtomicU64>) -> io::Result<Opened> {
         use std::os::unix::fs::FileExt;
         let Input::Path(p) = self else { return self.open_counted(read).map(Opened::Stream) };
         let file = File::open(p)?;
-        if !file.metadata()?.is_file() {
-            // A FIFO (`envoy-triage <(kubectl logs …)`) or a device: read it as it comes.
-            return Ok(Opened::Stream(plain_or_gzip(counted(Box::new(file), read))?));
+        let meta = file.metadata()?;
+        if !meta.is_file() || meta.len() == 0 {
+            // A FIFO (`envoy-triage <(kubectl logs …)`), a device or a `/proc` file: read it as
+            // it comes (an empty regular file reads as empty either way).
+            return Ok(Opened::Stream(decoded(counted(Box::new(file), read), &self.name())?));
         }
-        let mut magic = [0u8; 2];
-        // `read_at` leaves the file position alone: a gzip file is then read from its start.
+        let mut magic = [0u8; 6];
+        // `read_at` leaves the file position alone: a compressed file is then read from its start.
         let n = file.read_at(&mut magic, 0)?;
-        if n == 2 && magic == [0x1f, 0x8b] {
-            return Ok(Opened::Stream(plain_or_gzip(counted(Box::new(file), read))?));
+        if Compression::of(&magic[..n]) != Compression::None {
+            return Ok(Opened::Stream(decoded(counted(Box::new(file), read), &self.name())?));
         }
         Ok(Opened::File(file))
     }
@@ -126,7 +129,7 @@ pub enum Opened {
 }
 
 /// `raw`, adding what it reads to `read` (the progress bar's count). Reads are chunk-sized (a
-/// megabyte, or the gzip decoder's 256 KiB buffer): one atomic add each, nothing per line.
+/// megabyte, or a decoder's buffer): one atomic add each, nothing per line.
 fn counted(raw: Box<dyn Read + Send>, read: &Arc<AtomicU64>) -> Box<dyn Read + Send> {
     struct Counted(Box<dyn Read + Send>, Arc<AtomicU64>);
     impl Read for Counted {
@@ -139,17 +142,107 @@ fn counted(raw: Box<dyn Read + Send>, read: &Arc<AtomicU64>) -> Box<dyn Read + S
     Box::new(Counted(raw, Arc::clone(read)))
 }
 
-/// `raw` as it is, or decompressed when it starts with gzip's magic bytes.
-fn plain_or_gzip(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
-    let mut magic = Vec::with_capacity(2);
-    (&mut raw).take(2).read_to_end(&mut magic)?;
-    let gzip = magic == [0x1f, 0x8b];
-    let whole = io::Cursor::new(magic).chain(raw);
-    if gzip {
-        Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, whole))))
-    } else {
-        Ok(Box::new(whole))
+/// How much decoded content is looked at to tell a log from a binary file: ripgrep's rule, a NUL
+/// byte in the first few KiB.
+const SNIFF_LEN: usize = 8 * 1024;
+
+/// What an input's first bytes say it is, by content, never by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+    Bzip2,
+    Xz,
+}
+
+impl Compression {
+    pub fn of(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else if head.starts_with(b"BZh") {
+            Compression::Bzip2
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Compression::Xz
+        } else {
+            Compression::None
+        }
     }
+}
+
+impl Compression {
+    fn label(self) -> &'static str {
+        match self {
+            Compression::None => "plain",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Bzip2 => "bzip2",
+            Compression::Xz => "xz",
+        }
+    }
+
+    /// The command that undoes this compression, for the hint in an error.
+    fn undo(self) -> &'static str {
+        match self {
+            Compression::None => "cat",
+            Compression::Gzip => "gunzip -c",
+            Compression::Zstd => "zstdcat",
+            Compression::Bzip2 => "bzcat",
+            Compression::Xz => "xzcat",
+        }
+    }
+}
+
+/// The error for `name`, whose content is still `inner`-compressed once its `outer` layer (if
+/// any) is undone: compressed bytes are never read as text.
+fn still_compressed(inner: Compression, outer: Compression, name: &str) -> io::Error {
+    let why = if outer == Compression::None {
+        format!("{}-compressed; decompress it first ({} {name} | envoy-triage)", inner.label(), inner.undo())
+    } else {
+        format!(
+            "{} inside {}, compressed twice; decompress the outer layer first ({} {name} | envoy-triage)",
+            inner.label(),
+            outer.label(),
+            outer.undo()
+        )
+    };
+    io::Error::new(io::ErrorKind::InvalidData, why)
+}
+
+/// `raw` decompressed as its first bytes say (gzip, concatenated members included; zstd, every
+/// frame), or as it is; an error when it is bzip2, xz or compressed twice. Plain input
+/// is read unbuffered: the reader asks for megabyte chunks, which a buffer in between would
+/// only copy once more.
+fn decoded(mut raw: Box<dyn Read + Send>, name: &str) -> io::Result<Box<dyn Read + Send>> {
+    let mut magic = Vec::with_capacity(6);
+    (&mut raw).take(6).read_to_end(&mut magic)?;
+    let outer = Compression::of(&magic);
+    let whole = io::Cursor::new(magic).chain(raw);
+    let mut reader: Box<dyn Read + Send> = match outer {
+        Compression::None => return Ok(Box::new(whole)),
+        Compression::Gzip => Box::new(MultiGzDecoder::new(BufReader::with_capacity(256 * 1024, whole))),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(whole)?),
+        Compression::Bzip2 | Compression::Xz => return Err(still_compressed(outer, Compression::None, name)),
+    };
+    // A few decoded bytes say whether the content is compressed again.
+    let mut head = Vec::with_capacity(6);
+    (&mut reader).take(6).read_to_end(&mut head)?;
+    match Compression::of(&head) {
+        Compression::None => Ok(Box::new(io::Cursor::new(head).chain(reader))),
+        inner => Err(still_compressed(inner, outer, name)),
+    }
+}
+
+/// Whether the file at `path` is binary: ripgrep's rule, a NUL byte in its first few KiB once
+/// decompressed. Only a directory walk asks: a file named on the command line is read as
+/// given (a log with a stray NUL byte is still a log, its NUL escaped on output).
+fn is_binary(path: &Path) -> io::Result<bool> {
+    let reader = decoded(Box::new(File::open(path)?), &path.display().to_string())?;
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    reader.take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+    Ok(memchr::memchr(0, &head).is_some())
 }
 
 /// Why an argument could not become an input.
@@ -157,50 +250,135 @@ fn plain_or_gzip(mut raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Sen
 pub enum SourceError {
     #[error("{}: {source}", crate::report::escape_controls(path))]
     Unreadable { path: String, source: io::Error },
+    #[error("nothing to read under {}: {why}", crate::report::escape_controls(path))]
+    NothingUnder { path: String, why: String },
+}
+
+/// What a directory walk left out, for the stderr line that says so.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub hidden: usize,
+    pub markdown: usize,
+    pub binary: usize,
+    pub loops: usize,
+}
+
+impl Skipped {
+    /// "2 binary files and 1 hidden entry", or `None` when nothing worth saying was skipped
+    /// (Markdown, the READMEs beside logs, is left out silently, as ripgrep's type filters do).
+    pub fn describe(&self, with_markdown: bool) -> Option<String> {
+        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = Vec::new();
+        if self.binary > 0 {
+            parts.push(plural(self.binary, "binary file", "binary files"));
+        }
+        if self.hidden > 0 {
+            parts.push(plural(self.hidden, "hidden entry", "hidden entries"));
+        }
+        if self.loops > 0 {
+            parts.push(plural(self.loops, "symlink loop", "symlink loops"));
+        }
+        if with_markdown && self.markdown > 0 {
+            parts.push(plural(self.markdown, "Markdown file", "Markdown files"));
+        }
+        match parts.len() {
+            0 => None,
+            1 => parts.pop(),
+            _ => {
+                let last = parts.pop().unwrap();
+                Some(format!("{} and {last}", parts.join(", ")))
+            }
+        }
+    }
+}
+
+/// What [`expand`] made of the arguments.
+#[derive(Debug, Default)]
+pub struct Expanded {
+    pub inputs: Vec<Input>,
+    /// Arguments that gave nothing to read: missing, unreadable, or directories with no log in
+    /// them. Each one makes the run exit 2.
+    pub errors: Vec<SourceError>,
+    /// Directories and what their walk skipped (only those that skipped something).
+    pub skipped: Vec<(String, Skipped)>,
 }
 
 /// Expands command-line arguments into inputs: `-` (or nothing) is stdin; a directory means
-/// the files in it (not its subdirectories: pass those, or a glob, explicitly), skipping hidden
-/// entries and Markdown (sample-logs/README.md and the like). Missing paths are reported, not
-/// fatal, so the other inputs still get read.
-pub fn expand(args: &[PathBuf]) -> (Vec<Input>, Vec<SourceError>) {
-    let mut inputs = Vec::new();
-    let mut errors = Vec::new();
+/// the files under it, recursively, in name order (as ripgrep walks), skipping hidden entries,
+/// Markdown (sample-logs/README.md and the like) and binary files; symlinks are followed, loops
+/// skipped. A directory with nothing left to read is an error, like a missing path; errors are
+/// not fatal, so the other inputs still get read.
+pub fn expand(args: &[PathBuf]) -> Expanded {
+    let mut out = Expanded::default();
     if args.is_empty() {
-        inputs.push(Input::Stdin);
+        out.inputs.push(Input::Stdin);
     }
     for arg in args {
         if arg.as_os_str() == "-" {
-            inputs.push(Input::Stdin);
+            out.inputs.push(Input::Stdin);
             continue;
         }
         match std::fs::metadata(arg) {
-            Ok(m) if m.is_dir() => walk(arg, &mut inputs, &mut errors),
-            Ok(_) => inputs.push(Input::Path(arg.clone())),
-            Err(e) => errors.push(SourceError::Unreadable { path: arg.display().to_string(), source: e }),
+            Ok(m) if m.is_dir() => walk(arg, &mut out),
+            Ok(_) => out.inputs.push(Input::Path(arg.clone())),
+            Err(e) => out.errors.push(SourceError::Unreadable { path: arg.display().to_string(), source: e }),
         }
     }
-    (inputs, errors)
+    out
 }
 
-fn walk(dir: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<SourceError>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            errors.push(SourceError::Unreadable { path: dir.display().to_string(), source: e });
-            return;
-        }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if name.starts_with('.') || name.ends_with(".md") {
+/// Walks with `walkdir` rather than `ignore` (ripgrep's own walker): log directories have no
+/// `.gitignore` to honour, and a kubelet tree must be read whole.
+fn walk(dir: &Path, out: &mut Expanded) {
+    let mut skipped = Skipped::default();
+    let before = out.inputs.len();
+    let is_hidden =
+        |e: &walkdir::DirEntry| e.depth() > 0 && e.file_name().as_encoded_bytes().starts_with(b".");
+    let mut it = walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name().into_iter();
+    while let Some(entry) = it.next() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) if e.loop_ancestor().is_some() => {
+                skipped.loops += 1;
+                continue;
+            }
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).display().to_string();
+                let source = e.into_io_error().unwrap_or_else(|| io::Error::other("unreadable"));
+                out.errors.push(SourceError::Unreadable { path, source });
+                continue;
+            }
+        };
+        if is_hidden(&entry) {
+            skipped.hidden += 1;
+            if entry.file_type().is_dir() {
+                it.skip_current_dir();
+            }
             continue;
         }
-        if p.is_file() {
-            inputs.push(Input::Path(p));
+        if entry.file_type().is_dir() {
+            continue;
         }
+        if entry.file_name().as_encoded_bytes().ends_with(b".md") {
+            skipped.markdown += 1;
+            continue;
+        }
+        match is_binary(entry.path()) {
+            Ok(true) => skipped.binary += 1,
+            // Compressed in a way that is not read, or unreadable: the reader says so, for
+            // this file.
+            Ok(false) | Err(_) => out.inputs.push(Input::Path(entry.into_path())),
+        }
+    }
+    let name = dir.display().to_string();
+    if out.inputs.len() == before {
+        let why = match skipped.describe(true) {
+            None => "no files".to_string(),
+            Some(s) => format!("every file skipped ({s})"),
+        };
+        out.errors.push(SourceError::NothingUnder { path: name, why });
+    } else if skipped.describe(false).is_some() {
+        out.skipped.push((name, skipped));
     }
 }
 
@@ -235,6 +413,144 @@ mod tests {
         let mut s = String::new();
         Input::Path(path).open().unwrap().read_to_string(&mut s).unwrap();
         assert_eq!(s, "hello\n");
+    }
+
+    fn write(path: &Path, data: &[u8]) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data).unwrap();
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(data).unwrap();
+        gz.finish().unwrap()
+    }
+
+    fn read_all(input: &Input) -> io::Result<String> {
+        let mut s = String::new();
+        input.open()?.read_to_string(&mut s)?;
+        Ok(s)
+    }
+
+    #[test]
+    fn a_kubelet_tree_is_walked_recursively_in_name_order_with_pods_from_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let pods = dir.path().join("pods");
+        let a = pods.join("shop_checkout-1_uid1/istio-proxy");
+        let b = pods.join("shop_cart-2_uid2/istio-proxy");
+        write(&a.join("0.log"), b"a0\n");
+        write(&a.join("0.log.20241201-120000"), b"a-rotated\n");
+        write(&a.join("0.log.20241130-120000.gz"), &gzip(b"a-rotated-gz\n"));
+        write(&b.join("0.log"), b"b0\n");
+        write(&pods.join(".hidden/istio-proxy/0.log"), b"hidden\n");
+        write(&pods.join("README.md"), b"# notes\n");
+        write(&b.join("core"), b"\x7fELF\x02\x01\x01\x00\x00\x00");
+        let out = expand(std::slice::from_ref(&pods));
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let names: Vec<String> = out
+            .inputs
+            .iter()
+            .map(|i| match i {
+                Input::Path(p) => p.strip_prefix(&pods).unwrap().display().to_string(),
+                Input::Stdin => "-".into(),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "shop_cart-2_uid2/istio-proxy/0.log",
+                "shop_checkout-1_uid1/istio-proxy/0.log",
+                "shop_checkout-1_uid1/istio-proxy/0.log.20241130-120000.gz",
+                "shop_checkout-1_uid1/istio-proxy/0.log.20241201-120000",
+            ]
+        );
+        let meta = out.inputs[2].meta();
+        assert_eq!(meta.pod.as_deref(), Some(&b"checkout-1"[..]));
+        assert_eq!(meta.namespace.as_deref(), Some(&b"shop"[..]));
+        assert_eq!(meta.container.as_deref(), Some(&b"istio-proxy"[..]));
+        assert_eq!(read_all(&out.inputs[2]).unwrap(), "a-rotated-gz\n");
+        let skipped = Skipped { hidden: 1, markdown: 1, binary: 1, loops: 0 };
+        assert_eq!(out.skipped, [(pods.display().to_string(), skipped.clone())]);
+        assert_eq!(skipped.describe(false).unwrap(), "1 binary file and 1 hidden entry");
+    }
+
+    #[test]
+    fn a_symlink_loop_is_skipped_not_followed_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("a/0.log"), b"x\n");
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("a/up")).unwrap();
+        let out = expand(&[dir.path().to_path_buf()]);
+        assert_eq!(out.inputs.len(), 1);
+        assert_eq!(out.skipped[0].1.loops, 1);
+    }
+
+    #[test]
+    fn a_directory_with_nothing_to_read_is_an_error_that_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = expand(&[dir.path().to_path_buf()]);
+        assert!(out.inputs.is_empty());
+        assert!(out.errors[0].to_string().ends_with(": no files"), "{}", out.errors[0]);
+        write(&dir.path().join("bin"), b"\0\0\0");
+        write(&dir.path().join(".x.log"), b"log\n");
+        let out = expand(&[dir.path().to_path_buf()]);
+        assert!(
+            out.errors[0].to_string().ends_with(": every file skipped (1 binary file and 1 hidden entry)"),
+            "{}",
+            out.errors[0]
+        );
+    }
+
+    #[test]
+    fn zstd_is_read_every_frame_detected_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plain-name.log");
+        let mut data = zstd::encode_all(&b"first\n"[..], 3).unwrap();
+        data.extend(zstd::encode_all(&b"second\n"[..], 3).unwrap());
+        write(&path, &data);
+        assert_eq!(read_all(&Input::Path(path.clone())).unwrap(), "first\nsecond\n");
+        let Opened::Stream(mut r) = Input::Path(path).open_for_reading(&Arc::default()).unwrap() else {
+            panic!("zstd read by ranges")
+        };
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "first\nsecond\n");
+    }
+
+    #[test]
+    fn unsupported_compression_is_named_never_read_as_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&str, Vec<u8>, &str); 3] = [
+            ("a.bz2", b"BZh91AY&SY\x01\x02junk".to_vec(), "bzip2-compressed; decompress it first (bzcat "),
+            ("a.xz", b"\xfd7zXZ\x00\x00\x04junk".to_vec(), "xz-compressed; decompress it first (xzcat "),
+            (
+                "a.gz.gz",
+                gzip(&gzip(b"line\n")),
+                "gzip inside gzip, compressed twice; decompress the outer layer first (gunzip -c ",
+            ),
+        ];
+        for (name, data, want) in cases {
+            let path = dir.path().join(name);
+            write(&path, &data);
+            for opened in
+                [Input::Path(path.clone()).open().err(), Input::Path(path.clone()).open_for_reading(&Arc::default()).err()]
+            {
+                let e = opened.unwrap_or_else(|| panic!("{name} read as text"));
+                assert!(e.to_string().starts_with(want), "{name}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_whose_size_says_0_is_read_as_a_stream() {
+        let path = Path::new("/proc/self/status");
+        assert_eq!(std::fs::metadata(path).unwrap().len(), 0);
+        let Opened::Stream(mut r) = Input::Path(path.into()).open_for_reading(&Arc::default()).unwrap() else {
+            panic!("a size-0 file read by ranges (as empty)")
+        };
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert!(s.contains("Pid:"), "{s}");
     }
 
     #[test]

@@ -68,10 +68,10 @@ fn the_sample_directory_accounts_for_every_line() {
     let (code, v, _) = json_of(&[&samples().display().to_string()]);
     assert_eq!(code, 0);
     let (l, r, s, m) = totals(&v);
-    assert_eq!((l, r, s, m), (1100, 968, 132, 0));
-    assert_eq!(v["totals"]["skipped_by_reason"]["envoy_log"], 132);
-    // Only the top level: one text file per scenario, README skipped.
-    assert_eq!(v["inputs"].as_array().unwrap().len(), 15);
+    assert_eq!((l, r, s, m), (1589, 1454, 135, 0));
+    assert_eq!(v["totals"]["skipped_by_reason"]["envoy_log"], 133);
+    // Recursively: one text file per scenario, json/ and wrapped/ too, the READMEs skipped.
+    assert_eq!(v["inputs"].as_array().unwrap().len(), 25);
 }
 
 #[test]

@@ -11,5 +11,6 @@ mod explain;
 mod failon;
 mod follow;
 mod hostile;
+mod inputs;
 mod records;
 mod snapshots;
