@@ -25,10 +25,7 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
     ),
     (
         "Files and directories (walked recursively), plain, gzip or zstd (by content):",
-        &[
-            "envoy-triage /var/log/pods/",
-            "envoy-triage archive/*.log.gz --output json > triage.json",
-        ],
+        &["envoy-triage /var/log/pods/", "envoy-triage archive/*.log.gz --output json > triage.json"],
     ),
     (
         "Watch live: follow files like tail -F (survives rotation), or a stream:",

@@ -532,9 +532,10 @@ mod tests {
         for (name, data, want) in cases {
             let path = dir.path().join(name);
             write(&path, &data);
-            for opened in
-                [Input::Path(path.clone()).open().err(), Input::Path(path.clone()).open_for_reading(&Arc::default()).err()]
-            {
+            for opened in [
+                Input::Path(path.clone()).open().err(),
+                Input::Path(path.clone()).open_for_reading(&Arc::default()).err(),
+            ] {
                 let e = opened.unwrap_or_else(|| panic!("{name} read as text"));
                 assert!(e.to_string().starts_with(want), "{name}: {e}");
             }
@@ -545,7 +546,8 @@ mod tests {
     fn a_file_whose_size_says_0_is_read_as_a_stream() {
         let path = Path::new("/proc/self/status");
         assert_eq!(std::fs::metadata(path).unwrap().len(), 0);
-        let Opened::Stream(mut r) = Input::Path(path.into()).open_for_reading(&Arc::default()).unwrap() else {
+        let Opened::Stream(mut r) = Input::Path(path.into()).open_for_reading(&Arc::default()).unwrap()
+        else {
             panic!("a size-0 file read by ranges (as empty)")
         };
         let mut s = String::new();

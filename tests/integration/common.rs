@@ -22,14 +22,27 @@ pub fn samples() -> PathBuf {
     root().join("sample-logs")
 }
 
+/// tests/data/encodings/: the same real events as sample-logs/, in Istio's JSON encoding
+/// (`json/`) and behind kubectl/CRI wrappers (`wrapped/`). Kept out of sample-logs/ so that
+/// `envoy-triage sample-logs/`, which walks it recursively, reads each event once.
+pub fn encodings() -> PathBuf {
+    root().join("tests/data/encodings")
+}
+
+/// Where a real log named as in tests/data/real-expected-counts.tsv is: `json/…` and
+/// `wrapped/…` under [`encodings`], the rest under [`samples`].
+pub fn log_path(name: &str) -> PathBuf {
+    if name.starts_with("json/") || name.starts_with("wrapped/") { encodings() } else { samples() }.join(name)
+}
+
 /// The absolute path of a file under sample-logs/, as an argument.
 pub fn sample(name: &str) -> String {
-    samples().join(name).display().to_string()
+    log_path(name).display().to_string()
 }
 
 /// The lines of a file under sample-logs/.
 pub fn sample_lines(name: &str) -> Vec<String> {
-    std::fs::read_to_string(samples().join(name)).unwrap().lines().map(str::to_string).collect()
+    std::fs::read_to_string(log_path(name)).unwrap().lines().map(str::to_string).collect()
 }
 
 /// Runs with `--output json` and returns (exit code, parsed stdout, stderr); stdout that is not

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::common::{bin, json_of, samples, totals};
+use crate::common::{bin, json_of, log_path, samples, totals};
 
 fn put(path: &Path, data: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -19,7 +19,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 fn sample_bytes(name: &str) -> Vec<u8> {
-    std::fs::read(samples().join(name)).unwrap()
+    std::fs::read(log_path(name)).unwrap()
 }
 
 #[test]
@@ -35,7 +35,7 @@ fn a_kubelet_tree_is_read_whole_and_skipped_files_are_counted() {
     put(&proxy.join("core"), b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00 503 UF \n");
     let (code, v, stderr) = json_of(&[pods.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    let one = |name: &str| totals(&json_of(&[samples().join(name).to_str().unwrap()]).1);
+    let one = |name: &str| totals(&json_of(&[log_path(name).to_str().unwrap()]).1);
     let parts =
         [one("wrapped/real-healthy-gateway.cri.log"), one("real-no-healthy.log"), one("real-tcp.log")];
     let sum = parts.iter().fold((0, 0, 0, 0), |a, t| (a.0 + t.0, a.1 + t.1, a.2 + t.2, a.3 + t.3));

@@ -245,6 +245,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True)
     ap.add_argument("--out", required=True)
+    # The other encodings of the same events live outside --out, so that `envoy-triage
+    # sample-logs/` (which walks directories recursively) reads each event once.
+    ap.add_argument("--encodings", required=True)
     ap.add_argument("--envoy-version", required=True)
     a = ap.parse_args()
 
@@ -268,11 +271,16 @@ def main():
         if lines:
             slices[scen][kind][proxy] = lines
 
-    # Top level: one plain-text file per scenario (what `envoy-triage sample-logs/` reads);
-    # json/ and wrapped/ hold the same events in other encodings and wrappers.
-    for sub in ("", "json", "wrapped"):
-        os.makedirs(os.path.join(a.out, sub), exist_ok=True)
-    for old in glob.glob(os.path.join(a.out, "real-*")) + glob.glob(os.path.join(a.out, "*", "real-*")):
+    # --out: one plain-text file per scenario (what `envoy-triage sample-logs/` reads);
+    # --encodings: json/ and wrapped/, the same events in other encodings and wrappers.
+    def path_of(name):
+        encoded = name.startswith("json/") or name.startswith("wrapped/")
+        return os.path.join(a.encodings if encoded else a.out, name)
+
+    os.makedirs(a.out, exist_ok=True)
+    for sub in ("json", "wrapped"):
+        os.makedirs(os.path.join(a.encodings, sub), exist_ok=True)
+    for old in glob.glob(os.path.join(a.out, "real-*")) + glob.glob(os.path.join(a.encodings, "*", "real-*")):
         os.remove(old)
     written = []  # (filename, description)
 
@@ -283,14 +291,14 @@ def main():
         recs = merge(slices[scen]["log"], text_key)
         merged_text[scen] = recs
         name = "real-%s.log" % scen
-        with open(os.path.join(a.out, name), "w") as f:
+        with open(path_of(name), "w") as f:
             f.writelines(l + "\n" for _, _, l in recs)
         written.append((name, scen, "text"))
         if scen in JSON_SCENARIOS:
             jrecs = merge(slices[scen]["json"], json_key)
             assert len(jrecs) == len(recs), scen
             name = "json/real-%s.json.log" % scen
-            with open(os.path.join(a.out, name), "w") as f:
+            with open(path_of(name), "w") as f:
                 f.writelines(l + "\n" for _, _, l in jrecs)
             written.append((name, scen, "json"))
 
@@ -300,7 +308,7 @@ def main():
             continue
         recs = merged_text[scen]
         name = "wrapped/real-%s.kubectl.log" % scen
-        with open(os.path.join(a.out, name), "w") as f:
+        with open(path_of(name), "w") as f:
             for ns, (_, proxy, line) in zip(stamp(recs, name), recs):
                 f.write("[pod/%s/istio-proxy] %s %s\n" % (pod_of[proxy], fmt_ns(ns), line))
         written.append((name, scen, "kubectl"))
@@ -315,7 +323,7 @@ def main():
         name = "wrapped/real-healthy-gateway.cri.log"
         stderr_lines = [l.rstrip("\n") for l in open(os.path.join(a.work, "logs", "gateway.stderr"))
                         if ENVOY_APP_RE.match(l)]
-        with open(os.path.join(a.out, name), "w") as f:
+        with open(path_of(name), "w") as f:
             rng = random.Random(name)
             for l in stderr_lines:
                 us = l.split("\t", 1)[0]
@@ -334,7 +342,7 @@ def main():
     comb = os.path.join(a.work, "logs", "notifications.combined")
     if os.path.exists(comb):
         name = "real-mixed-proxy-output.log"
-        with open(comb) as src, open(os.path.join(a.out, name), "w") as f:
+        with open(comb) as src, open(path_of(name), "w") as f:
             f.write(src.read())
         written.append((name, "mixed", "mixed"))
 
@@ -411,12 +419,13 @@ def write_readme(a, written, pods_by_ip):
 
     total_bytes = 0
     parts.append("## Files\n")
+    parts.append("`json/…` and `wrapped/…` are under `tests/data/encodings/`; the rest are in `sample-logs/`.\n")
     summary = ["| file | scenario | lines | access records | size (bytes) |", "|---|---|---|---|---|"]
     details = []
     tsv = ["file\tlines\trecords\tresponse_code\tresponse_flags\tresponse_code_details\tcount"]
     text_counts = {}
     for name, scen, kind in written:
-        path = os.path.join(a.out, name)
+        path = path_of(name)
         size = os.path.getsize(path)
         total_bytes += size
         lines, records, other, total, (by_pod, durs) = count_file(path, pods_by_ip)

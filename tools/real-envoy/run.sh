@@ -10,6 +10,8 @@
 #   WORK=/tmp/...          scratch directory (default /tmp/envoy-triage-real-envoy)
 #   OUT=...                where real-*.log go (default <repo>/sample-logs; $WORK/out when
 #                          SCENARIOS is a subset, so a partial run never clobbers the set)
+#   ENCODINGS=...          where the json/ and wrapped/ variants go (default
+#                          <repo>/tests/data/encodings; $WORK/out/encodings for a subset)
 #   SCENARIOS="a b"        run only these scenarios (default: all)
 #
 # Everything listens on 127.0.0.0/8 only, on fixed addresses/ports (see
@@ -24,8 +26,10 @@ ALL_SCENARIOS="timeout-15s per-try-timeout refused-localhost mtls-strict-plainte
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 if [ "$SCENARIOS" != "$ALL_SCENARIOS" ] && [ -z "${OUT:-}" ]; then
   OUT=$WORK/out   # a partial run must not replace the committed sample set
+  ENCODINGS=${ENCODINGS:-$WORK/out/encodings}
 fi
 OUT=${OUT:-$REPO/sample-logs}
+ENCODINGS=${ENCODINGS:-$REPO/tests/data/encodings}
 PROXIES="gateway sleep httpbin reviews ratings payments ledger orders legacy"
 # Istio's Envoy application-log format (pilot-agent --log-format, Istio >= 1.17)
 LOGFMT=$'%Y-%m-%dT%T.%fZ\t%l\tenvoy %n %g:%#\t%v\tthread=%t'
@@ -143,4 +147,5 @@ unset 'PIDS[-1]'
 cleanup
 
 # ------------------------------------------------------------------ write sample-logs
-python3 "$HERE/postprocess.py" --work "$WORK" --out "$OUT" --envoy-version "$ENVOY_VERSION"
+python3 "$HERE/postprocess.py" --work "$WORK" --out "$OUT" --encodings "$ENCODINGS" \
+  --envoy-version "$ENVOY_VERSION"
