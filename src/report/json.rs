@@ -10,7 +10,9 @@ use crate::summary::Summary;
 
 pub fn write(summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
     let mut ser = Serializer::with_formatter(&mut *out, Escaping(PrettyFormatter::new()));
-    summary.serialize(&mut ser).map_err(io::Error::other)?;
+    // `io::Error::from` hands back the writer's own error (a closed pipe stays BrokenPipe, which
+    // ends the run quietly); `io::Error::other` hid its kind.
+    summary.serialize(&mut ser).map_err(io::Error::from)?;
     out.write_all(b"\n")
 }
 
@@ -32,7 +34,7 @@ pub fn write_event(
         #[serde(flatten)]
         summary: &'a Summary,
     }
-    write_compact(&mut *out, &Event { kind, seq, elapsed_ms, summary }).map_err(io::Error::other)?;
+    write_compact(&mut *out, &Event { kind, seq, elapsed_ms, summary }).map_err(io::Error::from)?;
     out.write_all(b"\n")
 }
 

@@ -285,6 +285,30 @@ fn a_closed_pipe_exits_0_without_a_message() {
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+#[test]
+fn every_output_ends_quietly_with_0_on_a_closed_pipe() {
+    let line = std::fs::read_to_string(sample("real-no-route.log")).unwrap();
+    let line = line.lines().next().unwrap().to_string();
+    let dir = samples().display().to_string();
+    let runs: [Vec<&str>; 6] = [
+        vec!["-o", "json", &dir],
+        vec!["-o", "ndjson", &dir],
+        vec!["-o", "records", &dir],
+        vec!["explain", &line],
+        vec!["completions", "bash"],
+        vec!["man"],
+    ];
+    for args in runs {
+        let mut child = bin().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // Closed before anything is written, like `| head` that already quit.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{:?}: {stderr}", &args[..2]);
+        assert!(stderr.is_empty(), "{:?}: {stderr}", &args[..2]);
+    }
+}
+
 /// A FIFO in `dir` for a run to read: the run lasts until the test closes its writing end.
 fn fifo_in(dir: &Path) -> PathBuf {
     let fifo = dir.join("logs.fifo");
