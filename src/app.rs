@@ -42,12 +42,13 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     let watched = matches!(format, Format::Ndjson | Format::Records)
         || (format == Format::Table && io::IsTerminal::is_terminal(&io::stdout()));
     if stdin_only && watched && stdin_is_stream() {
+        hint_if_typing();
         let ended = live::run(config, LiveSource::Stdin)?;
         return finish(config, &ended.summary, &ended.infos, false, ended.frame);
     }
     let source::Expanded { inputs, errors, skipped } = source::expand(&config.files);
     for e in &errors {
-        eprintln!("envoy-triage: {}", report::escape_controls(&e.to_string()));
+        eprintln!("envoy-triage: {}{}", report::escape_controls(&e.to_string()), subcommand_hint(e));
     }
     for (dir, skipped) in &skipped {
         if let Some(what) = skipped.describe(false) {
@@ -58,10 +59,8 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
         // Every argument failed, each said above.
         return Ok(ExitCode::from(2));
     }
-    if inputs.contains(&source::Input::Stdin) && io::IsTerminal::is_terminal(&io::stdin()) {
-        eprintln!(
-            "envoy-triage: reading access logs from the terminal (end with Ctrl-D); pipe `kubectl logs … -c istio-proxy` in or pass files"
-        );
+    if inputs.contains(&source::Input::Stdin) {
+        hint_if_typing();
     }
     let output = (format == Format::Records)
         .then(|| Box::new(RecordsOutput::stdout(config.pipeline.threads, true)) as Box<dyn RecordOutput>);
@@ -85,6 +84,29 @@ fn show_progress(format: Format, inputs: &[source::Input]) -> bool {
         && !(inputs.contains(&source::Input::Stdin) && io::stdin().is_terminal())
 }
 
+/// Someone is about to type log lines by hand, which is rarely what they meant: say how logs
+/// get in (in batch and in live mode alike: a terminal is a stream).
+fn hint_if_typing() {
+    if io::IsTerminal::is_terminal(&io::stdin()) {
+        eprintln!(
+            "envoy-triage: reading access logs from the terminal (end with Ctrl-D); pipe them in \
+             (kubectl logs deploy/NAME -c istio-proxy | envoy-triage) or pass files"
+        );
+    }
+}
+
+/// `explian` is more likely a mistyped subcommand than a missing log file: say so.
+fn subcommand_hint(e: &source::SourceError) -> String {
+    let source::SourceError::Unreadable { path, source } = e else { return String::new() };
+    if source.kind() != io::ErrorKind::NotFound || path.contains('/') {
+        return String::new();
+    }
+    crate::cli::SUBCOMMANDS
+        .iter()
+        .find(|name| strsim::levenshtein(path, name) <= 2)
+        .map_or_else(String::new, |name| format!(" (did you mean the subcommand '{name}'?)"))
+}
+
 /// How every run ends: the inputs that failed said on stderr, the final report, the exit code.
 fn finish(
     config: &Config,
@@ -100,6 +122,16 @@ fn finish(
                 "envoy-triage: {}: {}",
                 report::escape_controls(&info.meta.name),
                 report::escape_controls(e)
+            );
+        }
+    }
+    if let Some(format) = &config.forced_format {
+        let t = &summary.totals;
+        if t.records == 0 && t.malformed > 0 {
+            eprintln!(
+                "envoy-triage: --format {} read none of {} lines as records; try --format auto",
+                report::escape_controls(format),
+                t.lines
             );
         }
     }

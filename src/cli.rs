@@ -151,14 +151,18 @@ pub struct Cli {
     pub color: Color,
 }
 
+/// The subcommands' names (for "did you mean" when a file argument is not found).
+pub const SUBCOMMANDS: [&str; 3] = ["explain", "completions", "man"];
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Explain access-log lines in plain words: every field, flag and detail, who logged it,
-    /// the cause and the next step. Lines as arguments, or on stdin.
+    /// the cause and the next step. Lines as arguments, from files, or on stdin.
     ///
     /// Example: envoy-triage explain '[2025-01-01T10:00:00.000Z] "GET /api HTTP/1.1" 503 UF …'
     Explain {
-        /// The lines to explain (each argument is one line); none reads stdin.
+        /// The lines to explain (each argument is one line); when every argument names an
+        /// existing file (or is `-`, stdin), their lines are read instead; none reads stdin.
         lines: Vec<String>,
         /// Log format, as for the main command.
         #[arg(short = 'F', long, default_value = "auto", value_name = "FORMAT")]

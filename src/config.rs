@@ -54,6 +54,8 @@ pub struct Config {
     pub fail_on: Vec<(String, crate::failon::Expr)>,
     pub report: ReportOptions,
     pub pipeline: PipelineConfig,
+    /// `--format` as written, when it was given (not `auto`): said back if it read nothing.
+    pub forced_format: Option<String>,
 }
 
 impl Config {
@@ -82,7 +84,9 @@ impl Config {
             .iter()
             .map(|e| crate::failon::Expr::parse(e).map(|x| (e.clone(), x)))
             .collect::<Result<Vec<_>, _>>()?;
+        let forced_format = (cli.format != "auto").then(|| cli.format.clone());
         Ok(Config {
+            forced_format,
             fail_on,
             files: cli.files,
             follow: cli.follow,

@@ -1,15 +1,20 @@
 //! The `envoy-triage` binary: parse flags, validate, run, map errors to exit codes.
-//! A closed pipe (`| head`) ends quietly with 0.
+//! A closed pipe (`| head`) ends quietly with 0. Every error on stderr starts with
+//! `envoy-triage: `, clap's too, and is escaped (arguments come from shell history).
 
 use std::io;
 use std::process::ExitCode;
 
 use clap::Parser;
 use envoy_triage::cli::{self, Cli, Command};
+use envoy_triage::report::escape_lines;
 use envoy_triage::{app, config::Config};
 
 fn main() -> ExitCode {
-    let mut cli = Cli::parse();
+    let mut cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(&e),
+    };
     match cli.command.take() {
         Some(Command::Explain { lines, format }) => return explain(lines, &format),
         Some(Command::Completions { shell }) => return print(&cli::completions(shell)),
@@ -33,6 +38,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// clap's message in the tool's style: help and version as clap prints them, errors with the
+/// tool's prefix instead of clap's `error: `, escaped, exit code 2.
+fn clap_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return match e.print() {
+            Err(err) if err.kind() != io::ErrorKind::BrokenPipe => ExitCode::from(2),
+            _ => ExitCode::SUCCESS,
+        };
+    }
+    let text = e.render().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    eprint!("envoy-triage: {}", escape_lines(text));
+    ExitCode::from(2)
+}
+
 fn explain(lines: Vec<String>, format: &str) -> ExitCode {
     use std::io::{Read, Write};
     let choice = match envoy_triage::format::FormatChoice::parse(format) {
@@ -42,11 +63,26 @@ fn explain(lines: Vec<String>, format: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let input = if lines.is_empty() {
+    // Arguments that all name files (or `-`, stdin) are read; otherwise each is a line.
+    let files = !lines.is_empty() && lines.iter().all(|l| l == "-" || std::path::Path::new(l).is_file());
+    let input = if lines.is_empty() || files {
+        let names: Vec<&str> =
+            if lines.is_empty() { vec!["-"] } else { lines.iter().map(String::as_str).collect() };
         let mut buf = Vec::new();
-        if let Err(e) = io::stdin().read_to_end(&mut buf) {
-            eprintln!("envoy-triage: stdin: {e}");
-            return ExitCode::from(2);
+        for name in names {
+            let read = if name == "-" {
+                io::stdin().read_to_end(&mut buf)
+            } else {
+                std::fs::File::open(name).and_then(|mut f| f.read_to_end(&mut buf))
+            };
+            if let Err(e) = read {
+                let name = if name == "-" { "stdin" } else { name };
+                eprintln!("envoy-triage: {}: {e}", escape_lines(name));
+                return ExitCode::from(2);
+            }
+            if !buf.is_empty() && !buf.ends_with(b"\n") {
+                buf.push(b'\n');
+            }
         }
         buf
     } else {

@@ -359,6 +359,91 @@ fn a_long_run_shows_progress_on_a_terminal_and_clears_it() {
 }
 
 #[test]
+fn a_terminal_on_stdin_is_told_how_to_pipe_logs_in_in_live_mode_too() {
+    // On a pseudo-terminal (stdin and stdout), a streaming stdin with a table is live mode.
+    let command = format!("'{}'", env!("CARGO_BIN_EXE_envoy-triage"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut keyboard = child.stdin.take().unwrap();
+    let mut terminal = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let copier = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut terminal, &mut buf) {
+            let _ = tx.send(buf[..n].to_vec());
+        }
+    });
+    let mut shown = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !String::from_utf8_lossy(&shown).contains("reading access logs from the terminal") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(bytes) => shown.extend(bytes),
+            Err(_) => panic!("no hint: {:?}", String::from_utf8_lossy(&shown)),
+        }
+    }
+    assert!(String::from_utf8_lossy(&shown).contains("| envoy-triage"), "how to pipe logs in");
+    // Ctrl-D ends the input; the run ends with its report.
+    keyboard.write_all(b"\x04").unwrap();
+    drop(keyboard);
+    assert!(child.wait().unwrap().success());
+    copier.join().unwrap();
+}
+
+#[test]
+fn every_error_starts_with_the_tools_name_and_is_escaped() {
+    for args in [&["--bogus"][..], &["-o", "nope", "x.log"], &["--x\r\u{202e}"]] {
+        let out = bin().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr.starts_with("envoy-triage: "), "{args:?}: {stderr}");
+        assert!(!stderr.contains("error: "), "{args:?}: {stderr}");
+        assert!(!stderr.contains(['\r', '\u{202e}']), "{args:?}: raw control or bidi character: {stderr:?}");
+    }
+    let version = bin().arg("--version").output().unwrap();
+    assert_eq!(version.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("envoy-triage "));
+}
+
+#[test]
+fn a_mistyped_subcommand_is_named_not_only_reported_missing() {
+    let out = bin().args(["explian", "x.log"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("explian: No such file or directory")
+            && stderr.contains("(did you mean the subcommand 'explain'?)"),
+        "{stderr}"
+    );
+    let line = stderr.lines().find(|l| l.contains("x.log")).unwrap();
+    assert!(!line.contains("did you mean"), "{line}");
+}
+
+#[test]
+fn explain_reads_the_lines_of_a_file_given_as_its_argument() {
+    let out = bin().args(["explain", &sample("real-tcp.log")]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines = std::fs::read_to_string(sample("real-tcp.log")).unwrap().lines().count();
+    assert_eq!(text.matches("\nLine ").count() + usize::from(text.starts_with("Line ")), lines);
+    assert!(text.contains("Verdict: connection_refused"), "{text}");
+}
+
+#[test]
+fn a_forced_format_that_reads_nothing_says_so() {
+    let out = bin().args(["-F", "json", "-o", "json", &sample("real-tcp.log")]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr.contains("--format json read none of 26 lines as records; try --format auto"), "{stderr}");
+    let fits = bin().args(["-F", "istio", "-o", "json", &sample("real-tcp.log")]).output().unwrap();
+    assert!(fits.stderr.is_empty(), "{}", String::from_utf8_lossy(&fits.stderr));
+}
+
+#[test]
 fn stdin_and_gzip_are_read() {
     let text = std::fs::read(samples().join("real-tcp.log")).unwrap();
     let mut child =
