@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::escape::escape_controls;
 use crate::live::{self, LiveSource};
 use crate::pipeline::RecordOutput;
 use crate::progress;
@@ -48,11 +49,11 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     }
     let source::Expanded { inputs, errors, skipped } = source::expand(&config.files);
     for e in &errors {
-        eprintln!("envoy-triage: {}{}", report::escape_controls(&e.to_string()), subcommand_hint(e));
+        eprintln!("envoy-triage: {}{}", escape_controls(&e.to_string()), subcommand_hint(e));
     }
     for (dir, skipped) in &skipped {
         if let Some(what) = skipped.describe(false) {
-            eprintln!("envoy-triage: skipped {what} under {}", report::escape_controls(dir));
+            eprintln!("envoy-triage: skipped {what} under {}", escape_controls(dir));
         }
     }
     if inputs.is_empty() {
@@ -118,11 +119,7 @@ fn finish(
     for info in infos {
         if let Some(e) = &info.error {
             failed = true;
-            eprintln!(
-                "envoy-triage: {}: {}",
-                report::escape_controls(&info.meta.name),
-                report::escape_controls(e)
-            );
+            eprintln!("envoy-triage: {}: {}", escape_controls(&info.meta.name), escape_controls(e));
         }
     }
     if let Some(format) = &config.forced_format {
@@ -130,7 +127,7 @@ fn finish(
         if t.records == 0 && t.malformed > 0 {
             eprintln!(
                 "envoy-triage: --format {} read none of {} lines as records; try --format auto",
-                report::escape_controls(format),
+                escape_controls(format),
                 t.lines
             );
         }
@@ -155,8 +152,8 @@ fn exit_code(input_failed: bool, summary: &Summary, config: &Config) -> ExitCode
         };
         eprintln!(
             "envoy-triage: --fail-on '{}' {verdict}: {}",
-            report::escape_controls(text),
-            report::escape_controls(&expr.explain(summary).join(", "))
+            escape_controls(text),
+            escape_controls(&expr.explain(summary).join(", "))
         );
     }
     if input_failed {

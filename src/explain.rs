@@ -8,9 +8,9 @@
 use std::fmt::Write as _;
 
 use crate::classify::{self, Reporter};
+use crate::escape::escape_controls as esc;
 use crate::format::{Decoder, FormatChoice, Outcome};
 use crate::record::{Details, Record};
-use crate::report::escape_controls as esc;
 use crate::summary::findings::Target;
 
 /// Plain words for what a field is.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use envoy_triage::cli::{self, Cli, Command};
-use envoy_triage::report::escape_lines;
+use envoy_triage::escape::escape_lines;
 use envoy_triage::{app, config::Config};
 
 fn main() -> ExitCode {
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("envoy-triage: {}", envoy_triage::report::escape_controls(&e.to_string()));
+            eprintln!("envoy-triage: {}", envoy_triage::escape::escape_controls(&e.to_string()));
             ExitCode::from(2)
         }
     }

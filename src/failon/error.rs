@@ -7,7 +7,7 @@ use std::fmt;
 
 use nom::error::{ErrorKind, ParseError};
 
-use crate::report::escape_controls;
+use crate::escape::escape_controls;
 
 /// What is wrong with an expression, and where: `start..end` are byte offsets into it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,7 +44,7 @@ pub fn write_compact<W: Write, T: Serialize + ?Sized>(out: W, value: &T) -> serd
 }
 
 /// A JSON formatter (layout from the one it wraps) that also writes as `\uXXXX` what
-/// [`super::is_escaped`] names beyond the C0 controls serde_json escapes itself: DEL, C1 controls,
+/// [`crate::escape::is_escaped`] names beyond the C0 controls serde_json escapes itself: DEL, C1 controls,
 /// bidi overrides, zero-width and other invisible characters. People `cat` and `jq` JSON to a
 /// terminal; the JSON stays valid and parses back to the same text.
 pub struct Escaping<F>(pub F);
@@ -59,7 +59,7 @@ impl<F: Formatter> Formatter for Escaping<F> {
         }
         let mut start = 0;
         for (at, c) in fragment.char_indices() {
-            if !super::is_escaped(c) {
+            if !crate::escape::is_escaped(c) {
                 continue;
             }
             w.write_all(&bytes[start..at])?;

@@ -1,6 +1,6 @@
 //! The table report: the first screen a tired SRE reads in ten seconds — totals, the top
 //! findings with their fix, the per-upstream table, and a few malformed lines. Everything
-//! taken from logs goes through [`escape_controls`](super::escape_controls); colour is decided by the output stream
+//! taken from logs goes through [`escape_controls`](crate::escape::escape_controls); colour is decided by the output stream
 //! (`anstream`: only on a terminal, `NO_COLOR` honoured).
 
 use std::io::{self, Write};
@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 
-use super::escape_controls as esc;
+use crate::escape::escape_controls as esc;
 use crate::summary::{Finding, human_ms};
 use crate::summary::{Percentiles, Summary};
 

@@ -48,7 +48,7 @@ impl Input {
         }
     }
 
-    /// Opens the input as a stream, decompressed (see [`decoded`]).
+    /// Opens the input as a stream, decompressed (see `decoded`).
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
         self.open_counted(&Arc::default())
     }
@@ -248,9 +248,9 @@ fn is_binary(path: &Path) -> io::Result<bool> {
 /// Why an argument could not become an input.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{}: {source}", crate::report::escape_controls(path))]
+    #[error("{}: {source}", crate::escape::escape_controls(path))]
     Unreadable { path: String, source: io::Error },
-    #[error("nothing to read under {}: {why}", crate::report::escape_controls(path))]
+    #[error("nothing to read under {}: {why}", crate::escape::escape_controls(path))]
     NothingUnder { path: String, why: String },
 }
 
