@@ -127,31 +127,23 @@ fn read_chunks(
         }
         let from = memchr::memrchr(b'\n', &buf[..searched]).map_or(0, |n| n + 1);
         searched = 0;
-        match wrapper::safe_cut(&buf[from..]) {
-            Some(cut) => {
-                let cut = from + cut;
-                let mut next = feed.buffer();
-                next.extend_from_slice(&buf[cut..]);
-                buf.truncate(cut);
-                send(std::mem::replace(&mut buf, next));
-                want = chunk_size;
-            }
-            None if buf.len() >= MAX_CHUNK => {
-                // A fragment run this long is cut anyway, rather than grow forever: after its
-                // last whole line, as a line cut in two would be counted twice. Only one line
-                // longer than this is cut inside.
-                let cut = memchr::memrchr(b'\n', &buf).map_or(buf.len(), |n| n + 1);
-                let mut next = feed.buffer();
-                next.extend_from_slice(&buf[cut..]);
-                buf.truncate(cut);
-                send(std::mem::replace(&mut buf, next));
-                want = chunk_size;
-            }
+        let cut = match wrapper::safe_cut(&buf[from..]) {
+            Some(cut) => from + cut,
+            // A fragment run this long is cut anyway, rather than grow forever: after its last
+            // whole line, as a line cut in two would be counted twice. Only one line longer
+            // than this is cut inside.
+            None if buf.len() >= MAX_CHUNK => memchr::memrchr(b'\n', &buf).map_or(buf.len(), |n| n + 1),
             None => {
                 searched = buf.len();
                 want = buf.len() + chunk_size;
+                continue;
             }
-        }
+        };
+        let mut next = feed.buffer();
+        next.extend_from_slice(&buf[cut..]);
+        buf.truncate(cut);
+        send(std::mem::replace(&mut buf, next));
+        want = chunk_size;
     }
 }
 
@@ -160,21 +152,21 @@ fn read_chunks(
 /// stretch of a range, then more backwards while no safe cut (see [`wrapper::safe_cut`]) is in
 /// what was read. The file's size is taken again at its end: data appended meanwhile is read
 /// too, and an unfinished last line is not cut off while the file still grows.
-/// `cut` counts the bytes of each range sent (the workers read them soon after: the queue is
+/// `sent` counts the bytes of each range sent (the workers read them soon after: the queue is
 /// bounded).
 fn cut_ranges(
     file: Arc<File>,
     source: u32,
     meta: &Arc<SourceMeta>,
     feed: &Feed,
-    cut: &AtomicU64,
+    sent: &AtomicU64,
 ) -> io::Result<()> {
     let chunk_size = feed.chunk_size as u64;
     let mut window = Vec::new();
     let mut start = 0u64;
     let mut size = file.metadata()?.len();
     let send = |start: u64, end: u64| {
-        cut.fetch_add(end - start, Ordering::Relaxed);
+        sent.fetch_add(end - start, Ordering::Relaxed);
         let range = FileRange { file: Arc::clone(&file), start, len: (end - start) as usize };
         feed.send_range(range, source, meta);
     };

@@ -316,44 +316,72 @@ fn fifo_in(dir: &Path) -> PathBuf {
     fifo
 }
 
+/// `command` run by `script` (util-linux) on a pseudo-terminal: the child, its keyboard (what
+/// is written reaches the command's terminal stdin) and what it draws, copied by a thread.
+struct Terminal {
+    child: std::process::Child,
+    keyboard: std::process::ChildStdin,
+    drawn: std::sync::mpsc::Receiver<Vec<u8>>,
+    copier: std::thread::JoinHandle<()>,
+    shown: Vec<u8>,
+}
+
+impl Terminal {
+    fn run(command: &str) -> Terminal {
+        let mut child = Command::new("script")
+            .args(["-qec", command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let keyboard = child.stdin.take().unwrap();
+        let mut terminal = child.stdout.take().unwrap();
+        let (tx, drawn) = std::sync::mpsc::channel();
+        let copier = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut terminal, &mut buf) {
+                let _ = tx.send(buf[..n].to_vec());
+            }
+        });
+        Terminal { child, keyboard, drawn, copier, shown: Vec::new() }
+    }
+
+    /// Waits (60 s at most) until the terminal shows `text`; returns all it showed so far.
+    fn wait_for(&mut self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !String::from_utf8_lossy(&self.shown).contains(text) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.drawn.recv_timeout(left) {
+                Ok(bytes) => self.shown.extend(bytes),
+                Err(_) => panic!("no {text:?} on the terminal: {:?}", String::from_utf8_lossy(&self.shown)),
+            }
+        }
+        String::from_utf8_lossy(&self.shown).into_owned()
+    }
+
+    /// Waits for the command to end successfully; returns everything it showed.
+    fn finish(mut self) -> Vec<u8> {
+        drop(self.keyboard);
+        assert!(self.child.wait().unwrap().success());
+        self.copier.join().unwrap();
+        self.shown.extend(self.drawn.try_iter().flatten());
+        self.shown
+    }
+}
+
 #[test]
 fn a_long_run_shows_progress_on_a_terminal_and_clears_it() {
-    // `script` (util-linux) runs the command on a pseudo-terminal and copies what it drew.
     let dir = tempfile::tempdir().unwrap();
     let fifo = fifo_in(dir.path());
     let command = format!("'{}' '{}' > /dev/null", env!("CARGO_BIN_EXE_envoy-triage"), fifo.display());
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut terminal = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let copier = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = std::io::Read::read(&mut terminal, &mut buf) {
-            let _ = tx.send(buf[..n].to_vec());
-        }
-    });
+    let mut terminal = Terminal::run(&command);
     let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     writer.write_all(&std::fs::read(sample("real-no-route.log")).unwrap()).unwrap();
     // The input stays open until the bar is seen: the run lasts as long as it needs to.
-    let mut drawn = Vec::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !String::from_utf8_lossy(&drawn).contains("0/1 files") {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(bytes) => drawn.extend(bytes),
-            Err(_) => panic!("no progress bar: {:?}", String::from_utf8_lossy(&drawn)),
-        }
-    }
-    let text = String::from_utf8_lossy(&drawn).into_owned();
+    let text = terminal.wait_for("0/1 files");
     assert!(text.contains("KiB"), "bytes read: {text:?}");
     drop(writer);
-    assert!(child.wait().unwrap().success());
-    copier.join().unwrap();
-    drawn.extend(rx.try_iter().flatten());
+    let drawn = terminal.finish();
     // Cleared at the end: the report (here to /dev/null) starts on a clean line.
     assert!(drawn.ends_with(b"\r\x1b[2K"), "{:?}", String::from_utf8_lossy(&drawn));
 }
@@ -361,37 +389,12 @@ fn a_long_run_shows_progress_on_a_terminal_and_clears_it() {
 #[test]
 fn a_terminal_on_stdin_is_told_how_to_pipe_logs_in_in_live_mode_too() {
     // On a pseudo-terminal (stdin and stdout), a streaming stdin with a table is live mode.
-    let command = format!("'{}'", env!("CARGO_BIN_EXE_envoy-triage"));
-    let mut child = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut keyboard = child.stdin.take().unwrap();
-    let mut terminal = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let copier = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = std::io::Read::read(&mut terminal, &mut buf) {
-            let _ = tx.send(buf[..n].to_vec());
-        }
-    });
-    let mut shown = Vec::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !String::from_utf8_lossy(&shown).contains("reading access logs from the terminal") {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(bytes) => shown.extend(bytes),
-            Err(_) => panic!("no hint: {:?}", String::from_utf8_lossy(&shown)),
-        }
-    }
-    assert!(String::from_utf8_lossy(&shown).contains("| envoy-triage"), "how to pipe logs in");
+    let mut terminal = Terminal::run(&format!("'{}'", env!("CARGO_BIN_EXE_envoy-triage")));
+    let shown = terminal.wait_for("reading access logs from the terminal");
+    assert!(shown.contains("| envoy-triage"), "how to pipe logs in");
     // Ctrl-D ends the input; the run ends with its report.
-    keyboard.write_all(b"\x04").unwrap();
-    drop(keyboard);
-    assert!(child.wait().unwrap().success());
-    copier.join().unwrap();
+    terminal.keyboard.write_all(b"\x04").unwrap();
+    terminal.finish();
 }
 
 #[test]
