@@ -120,26 +120,18 @@ impl Group {
         let route = rec.route_name.unwrap_or(b"");
         let code = rec.response_code.map_or(u64::MAX, u64::from);
         let sig = fx_hash(&[details, tf, ctd, route], code ^ ((rec.response_flags.bits() as u64) << 20));
-        let full = self.signatures.len() >= MAX_SIGNATURES;
-        match self.signatures.iter_mut().find(|s| s.0 == sig) {
-            Some(s) => {
-                s.3 += 1;
-                if pos < s.1 {
-                    s.1 = pos;
-                }
-            }
-            None if !full => {
-                let sample = EvidenceSample {
-                    code: rec.response_code,
-                    flags: rec.response_flags,
-                    details: details.into(),
-                    transport_failure: tf.into(),
-                    termination: ctd.into(),
-                    route: route.into(),
-                };
-                self.signatures.push((sig, pos, sample, 1));
-            }
-            None => self.other_signatures += 1,
+        if self.signature_wanted(sig, pos) {
+            let sample = EvidenceSample {
+                code: rec.response_code,
+                flags: rec.response_flags,
+                details: details.into(),
+                transport_failure: tf.into(),
+                termination: ctd.into(),
+                route: route.into(),
+            };
+            self.offer_signature(sig, pos, sample, 1);
+        } else {
+            self.count_signature(sig, pos, 1);
         }
         if let Some(id) = rec.request_id {
             self.ids.insert(fx_hash(&[id], 0));
@@ -176,23 +168,65 @@ impl Group {
         }
     }
 
+    /// Whether a record of signature `sig` at `pos` brings a sample to keep: a signature not
+    /// held yet that enters the kept set, or an earlier record of a held one.
+    #[inline]
+    fn signature_wanted(&self, sig: u64, pos: Position) -> bool {
+        match self.signatures.iter().find(|s| s.0 == sig) {
+            Some(s) => pos < s.1,
+            None => self.signatures.len() < MAX_SIGNATURES || self.signatures.iter().any(|s| s.0 > sig),
+        }
+    }
+
+    /// Counts `n` records of a signature whose sample is not needed (`signature_wanted` said no).
+    #[inline]
+    fn count_signature(&mut self, sig: u64, pos: Position, n: u64) {
+        match self.signatures.iter_mut().find(|s| s.0 == sig) {
+            Some(s) => {
+                s.3 += n;
+                debug_assert!(pos >= s.1);
+            }
+            None => self.other_signatures += n,
+        }
+    }
+
+    /// Counts `n` records of a signature with the sample of its earliest, `pos`. The kept
+    /// signatures are the `MAX_SIGNATURES` smallest hashes (the others only counted): a rule on
+    /// the signature alone, so the same ones are kept, with the same counts and samples, however
+    /// the records were spread over workers and in whatever order the states merge.
+    fn offer_signature(&mut self, sig: u64, pos: Position, sample: EvidenceSample, n: u64) {
+        if let Some(s) = self.signatures.iter_mut().find(|s| s.0 == sig) {
+            s.3 += n;
+            if pos < s.1 {
+                s.1 = pos;
+                s.2 = sample;
+            }
+            return;
+        }
+        self.signatures.push((sig, pos, sample, n));
+        if self.signatures.len() > MAX_SIGNATURES {
+            let (at, _) = self.signatures.iter().enumerate().max_by_key(|(_, s)| s.0).expect("not empty");
+            let evicted = self.signatures.swap_remove(at);
+            self.other_signatures += evicted.3;
+        }
+    }
+
     pub(super) fn merge(&mut self, o: Group) {
         self.count += o.count;
         self.with_retries += o.with_retries;
         self.durations.merge(&o.durations);
         self.exact.merge(&o.exact);
+        // Lower domains first: a group of mixed domains (a gateway's protocol errors with and
+        // without `DPE`) names the same one whichever worker saw which record.
+        self.domain = self.domain.min(o.domain);
+        self.other_signatures += o.other_signatures;
         for (sig, pos, sample, n) in o.signatures {
-            let full = self.signatures.len() >= MAX_SIGNATURES;
-            match self.signatures.iter_mut().find(|s| s.0 == sig) {
-                Some(s) => {
-                    s.3 += n;
-                    s.1 = s.1.min(pos);
-                }
-                None if !full => self.signatures.push((sig, pos, sample, n)),
-                None => self.other_signatures += n,
+            if self.signature_wanted(sig, pos) {
+                self.offer_signature(sig, pos, sample, n);
+            } else {
+                self.count_signature(sig, pos, n);
             }
         }
-        self.other_signatures += o.other_signatures;
         self.request_ids.merge_distinct(o.request_ids);
         self.pods.merge_distinct(o.pods);
         self.authorities.merge(o.authorities);

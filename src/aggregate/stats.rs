@@ -33,12 +33,15 @@ pub struct Latency {
     /// Counts of the values `0..FLAT_BELOW` not yet in `rest` (`u16`: 512 bytes, eight cache
     /// lines; a full count moves into `rest`).
     small: Box<[u16; FLAT_BELOW]>,
-    rest: Histogram<u64>,
+    /// Made on the first value it needs: a histogram is 2 KiB even empty, and most upstreams
+    /// and groups of a mesh never see a latency of `FLAT_BELOW` ms or more (thousands of them
+    /// are what the memory bound is made of).
+    rest: Option<Box<Histogram<u64>>>,
 }
 
 impl Default for Latency {
     fn default() -> Self {
-        Latency { small: Box::new([0; FLAT_BELOW]), rest: new_histogram() }
+        Latency { small: Box::new([0; FLAT_BELOW]), rest: None }
     }
 }
 
@@ -48,21 +51,31 @@ impl Latency {
         if v < FLAT_BELOW as u64 {
             let c = &mut self.small[v as usize];
             if *c == u16::MAX {
-                let _ = self.rest.record_n(v, u16::MAX as u64);
                 *c = 0;
+                let _ = self.rest_mut().record_n(v, u16::MAX as u64);
+                self.small[v as usize] = 1;
+            } else {
+                *c += 1;
             }
-            *c += 1;
         } else {
-            record_hist(&mut self.rest, v);
+            record_hist(self.rest_mut(), v);
         }
     }
 
+    #[inline]
+    fn rest_mut(&mut self) -> &mut Histogram<u64> {
+        self.rest.get_or_insert_with(|| Box::new(new_histogram()))
+    }
+
     pub fn merge(&mut self, o: &Latency) {
-        let _ = self.rest.add(&o.rest);
+        if let Some(r) = &o.rest {
+            let _ = self.rest_mut().add(&**r);
+        }
         for (v, (a, &b)) in self.small.iter_mut().zip(o.small.iter()).enumerate() {
             let (sum, over) = a.overflowing_add(b);
             if over {
-                let _ = self.rest.record_n(v as u64, *a as u64 + b as u64);
+                let rest = self.rest.get_or_insert_with(|| Box::new(new_histogram()));
+                let _ = rest.record_n(v as u64, *a as u64 + b as u64);
                 *a = 0;
             } else {
                 *a = sum;
@@ -72,13 +85,15 @@ impl Latency {
 
     /// Adds every value recorded to `h`.
     pub fn add_to(&self, h: &mut Histogram<u64>) {
-        let _ = h.add(&self.rest);
+        if let Some(r) = &self.rest {
+            let _ = h.add(&**r);
+        }
         self.add_small_to(h);
     }
 
     /// The histogram of every value recorded.
     pub fn histogram(&self) -> Histogram<u64> {
-        let mut h = self.rest.clone();
+        let mut h = self.rest.as_deref().cloned().unwrap_or_else(new_histogram);
         self.add_small_to(&mut h);
         h
     }

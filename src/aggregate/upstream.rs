@@ -16,6 +16,8 @@ pub struct UpstreamStats {
     /// For inbound clusters: the workload whose sidecar logged them (inbound clusters of
     /// different workloads share names like `inbound|8080||`).
     pub workload: Option<Box<[u8]>>,
+    /// The rank of its key (see `super::bounds`); 0 for `-` and `(other)`, which no cap folds.
+    pub rank: u64,
     pub requests: u64,
     pub failed: u64,
     pub codes: CodeCounts,
@@ -30,6 +32,7 @@ impl UpstreamStats {
         UpstreamStats {
             name: name.into(),
             workload: workload.map(Into::into),
+            rank: 0,
             requests: 0,
             failed: 0,
             codes: CodeCounts::default(),

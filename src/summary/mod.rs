@@ -190,10 +190,19 @@ impl Summary {
             },
         };
         let live = agg.live.as_deref().and_then(|l| Some((l, l.latest_ms?, l.first_ms?)));
-        let mut upstreams: Vec<UpstreamSummary> = agg
-            .upstreams
-            .iter()
-            .enumerate()
+        // Sorted on the raw names: two names that differ only in bytes that are not UTF-8
+        // read the same once made strings, and would tie.
+        let mut order: Vec<usize> = (0..agg.upstreams.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&agg.upstreams[a], &agg.upstreams[b]);
+            b.requests
+                .cmp(&a.requests)
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.workload.cmp(&b.workload))
+        });
+        let upstreams: Vec<UpstreamSummary> = order
+            .into_iter()
+            .map(|i| (i, &agg.upstreams[i]))
             .map(|(i, u)| UpstreamSummary {
                 cluster: String::from_utf8_lossy(&u.name).into_owned(),
                 workload: u.workload.as_deref().map(|w| String::from_utf8_lossy(w).into_owned()),
@@ -211,12 +220,6 @@ impl Summary {
                 }),
             })
             .collect();
-        upstreams.sort_by(|a, b| {
-            b.requests
-                .cmp(&a.requests)
-                .then_with(|| a.cluster.cmp(&b.cluster))
-                .then_with(|| a.workload.cmp(&b.workload))
-        });
         let mut formats: Vec<(String, u64)> =
             agg.formats.iter().map(|(k, n)| (k.name().to_string(), *n)).collect();
         formats.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
