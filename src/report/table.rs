@@ -96,6 +96,14 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
             thousands(s.folding.folded_records)
         )?;
     }
+    if s.folding.folded_failures > 0 {
+        writeln!(
+            out,
+            "{YELLOW}note{YELLOW:#}: more than {} kinds of failure (cause × upstream × proxy); {} failures of the rest are in the findings at (other)",
+            thousands(s.folding.max_groups as u64),
+            thousands(s.folding.folded_failures)
+        )?;
+    }
     if t.partial > 0 {
         writeln!(
             out,

@@ -68,6 +68,11 @@ pub struct Folding {
     pub max_clusters: usize,
     /// Records whose cluster was counted under `(other)` because the cap was reached.
     pub folded_records: u64,
+    /// Most failure groups (cause × upstream × reporter) kept apart.
+    pub max_groups: usize,
+    /// Failures of kept upstreams counted in a finding at `(other)` because their own group is
+    /// past `max_groups`.
+    pub folded_failures: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -260,7 +265,12 @@ impl Summary {
                 crate::aggregate::window::Windows::of(&l.overall, now, first, (agg.records, agg.failed))
             }),
             upstreams,
-            folding: Folding { max_clusters: agg.max_clusters, folded_records: agg.folded_records },
+            folding: Folding {
+                max_clusters: agg.max_clusters,
+                folded_records: agg.folded_records,
+                max_groups: agg.max_groups,
+                folded_failures: agg.folded_failures(),
+            },
             findings: findings::build(agg),
             malformed_samples,
         }

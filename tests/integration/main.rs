@@ -6,6 +6,7 @@
 
 mod common;
 
+mod bounds;
 mod cli;
 mod explain;
 mod failon;
