@@ -157,7 +157,10 @@ pub fn process_chunk(
                 }
             }
             Decoded::Skipped(reason) => agg.add_skipped(reason),
-            Decoded::Malformed(err) => agg.add_malformed(err, line, pos, chunk.source),
+            Decoded::Malformed(err) => {
+                let number = if chunk.first_line > 0 { chunk.first_line + line_no as u64 } else { 0 };
+                agg.add_malformed(err, line, pos, chunk.source, number)
+            }
         }
     };
     for nl in memchr::memchr_iter(b'\n', data) {
@@ -173,7 +176,7 @@ pub fn process_chunk(
     if dangling > 0 {
         agg.unterminated_fragments(dangling);
     }
-    agg.chunk_lines.push((chunk.seq, chunk.source, line_no as u64));
+    agg.count_chunk(chunk.seq, chunk.source, line_no as u64, chunk.first_line);
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -368,8 +371,9 @@ impl Feed {
     }
 
     /// Sends whole lines of `source` to the workers (blocks while they are busy). `first_line`
-    /// is the 1-based number of the first line in its input.
+    /// is the 1-based number of the first line in its input (dropped unless lines are counted).
     pub fn send(&self, data: Vec<u8>, source: u32, meta: &Arc<SourceMeta>, first_line: u64) {
+        let first_line = if self.count_lines { first_line } else { 0 };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         // Workers only stop when every sender is gone, so this cannot fail while we hold one.
         let _ = self.tx.send(Chunk { data, range: None, seq, source, meta: Arc::clone(meta), first_line });
@@ -400,6 +404,7 @@ impl Feed {
     ) -> Result<(), Vec<u8>> {
         // A number lost to a full channel leaves a gap, which line numbering tolerates (and live
         // record output does not wait for it).
+        let first_line = if self.count_lines { first_line } else { 0 };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         self.tx
             .try_send(Chunk { data, range: None, seq, source, meta: Arc::clone(meta), first_line })
@@ -483,7 +488,9 @@ impl Workers {
             seq: Arc::new(AtomicU64::new(0)),
             max_clusters: cfg.max_clusters,
             // Record line numbers need every line counted as it is read.
-            count_lines: output.is_some(),
+            // So do live runs: their chunks are small and many, and numbered lines spare the
+            // aggregate a list of them (`Aggregate::count_chunk`).
+            count_lines: output.is_some() || cfg.windows,
             output,
             halted,
         })
@@ -632,5 +639,30 @@ mod tests {
         }
         seen.chunks.sort_unstable();
         assert_eq!(seen.chunks, (0..50).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn live_chunks_are_numbered_and_leave_no_list_behind() {
+        // Live mode: 5,000 small chunks, as polls of a followed file send them. Their lines are
+        // numbered by the reader, so the state keeps a count per input, not an entry per chunk.
+        let cfg = PipelineConfig { threads: 2, windows: true, ..PipelineConfig::default() };
+        let workers = Workers::spawn(&cfg).unwrap();
+        let feed = workers.feed(1000);
+        assert!(feed.count_lines, "live runs number lines");
+        let meta = Arc::new(SourceMeta { name: "a.log".into(), ..SourceMeta::default() });
+        let mut line = 1;
+        for i in 0..5_000 {
+            let data =
+                if i == 4_321 { format!("{OK}\n\"GET /\" x\n") } else { format!("{OK}\n") }.into_bytes();
+            let first = line;
+            line += feed.lines_in(&data);
+            feed.send(data, 0, &meta, first);
+        }
+        drop(feed);
+        let agg = workers.finish();
+        assert!(agg.chunk_lines.is_empty(), "{} chunks listed", agg.chunk_lines.len());
+        assert_eq!(agg.lines_by_source().get(&0), Some(&5_001));
+        let sample = &agg.malformed_samples.iter().next().expect("a malformed sample").1;
+        assert_eq!(sample.line, 4_323);
     }
 }

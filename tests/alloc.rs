@@ -86,7 +86,7 @@ fn decoding_and_aggregating_allocate_nothing_per_line_once_warm() {
                     records += 1;
                 }
                 Decoded::Skipped(s) => agg.add_skipped(s),
-                Decoded::Malformed(e) => agg.add_malformed(e, line.as_bytes(), pos, 0),
+                Decoded::Malformed(e) => agg.add_malformed(e, line.as_bytes(), pos, 0, 0),
             }
         }
     };

@@ -59,6 +59,9 @@ pub const FOLDED: &str = "(other)";
 #[derive(Debug, Clone)]
 pub struct MalformedSample {
     pub source: u32,
+    /// Its line number, when the reader counted lines (live mode, records output); 0 when it is
+    /// worked out from `chunk_lines` instead.
+    pub line: u64,
     pub error: ParseError,
     /// The line's first bytes (raw; escaped when written out).
     pub text: Box<[u8]>,
@@ -173,8 +176,12 @@ pub struct Aggregate {
     spill_due: bool,
     pub groups: HashMap<(Cause, u32, Reporter), Group, FxBuildHasher>,
     pub malformed_samples: Earliest<MalformedSample, 5>,
-    /// (chunk, source, lines) for every chunk this worker read: turns positions into line numbers.
+    /// (chunk, source, lines) for every chunk this worker read whose lines the reader did not
+    /// number: turns positions into line numbers (batch mode: one per MiB read).
     pub chunk_lines: Vec<(u64, u32, u64)>,
+    /// Lines per source of the chunks the reader numbered (live mode: chunks are as small as
+    /// what a poll found, and a list of them would grow for as long as the run).
+    pub numbered_lines: HashMap<u32, u64, FxBuildHasher>,
     first_start_ms: Option<i64>,
     last_start_ms: Option<i64>,
     /// Earliest and latest canonical start time, as [`StartKey`]s ([`StartKey::NONE_FIRST`] and
@@ -216,6 +223,7 @@ impl Aggregate {
             groups: HashMap::default(),
             malformed_samples: Earliest::default(),
             chunk_lines: Vec::new(),
+            numbered_lines: HashMap::default(),
             first_start_ms: None,
             last_start_ms: None,
             first_raw: StartKey::NONE_FIRST,
@@ -573,13 +581,33 @@ impl Aggregate {
         self.skipped[reason as usize] += 1;
     }
 
-    pub fn add_malformed(&mut self, err: ParseError, line: &[u8], pos: Position, source: u32) {
+    /// Counts a malformed line; `number` is its line number when the reader counted (else 0).
+    pub fn add_malformed(&mut self, err: ParseError, line: &[u8], pos: Position, source: u32, number: u64) {
         self.malformed += 1;
         *self.malformed_by_kind.entry(err.kind).or_insert(0) += 1;
         if self.malformed_samples.wants(pos) {
             let text = line[..line.len().min(SAMPLE_BYTES)].into();
-            self.malformed_samples.offer(pos, MalformedSample { source, error: err, text });
+            self.malformed_samples.offer(pos, MalformedSample { source, line: number, error: err, text });
         }
+    }
+
+    /// Notes a chunk read: `lines` lines of `source`, the first numbered `first_line` by the
+    /// reader (0 when it did not count).
+    pub fn count_chunk(&mut self, seq: u64, source: u32, lines: u64, first_line: u64) {
+        if first_line > 0 {
+            *self.numbered_lines.entry(source).or_insert(0) += lines;
+        } else {
+            self.chunk_lines.push((seq, source, lines));
+        }
+    }
+
+    /// Lines read per source.
+    pub fn lines_by_source(&self) -> HashMap<u32, u64, FxBuildHasher> {
+        let mut by = self.numbered_lines.clone();
+        for &(_, source, lines) in &self.chunk_lines {
+            *by.entry(source).or_insert(0) += lines;
+        }
+        by
     }
 
     /// Lines that were held as fragments but never completed (input ended mid-record):
@@ -746,6 +774,9 @@ impl Aggregate {
         }
         self.malformed_samples.merge(o.malformed_samples);
         self.chunk_lines.append(&mut o.chunk_lines);
+        for (s, n) in o.numbered_lines {
+            *self.numbered_lines.entry(s).or_insert(0) += n;
+        }
         self.first_start_ms = match (self.first_start_ms, o.first_start_ms) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

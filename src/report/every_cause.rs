@@ -76,7 +76,7 @@ fn every_cause_is_counted_summarised_and_written_by_every_output() {
             verdict.as_ref(),
         );
     }
-    agg.chunk_lines.push((0, 0, Cause::COUNT as u64));
+    agg.count_chunk(0, 0, Cause::COUNT as u64, 0);
     assert!(agg.causes.iter().all(|&n| n == 1), "{:?}", agg.causes);
 
     let infos = [crate::source::InputInfo { meta: meta.clone(), error: None }];

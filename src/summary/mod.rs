@@ -172,7 +172,7 @@ impl Summary {
         let lines_map = LineMap::new(&agg.chunk_lines);
         let overall = agg.overall_latency();
         let mut per_input = vec![0u64; inputs.len()];
-        for &(_, source, lines) in &agg.chunk_lines {
+        for (source, lines) in agg.lines_by_source() {
             if let Some(n) = per_input.get_mut(source as usize) {
                 *n += lines;
             }
@@ -233,7 +233,7 @@ impl Summary {
             .iter()
             .map(|(pos, s)| MalformedOut {
                 input: inputs.get(s.source as usize).map(|i| i.meta.name.clone()).unwrap_or_default(),
-                line: lines_map.line_number(*pos),
+                line: if s.line > 0 { s.line } else { lines_map.line_number(*pos) },
                 kind: s.error.kind.as_str(),
                 column: s.error.column,
                 message: s.error.kind.describe(),
