@@ -861,6 +861,13 @@ impl CompiledFormat {
                     pos = next;
                 }
                 Err(e) => {
+                    if CUT && i < steps.len() && self.ends_closed(line, i, pos, rec) {
+                        for s in &steps[i + 1..] {
+                            clear(rec, s.field);
+                        }
+                        *cut = Some(i + 1);
+                        return Ok(BACKTRACK_BUDGET - budget);
+                    }
                     if CUT && e.kind == ErrorKind::Truncated && i < steps.len() {
                         // Values of an abandoned longer match may linger in later slots.
                         for s in &steps[i..] {
@@ -884,6 +891,19 @@ impl CompiledFormat {
                 }
             }
         }
+    }
+
+    /// A line cut right after step `i`'s value and the first bytes of the literal that ends
+    /// it, as in `… 503 UF,URX "-" "TLS error: Secret is not supplied by SDS"`: the closing
+    /// quote says the value is whole, so it is kept (and validated) where a line that ends
+    /// inside a value loses it. Only the last value qualifies: the rest of the line holds no
+    /// whole terminator.
+    fn ends_closed<'a>(&self, line: &'a [u8], i: usize, pos: usize, rec: &mut Record<'a>) -> bool {
+        let step = &self.steps[i];
+        let Term::Lit(lit) = &step.term else { return false };
+        let Some(rest) = line.get(pos..) else { return false };
+        let Some(n) = (1..lit.len()).rev().find(|&n| rest.ends_with(&lit[..n])) else { return false };
+        find_literal(lit, rest).is_none() && store(rec, step, &rest[..rest.len() - n]).is_ok()
     }
 
     /// Two operators with nothing between them (Istio 1.0.3's `%…PATH)%%PROTOCOL%`): find the

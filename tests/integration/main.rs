@@ -12,5 +12,6 @@ mod failon;
 mod follow;
 mod hostile;
 mod inputs;
+mod real_lines;
 mod records;
 mod snapshots;
