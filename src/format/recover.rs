@@ -8,8 +8,10 @@
 //!    (with its own kubectl/CRI/stern wrappers, if any). The pod, namespace and container the
 //!    shipper's Kubernetes metadata names become the record's. Docker's own `{"log":…}` objects
 //!    are handled by the fast path, which also joins their fragments.
-//! 2. **Free-text prefixes** of up to [`MAX_PREFIX`] bytes (syslog headers, a tool's own tags)
-//!    before an unmistakable record start: `[` + an ISO date, `{"`, or `"` + a method.
+//! 2. **Free-text prefixes** of up to [`MAX_PREFIX`] bytes (syslog and journald headers, a
+//!    tool's own tags, Loki's label sets, whose pod labels become the record's) before an
+//!    unmistakable record start: `[` + an ISO date, `{"`, or `"` + a method. A request line
+//!    without its protocol is read with `-` in its place.
 //! 3. **Pasted lines** (reference §10 examples 11, 13, 16, 19, 20): quotes escaped as `\"` or
 //!    doubled `""` are unescaped and the line read again; a line cut at the start (no
 //!    `[START_TIME] `, or starting inside the request line), cut at the end, or elided with
@@ -45,6 +47,7 @@ pub(crate) fn recover<'s>(
     }
     if payload.first() == Some(&b'{') {
         return envelope(choice, last_layout, payload, envelope_buf, unescaped, values, true)
+            .or_else(|| stream_labels(choice, last_layout, payload, values))
             .or_else(|| lenient(choice, last_layout, payload).map(PayloadOutcome::Record));
     }
     if !matches!(choice, FormatChoice::Auto | FormatChoice::Custom(_))
@@ -63,6 +66,42 @@ pub(crate) fn recover<'s>(
         return Some(found);
     }
     pasted(choice, last_layout, payload, unescaped, values)
+}
+
+/// Loki's `logcli query` lines after their time: `{app="envoy", namespace="shop", pod="…"} line`
+/// (grafana.com/docs/loki/latest/query/logcli/). The line after the label set is read as a
+/// payload of its own; the labels Kubernetes shippers set name its namespace, pod and container.
+fn stream_labels<'a>(
+    choice: &FormatChoice,
+    last_layout: &mut usize,
+    p: &'a [u8],
+    values: &'a Scratch,
+) -> Option<PayloadOutcome<'a>> {
+    // `{"` opens a JSON object: that is an envelope's or a record's, not a label set.
+    if p.get(1) == Some(&b'"') {
+        return None;
+    }
+    let close = memchr::memchr(b'}', &p[..p.len().min(MAX_LEN)])?;
+    let rest = p[close + 1..].strip_prefix(b" ")?;
+    let mut found = match parse_payload(choice, last_layout, rest, values) {
+        Ok(found) => found,
+        Err(_) => PayloadOutcome::Record(lenient(choice, last_layout, rest)?),
+    };
+    if let PayloadOutcome::Record(rec) = &mut found {
+        for pair in p[1..close].split(|&b| b == b',') {
+            let pair = pair.trim_ascii();
+            let Some(eq) = memchr::memchr(b'=', pair) else { continue };
+            let (key, value) = (&pair[..eq], &pair[eq + 1..]);
+            let Some(value) = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")) else { continue };
+            match key {
+                b"namespace" => rec.meta.namespace = Some(value),
+                b"pod" => rec.meta.pod = Some(value),
+                b"container" => rec.meta.container = Some(value),
+                _ => {}
+            }
+        }
+    }
+    Some(found)
 }
 
 /// `"METHOD /path"` (two words in the request-line quotes, no `HTTP/…`) → the line copied

@@ -86,6 +86,12 @@ fn lines_behind_every_collectors_prefix_are_read() {
     let docker_t = format!("2024-09-26T22:50:30.16021345Z {PLANO_503_UF}");
     // kail writes `namespace/pod[container]: line` (its shape: https://github.com/istio/istio/issues/9113).
     let kail = format!("foo/curl-5b9c7d8f6-abcde[istio-proxy]: {ISTIO_DOCS_418}");
+    // Loki's `logcli query` writes `<time> <label set> <line>`
+    // (https://grafana.com/docs/loki/latest/query/logcli/: `2018-06-25T12:52:09Z {instance="cons…`),
+    // here with the labels Promtail's Kubernetes discovery sets.
+    let logcli = format!(
+        r#"2020-11-25T21:26:18.41Z {{app="curl", container="istio-proxy", job="foo/curl", namespace="foo", pod="curl-5b9c7d8f6-abcde", stream="stdout"}} {ISTIO_DOCS_418}"#
+    );
     let cases: Vec<(&str, Want)> = vec![
         (
             &compose,
@@ -130,6 +136,17 @@ fn lines_behind_every_collectors_prefix_are_read() {
                 ("pod", "curl-5b9c7d8f6-abcde"),
                 ("container", "istio-proxy"),
                 ("reporter", "client_sidecar"),
+                ("response_code", "418"),
+            ]),
+        ),
+        (
+            &logcli,
+            Record(&[
+                ("namespace", "foo"),
+                ("pod", "curl-5b9c7d8f6-abcde"),
+                ("container", "istio-proxy"),
+                ("log_time", "2020-11-25T21:26:18.41Z"),
+                ("partial", "false"),
                 ("response_code", "418"),
             ]),
         ),
