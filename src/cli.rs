@@ -84,7 +84,8 @@ fn help_template() -> String {
 /// next.
 ///
 /// Reads Envoy's default format, every Istio text layout, Istio JSON and any custom
-/// %OPERATOR% format, with kubectl, stern, CRI and docker wrappers, detected line by line.
+/// %OPERATOR% format, with kubectl, stern, kail, CRI, docker and docker compose wrappers,
+/// detected line by line.
 #[derive(Debug, Parser)]
 #[command(
     name = "envoy-triage",

@@ -532,7 +532,15 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         cause: Cause::TlsFailure,
-        test: |f| f.details_is(b"filter_chain_not_found") || (connect_failure(f) && tls_evidence(f)),
+        // Envoy writes a transport failure reason only for a failed upstream connection, so
+        // `TLS error: …` there decides whatever flag came with it (a cut or hand-edited line
+        // may have lost or changed the flags).
+        test: |f| {
+            f.details_is(b"filter_chain_not_found")
+                || (connect_failure(f) && tls_evidence(f))
+                || f.transport_text(b"TLS error")
+                || f.transport_text(b"TLS_error")
+        },
         evidence: TRANSPORT,
     },
     Rule {

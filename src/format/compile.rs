@@ -119,6 +119,213 @@ pub enum FormatError {
         "the format spans several lines (a newline at byte {offset}); envoy-triage reads one record per line"
     )]
     MultiLine { offset: usize },
+    /// A well-formed `%NAME%` that no Envoy (nor Istio's or Kuma's extensions) knows: Envoy
+    /// would refuse the config, so no log was written with it, and reading on would drop the
+    /// field it was meant to be (a `%RESPONSE_FLAG%` typo turns every `503 UF` into an
+    /// application error).
+    #[error("{}", unknown_operator_message(name, *offset, *suggestion))]
+    UnknownOperator { name: String, offset: usize, suggestion: Option<&'static str> },
+}
+
+fn unknown_operator_message(name: &str, offset: usize, suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(s) => format!("unknown operator %{name}% at byte {offset} (did you mean %{s}%?)"),
+        None => format!(
+            "unknown operator %{name}% at byte {offset} (Envoy's operators: \
+             https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#command-operators)"
+        ),
+    }
+}
+
+/// Every command operator Envoy has accepted (reference §7.2: HEAD's
+/// `source/common/formatter/stream_info_formatter.cc`, `http_specific_formatter.cc` and
+/// `source/extensions/formatter/*`), the ones it has since removed (`DOWNSTREAM_ADDRESS`, Envoy
+/// ≤1.7), and Istio's `REQ_WITHOUT_QUERY`, `METADATA` and `CEL` wiring. Sorted, for the binary
+/// search. Kuma's config-time `%KUMA_*%` placeholders are accepted by prefix.
+pub const KNOWN_OPERATORS: &[&str] = &[
+    "ACCESS_LOG_TYPE",
+    "BYTES_RECEIVED",
+    "BYTES_RETRANSMITTED",
+    "BYTES_SENT",
+    "CEL",
+    "CLUSTER_METADATA",
+    "COALESCE",
+    "COMMON_DURATION",
+    "CONNECTION_ID",
+    "CONNECTION_TERMINATION_DETAILS",
+    "CUSTOM_FLAGS",
+    "DATASOURCE",
+    "DOWNSTREAM_ADDRESS",
+    "DOWNSTREAM_DECOMPRESSED_HEADER_BYTES_RECEIVED",
+    "DOWNSTREAM_DECOMPRESSED_HEADER_BYTES_SENT",
+    "DOWNSTREAM_DETECTED_CLOSE_TYPE",
+    "DOWNSTREAM_DIRECT_LOCAL_ADDRESS",
+    "DOWNSTREAM_DIRECT_LOCAL_ADDRESS_ENDPOINT_ID",
+    "DOWNSTREAM_DIRECT_LOCAL_ADDRESS_WITHOUT_PORT",
+    "DOWNSTREAM_DIRECT_LOCAL_PORT",
+    "DOWNSTREAM_DIRECT_REMOTE_ADDRESS",
+    "DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT",
+    "DOWNSTREAM_DIRECT_REMOTE_PORT",
+    "DOWNSTREAM_HANDSHAKE_DURATION",
+    "DOWNSTREAM_HEADER_BYTES_RECEIVED",
+    "DOWNSTREAM_HEADER_BYTES_SENT",
+    "DOWNSTREAM_LOCAL_ADDRESS",
+    "DOWNSTREAM_LOCAL_ADDRESS_ENDPOINT_ID",
+    "DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT",
+    "DOWNSTREAM_LOCAL_CLOSE_REASON",
+    "DOWNSTREAM_LOCAL_DNS_SAN",
+    "DOWNSTREAM_LOCAL_EMAIL_SAN",
+    "DOWNSTREAM_LOCAL_IP_SAN",
+    "DOWNSTREAM_LOCAL_OTHERNAME_SAN",
+    "DOWNSTREAM_LOCAL_PORT",
+    "DOWNSTREAM_LOCAL_SUBJECT",
+    "DOWNSTREAM_LOCAL_URI_SAN",
+    "DOWNSTREAM_PEER_CERT",
+    "DOWNSTREAM_PEER_CERT_V_END",
+    "DOWNSTREAM_PEER_CERT_V_START",
+    "DOWNSTREAM_PEER_CHAIN_FINGERPRINTS_1",
+    "DOWNSTREAM_PEER_CHAIN_FINGERPRINTS_256",
+    "DOWNSTREAM_PEER_CHAIN_SERIALS",
+    "DOWNSTREAM_PEER_DNS_SAN",
+    "DOWNSTREAM_PEER_EMAIL_SAN",
+    "DOWNSTREAM_PEER_FINGERPRINT_1",
+    "DOWNSTREAM_PEER_FINGERPRINT_256",
+    "DOWNSTREAM_PEER_IP_SAN",
+    "DOWNSTREAM_PEER_ISSUER",
+    "DOWNSTREAM_PEER_ISSUER_FINGERPRINT_256",
+    "DOWNSTREAM_PEER_ISSUER_SERIAL",
+    "DOWNSTREAM_PEER_OTHERNAME_SAN",
+    "DOWNSTREAM_PEER_SERIAL",
+    "DOWNSTREAM_PEER_SUBJECT",
+    "DOWNSTREAM_PEER_URI_SAN",
+    "DOWNSTREAM_REMOTE_ADDRESS",
+    "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT",
+    "DOWNSTREAM_REMOTE_PORT",
+    "DOWNSTREAM_TLS_CIPHER",
+    "DOWNSTREAM_TLS_GROUP",
+    "DOWNSTREAM_TLS_SESSION_ID",
+    "DOWNSTREAM_TLS_VERSION",
+    "DOWNSTREAM_TRANSPORT_FAILURE_REASON",
+    "DOWNSTREAM_WIRE_BYTES_RECEIVED",
+    "DOWNSTREAM_WIRE_BYTES_SENT",
+    "DURATION",
+    "DYNAMIC_METADATA",
+    "EMIT_TIME",
+    "EMIT_TIME_LOCAL",
+    "ENVIRONMENT",
+    "FILE_CONTENT",
+    "FILTER_CHAIN_NAME",
+    "FILTER_STATE",
+    "GRPC_STATUS",
+    "GRPC_STATUS_NUMBER",
+    "HOSTNAME",
+    "LISTENER_NAME",
+    "LOCAL_REPLY_BODY",
+    "METADATA",
+    "PACKETS_RETRANSMITTED",
+    "PATH",
+    "PROTOCOL",
+    "QUERY_PARAM",
+    "QUERY_PARAMS",
+    "REQ",
+    "REQUESTED_SERVER_NAME",
+    "REQUEST_DURATION",
+    "REQUEST_HEADER",
+    "REQUEST_HEADERS_BYTES",
+    "REQUEST_TX_DURATION",
+    "REQ_ALL_HEADERS",
+    "REQ_WITHOUT_QUERY",
+    "RESP",
+    "RESPONSE_CODE",
+    "RESPONSE_CODE_DETAILS",
+    "RESPONSE_DURATION",
+    "RESPONSE_FLAGS",
+    "RESPONSE_FLAGS_LONG",
+    "RESPONSE_HEADER",
+    "RESPONSE_HEADERS_BYTES",
+    "RESPONSE_TRAILER",
+    "RESPONSE_TRAILERS_BYTES",
+    "RESPONSE_TX_DURATION",
+    "RESP_ALL_HEADERS",
+    "ROUNDTRIP_DURATION",
+    "ROUTE_NAME",
+    "SECRET",
+    "SPAN_ID",
+    "START_TIME",
+    "START_TIME_LOCAL",
+    "STREAM_ID",
+    "STREAM_INFO_REQ",
+    "TLS_JA3_FINGERPRINT",
+    "TLS_JA4_FINGERPRINT",
+    "TRACE_ID",
+    "TRAILER",
+    "TYPED_CEL",
+    "UNIQUE_ID",
+    "UPSTREAM_CLUSTER",
+    "UPSTREAM_CLUSTER_RAW",
+    "UPSTREAM_CONNECTION_ID",
+    "UPSTREAM_CONNECTION_IDS_ATTEMPTED",
+    "UPSTREAM_CONNECTION_POOL_READY_DURATION",
+    "UPSTREAM_DECOMPRESSED_HEADER_BYTES_RECEIVED",
+    "UPSTREAM_DECOMPRESSED_HEADER_BYTES_SENT",
+    "UPSTREAM_DETECTED_CLOSE_TYPE",
+    "UPSTREAM_FILTER_STATE",
+    "UPSTREAM_HEADER_BYTES_RECEIVED",
+    "UPSTREAM_HEADER_BYTES_SENT",
+    "UPSTREAM_HOST",
+    "UPSTREAM_HOSTS_ATTEMPTED",
+    "UPSTREAM_HOSTS_ATTEMPTED_WITHOUT_PORT",
+    "UPSTREAM_HOST_NAME",
+    "UPSTREAM_HOST_NAMES_ATTEMPTED",
+    "UPSTREAM_HOST_NAMES_ATTEMPTED_WITHOUT_PORT",
+    "UPSTREAM_HOST_NAME_WITHOUT_PORT",
+    "UPSTREAM_LOCAL_ADDRESS",
+    "UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT",
+    "UPSTREAM_LOCAL_CLOSE_REASON",
+    "UPSTREAM_LOCAL_DNS_SAN",
+    "UPSTREAM_LOCAL_IP_SAN",
+    "UPSTREAM_LOCAL_PORT",
+    "UPSTREAM_LOCAL_URI_SAN",
+    "UPSTREAM_METADATA",
+    "UPSTREAM_PEER_CERT",
+    "UPSTREAM_PEER_CERT_V_END",
+    "UPSTREAM_PEER_CERT_V_START",
+    "UPSTREAM_PEER_DNS_SAN",
+    "UPSTREAM_PEER_IP_SAN",
+    "UPSTREAM_PEER_ISSUER",
+    "UPSTREAM_PEER_SUBJECT",
+    "UPSTREAM_PEER_URI_SAN",
+    "UPSTREAM_PROTOCOL",
+    "UPSTREAM_REMOTE_ADDRESS",
+    "UPSTREAM_REMOTE_ADDRESS_ENDPOINT_ID",
+    "UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT",
+    "UPSTREAM_REMOTE_PORT",
+    "UPSTREAM_REQUEST_ATTEMPT_COUNT",
+    "UPSTREAM_SERVER_NAME",
+    "UPSTREAM_TLS_CIPHER",
+    "UPSTREAM_TLS_GROUP",
+    "UPSTREAM_TLS_SESSION_ID",
+    "UPSTREAM_TLS_VERSION",
+    "UPSTREAM_TRANSPORT_FAILURE_REASON",
+    "UPSTREAM_WIRE_BYTES_RECEIVED",
+    "UPSTREAM_WIRE_BYTES_SENT",
+    "VIRTUAL_CLUSTER_NAME",
+    "XFCC_VALUE",
+];
+
+/// Whether Envoy (or a product's config generator, for `KUMA_*`) knows the command.
+pub fn is_known_operator(command: &str) -> bool {
+    command.starts_with("KUMA_") || KNOWN_OPERATORS.binary_search(&command).is_ok()
+}
+
+/// The known operator closest to a misspelt one, when close enough to be worth suggesting.
+pub fn closest_operator(command: &str) -> Option<&'static str> {
+    KNOWN_OPERATORS
+        .iter()
+        .map(|&n| (strsim::jaro_winkler(command, n), n))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| n)
 }
 
 /// One token of a format string.
@@ -143,7 +350,7 @@ pub fn tokenize(format: &str) -> Result<Vec<Token<'_>>, FormatError> {
                     rest = after;
                     continue;
                 }
-                let (after, token) = operator(rest).map_err(|_| FormatError::BadOperator { offset })?;
+                let (after, token) = operator(rest).map_err(|_| bad_operator(rest, offset))?;
                 out.push(token);
                 rest = after;
             }
@@ -158,6 +365,22 @@ pub fn tokenize(format: &str) -> Result<Vec<Token<'_>>, FormatError> {
         }
     }
     Ok(out)
+}
+
+/// Why `%…` at `offset` is no operator: a name in the wrong case (`%response_code%`) is named,
+/// with the operator it would be; anything else is a stray `%`.
+fn bad_operator(at: &str, offset: usize) -> FormatError {
+    let body = &at[1..];
+    let len = body.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+    let name = &body[..len];
+    let closes = matches!(body.as_bytes().get(len), Some(b'%' | b'(' | b':'));
+    let upper = name.to_ascii_uppercase();
+    match KNOWN_OPERATORS.iter().find(|&&k| k == upper) {
+        Some(&known) if closes && name != known => {
+            FormatError::UnknownOperator { name: name.to_string(), offset, suggestion: Some(known) }
+        }
+        _ => FormatError::BadOperator { offset },
+    }
 }
 
 fn command_name(i: &str) -> IResult<&str, &str> {
@@ -302,6 +525,16 @@ impl CompiledFormat {
                 Token::Literal(s) => pending_lit.extend_from_slice(s.as_bytes()),
                 Token::Percent => pending_lit.push(b'%'),
                 Token::Operator { command, arg, .. } => {
+                    if !is_known_operator(command) {
+                        // The command borrows the format: its offset is where it lies, less its `%`.
+                        let offset = command.as_ptr() as usize - body.as_ptr() as usize - 1;
+                        let suggestion = closest_operator(command);
+                        return Err(FormatError::UnknownOperator {
+                            name: command.to_string(),
+                            offset,
+                            suggestion,
+                        });
+                    }
                     match steps.last_mut() {
                         None => lead = std::mem::take(&mut pending_lit),
                         Some(prev) => {
@@ -628,6 +861,13 @@ impl CompiledFormat {
                     pos = next;
                 }
                 Err(e) => {
+                    if CUT && i < steps.len() && self.ends_closed(line, i, pos, rec) {
+                        for s in &steps[i + 1..] {
+                            clear(rec, s.field);
+                        }
+                        *cut = Some(i + 1);
+                        return Ok(BACKTRACK_BUDGET - budget);
+                    }
                     if CUT && e.kind == ErrorKind::Truncated && i < steps.len() {
                         // Values of an abandoned longer match may linger in later slots.
                         for s in &steps[i..] {
@@ -651,6 +891,19 @@ impl CompiledFormat {
                 }
             }
         }
+    }
+
+    /// A line cut right after step `i`'s value and the first bytes of the literal that ends
+    /// it, as in `… 503 UF,URX "-" "TLS error: Secret is not supplied by SDS"`: the closing
+    /// quote says the value is whole, so it is kept (and validated) where a line that ends
+    /// inside a value loses it. Only the last value qualifies: the rest of the line holds no
+    /// whole terminator.
+    fn ends_closed<'a>(&self, line: &'a [u8], i: usize, pos: usize, rec: &mut Record<'a>) -> bool {
+        let step = &self.steps[i];
+        let Term::Lit(lit) = &step.term else { return false };
+        let Some(rest) = line.get(pos..) else { return false };
+        let Some(n) = (1..lit.len()).rev().find(|&n| rest.ends_with(&lit[..n])) else { return false };
+        find_literal(lit, rest).is_none() && store(rec, step, &rest[..rest.len() - n]).is_ok()
     }
 
     /// Two operators with nothing between them (Istio 1.0.3's `%…PATH)%%PROTOCOL%`): find the
@@ -1226,6 +1479,73 @@ mod tests {
             t,
             vec![Token::Operator { command: "CEL", arg: Some("request.headers['a)b']"), max_len: None }]
         );
+    }
+
+    /// A typo in `--format` must stop the run: read as an ignored field, `%RESPONSE_FLAG%` made
+    /// every `503 UF,URX` an application error.
+    #[test]
+    fn unknown_operators_are_rejected_with_the_closest_known_name() {
+        let cases = [
+            (
+                "[%START_TIME%] %RESPONSE_CODE% %RESPONSE_FLAG% %DURATION%",
+                "RESPONSE_FLAG",
+                31,
+                Some("RESPONSE_FLAGS"),
+            ),
+            (
+                "%RESPONSE_CODE% %UPSTREAM_TRANSPORT_FAILURE%",
+                "UPSTREAM_TRANSPORT_FAILURE",
+                16,
+                Some("UPSTREAM_TRANSPORT_FAILURE_REASON"),
+            ),
+            ("%RESPONSE_CODE% %DURATON%", "DURATON", 16, Some("DURATION")),
+            ("%RESPONSE_CODE% %UPSTREAM_CLUSTERS%", "UPSTREAM_CLUSTERS", 16, Some("UPSTREAM_CLUSTER")),
+            ("%RESPONSE_CODE% %REQUEST(:PATH)%", "REQUEST", 16, Some("REQUEST_HEADER")),
+            ("%RESPONSE_CODE% %FOO%", "FOO", 16, None),
+            // The case is wrong: Envoy's tokenizer reads only upper-case names.
+            ("%response_code% %DURATION%", "response_code", 0, Some("RESPONSE_CODE")),
+            ("%RESPONSE_CODE% %req(:path)%", "req", 16, Some("REQ")),
+        ];
+        for (format, name, offset, suggestion) in cases {
+            let err = CompiledFormat::compile(format, FormatKind::Custom).unwrap_err();
+            assert_eq!(
+                err,
+                FormatError::UnknownOperator { name: name.into(), offset, suggestion },
+                "{format}"
+            );
+        }
+        let err = CompiledFormat::compile("%RESPONSE_CODE% %RESPONSE_FLAG%", FormatKind::Custom).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown operator %RESPONSE_FLAG% at byte 16 (did you mean %RESPONSE_FLAGS%?)"
+        );
+        let err = CompiledFormat::compile("%RESPONSE_CODE% %XYZZY%", FormatKind::Custom).unwrap_err();
+        assert!(
+            err.to_string().starts_with("unknown operator %XYZZY% at byte 16 (Envoy's operators: https://"),
+            "{err}"
+        );
+    }
+
+    /// Every operator Envoy documents, with and without arguments and a length, still compiles:
+    /// the envoyproxy/envoy docs' own examples (`docs/root/configuration/observability/access_log/usage.rst`).
+    #[test]
+    fn every_real_operator_is_accepted() {
+        for name in KNOWN_OPERATORS {
+            CompiledFormat::compile(&format!("x %{name}% y"), FormatKind::Custom).unwrap();
+        }
+        for format in [
+            "%START_TIME(%Y/%m/%dT%H:%M:%S%z %s)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH):256% %RESP(SERVER)%",
+            "%DYNAMIC_METADATA(com.test.my_filter:test_key):20% %CLUSTER_METADATA(NAMESPACE:KEY)%",
+            "%FILTER_STATE(envoy.tcp_proxy.cluster:PLAIN)% %UPSTREAM_FILTER_STATE(key:TYPED)%",
+            "%ENVIRONMENT(HOSTNAME)% %HOSTNAME% %REQ_WITHOUT_QUERY(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+            "%METADATA(ROUTE:com.test.my_filter:test_key)% %CEL(request.headers['x'])% %TYPED_CEL(xds.node.id)%",
+            "%COMMON_DURATION(US_RX_BEG:DS_TX_END:ms)% %GRPC_STATUS(CAMEL_STRING)% %PATH(WQ:ORIG)%",
+            "%RESPONSE_CODE_DETAILS(ALLOW_WHITESPACES)% %QUERY_PARAM(x):10% %TRAILER(grpc-status)%",
+            "%KUMA_SOURCE_SERVICE% %KUMA_MESH% %DOWNSTREAM_ADDRESS% %XFCC_VALUE(uri)% %%",
+        ] {
+            CompiledFormat::compile(format, FormatKind::Custom).unwrap_or_else(|e| panic!("{format}: {e}"));
+        }
+        assert!(KNOWN_OPERATORS.windows(2).all(|w| w[0] < w[1]), "sorted for the binary search");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Line decoding: from one physical line to a [`Record`], a skipped line or a malformed one.
 //!
-//! Layers, outermost first: transport wrappers ([`wrapper`]: kubectl, stern, CRI, docker,
+//! Layers, outermost first: transport wrappers ([`wrapper`]: kubectl, stern, kail, CRI, docker,
 //! docker compose), then the payload: a text layout ([`builtin`] and [`products`], compiled by
 //! [`compile`]), a JSON object ([`json`]), a ztunnel L4 line ([`ztunnel`]), a `key=value` line
 //! ([`keyvalue`]), or recognised non-access output of an istio-proxy container (Envoy and
@@ -376,6 +376,15 @@ impl Decoder {
                     payload = rest;
                     continue;
                 }
+                if meta.container.is_none() {
+                    if let Some((ns, pod, container, rest)) = wrapper::kail_prefix(payload) {
+                        meta.namespace = Some(ns);
+                        meta.pod = Some(pod);
+                        meta.container = Some(container);
+                        payload = rest;
+                        continue;
+                    }
+                }
             }
             if first.is_ascii_alphanumeric() && meta.container.is_none() {
                 if let Some((service, rest)) = wrapper::compose_prefix(payload) {
@@ -704,8 +713,9 @@ fn skip_reason(p: &[u8]) -> Option<SkipReason> {
         let scope = rest[level_end..].trim_ascii_start();
         return Some(if scope.starts_with(b"envoy ") { SkipReason::EnvoyLog } else { SkipReason::AgentLog });
     }
+    // `Found 3 pods, using pod/envoy-g86st` (kubectl logs of a DaemonSet or Deployment).
     if p.starts_with(b"Defaulted container \"")
-        || p.starts_with(b"Found ") && p.ends_with(b"pods, using pod/")
+        || p.starts_with(b"Found ") && memchr::memmem::find(p, b" pods, using pod/").is_some()
     {
         return Some(SkipReason::KubectlNotice);
     }

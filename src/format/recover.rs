@@ -8,8 +8,10 @@
 //!    (with its own kubectl/CRI/stern wrappers, if any). The pod, namespace and container the
 //!    shipper's Kubernetes metadata names become the record's. Docker's own `{"log":…}` objects
 //!    are handled by the fast path, which also joins their fragments.
-//! 2. **Free-text prefixes** of up to [`MAX_PREFIX`] bytes (syslog headers, a tool's own tags)
-//!    before an unmistakable record start: `[` + an ISO date, `{"`, or `"` + a method.
+//! 2. **Free-text prefixes** of up to [`MAX_PREFIX`] bytes (syslog and journald headers, a
+//!    tool's own tags, Loki's label sets, whose pod labels become the record's) before an
+//!    unmistakable record start: `[` + an ISO date, `{"`, or `"` + a method. A request line
+//!    without its protocol is read with `-` in its place.
 //! 3. **Pasted lines** (reference §10 examples 11, 13, 16, 19, 20): quotes escaped as `\"` or
 //!    doubled `""` are unescaped and the line read again; a line cut at the start (no
 //!    `[START_TIME] `, or starting inside the request line), cut at the end, or elided with
@@ -45,6 +47,7 @@ pub(crate) fn recover<'s>(
     }
     if payload.first() == Some(&b'{') {
         return envelope(choice, last_layout, payload, envelope_buf, unescaped, values, true)
+            .or_else(|| stream_labels(choice, last_layout, payload, values))
             .or_else(|| lenient(choice, last_layout, payload).map(PayloadOutcome::Record));
     }
     if !matches!(choice, FormatChoice::Auto | FormatChoice::Custom(_))
@@ -52,11 +55,87 @@ pub(crate) fn recover<'s>(
     {
         return None;
     }
+    // A request line whose protocol was left out (`"POST /foo/bar" 503 …`): read with `-` in
+    // its place, as a partial record. A layout's own reading of the line, if any, came first.
+    let payload: &'s [u8] = match with_protocol_placeholder(payload, envelope_buf) {
+        Some(fixed) => fixed,
+        None => payload,
+    };
     // A record after a prefix first: read as a cut line, the prefix would pass for a value.
     if let Some(found) = prefixed(choice, last_layout, payload, values) {
         return Some(found);
     }
     pasted(choice, last_layout, payload, unescaped, values)
+}
+
+/// Loki's `logcli query` lines after their time: `{app="envoy", namespace="shop", pod="…"} line`
+/// (grafana.com/docs/loki/latest/query/logcli/). The line after the label set is read as a
+/// payload of its own; the labels Kubernetes shippers set name its namespace, pod and container.
+fn stream_labels<'a>(
+    choice: &FormatChoice,
+    last_layout: &mut usize,
+    p: &'a [u8],
+    values: &'a Scratch,
+) -> Option<PayloadOutcome<'a>> {
+    // `{"` opens a JSON object: that is an envelope's or a record's, not a label set.
+    if p.get(1) == Some(&b'"') {
+        return None;
+    }
+    let close = memchr::memchr(b'}', &p[..p.len().min(MAX_LEN)])?;
+    let rest = p[close + 1..].strip_prefix(b" ")?;
+    let mut found = match parse_payload(choice, last_layout, rest, values) {
+        Ok(found) => found,
+        Err(_) => PayloadOutcome::Record(lenient(choice, last_layout, rest)?),
+    };
+    if let PayloadOutcome::Record(rec) = &mut found {
+        for pair in p[1..close].split(|&b| b == b',') {
+            let pair = pair.trim_ascii();
+            let Some(eq) = memchr::memchr(b'=', pair) else { continue };
+            let (key, value) = (&pair[..eq], &pair[eq + 1..]);
+            let Some(value) = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")) else { continue };
+            match key {
+                b"namespace" => rec.meta.namespace = Some(value),
+                b"pod" => rec.meta.pod = Some(value),
+                b"container" => rec.meta.container = Some(value),
+                _ => {}
+            }
+        }
+    }
+    Some(found)
+}
+
+/// `"METHOD /path"` (two words in the request-line quotes, no `HTTP/…`) → the line copied
+/// into `buf` with ` -` before the closing quote, so that every layout's `%PROTOCOL%` reads
+/// `-`. `None` when the line has no such request line near its start.
+fn with_protocol_placeholder<'b>(p: &[u8], buf: &'b mut Vec<u8>) -> Option<&'b [u8]> {
+    let limit = p.len().min(MAX_PREFIX + 32);
+    let mut from = 0;
+    let close = loop {
+        let open = from + memchr::memchr(b'"', &p[from..limit])?;
+        from = open + 1;
+        let method = p[from..].iter().take_while(|b| b.is_ascii_uppercase()).count();
+        if !(3..=10).contains(&method) || p.get(from + method) != Some(&b' ') {
+            continue;
+        }
+        let path_at = from + method + 1;
+        let path = p[path_at..].iter().take_while(|&&b| !matches!(b, b' ' | b'"')).count();
+        let close = path_at + path;
+        // A path, a closing quote and a space: nothing in between (a protocol) and not Istio
+        // 1.0's `/pathHTTP/1.1`, which its own layout reads.
+        if path > 0
+            && p[path_at] == b'/'
+            && p.get(close) == Some(&b'"')
+            && p.get(close + 1) == Some(&b' ')
+            && memchr::memmem::find(&p[path_at..close], b"HTTP/").is_none()
+        {
+            break close;
+        }
+    };
+    buf.clear();
+    buf.extend_from_slice(&p[..close]);
+    buf.extend_from_slice(b" -");
+    buf.extend_from_slice(&p[close..]);
+    Some(buf)
 }
 
 /// A shipper's envelope: the first candidate value that decodes to a record, else the first
@@ -210,7 +289,10 @@ fn unescape_quotes(p: &[u8], backslashed: bool, out: &mut Vec<u8>) {
 }
 
 /// Reads a cut or elided line with the allowed layouts, the last one that matched first. A
-/// reading that reaches the end of the line beats one that runs out.
+/// reading that reaches the end of the line beats one that runs out, and of those that run
+/// out, the one that read more values: `503 UF,URX "-" "TLS error: …"` is Istio 1.3–1.7's
+/// mixer status and transport failure reason, which Istio 1.8's layout (reason, then bytes)
+/// can read only by dropping the reason.
 fn lenient<'a>(choice: &FormatChoice, last_layout: &mut usize, p: &'a [u8]) -> Option<Record<'a>> {
     let p = before_elision(p);
     if let FormatChoice::Custom(f) = choice {
@@ -219,18 +301,17 @@ fn lenient<'a>(choice: &FormatChoice, last_layout: &mut usize, p: &'a [u8]) -> O
     let layouts = builtin::text_layouts();
     let last = *last_layout;
     let order = std::iter::once(last).chain((0..layouts.len()).filter(|&i| i != last));
-    let mut cut: Option<Record<'a>> = None;
+    let mut cut: Option<(usize, Record<'a>)> = None;
     for i in order.filter(|&i| super::allowed(choice, layouts[i].kind())) {
         if let Some((rec, how)) = layouts[i].parse_pasted(p) {
-            if how.cut_at.is_none() {
-                return Some(rec);
-            }
-            if cut.is_none() {
-                cut = Some(rec);
+            let Some(cut_at) = how.cut_at else { return Some(rec) };
+            let read = cut_at - how.first_step;
+            if cut.as_ref().is_none_or(|(best, _)| read > *best) {
+                cut = Some((read, rec));
             }
         }
     }
-    cut
+    cut.map(|(_, rec)| rec)
 }
 
 /// The line up to an elision its author made (` ... ` or ` … `), keeping the space before it so

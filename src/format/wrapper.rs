@@ -2,7 +2,8 @@
 //! (`[pod/NAME/CONTAINER] `), `--timestamps` (RFC 3339 with 9 fraction digits), CRI log files
 //! (`TS stdout F …`, `P` fragments), docker json-file objects, stern's default output
 //! (`[namespace] pod container message`, ANSI colours stripped) and `docker compose logs`
-//! (`service-1  | message`). Log shippers' JSON envelopes other than docker's own are peeled
+//! (`service-1  | message`, the padded name and `| ` coloured, `-t` timestamps after them) and
+//! kail (`namespace/pod[container]: message`). Log shippers' JSON envelopes other than docker's own are peeled
 //! on the rare path ([`super::recover`]).
 //!
 //! These are pure functions over one line; the stateful joining of fragments lives in
@@ -283,6 +284,30 @@ pub fn stern_prefix(line: &[u8]) -> Option<(Option<&[u8]>, &[u8], &[u8], &[u8])>
     None
 }
 
+/// kail's `namespace/pod[container]: message` (`boz/kail`, one line per container's line) →
+/// (namespace, pod, container, message).
+#[allow(clippy::type_complexity)]
+pub fn kail_prefix(line: &[u8]) -> Option<(&[u8], &[u8], &[u8], &[u8])> {
+    // A namespace is at most 63 bytes: most lines fail on their first non-name byte.
+    let ns_len = line
+        .iter()
+        .take(64)
+        .take_while(|&&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        .count();
+    if line.get(ns_len) != Some(&b'/') {
+        return None;
+    }
+    let rest = &line[ns_len + 1..];
+    let open = memchr::memchr(b'[', &rest[..rest.len().min(254)])?;
+    let close = open + 1 + memchr::memchr(b']', &rest[open + 1..rest.len().min(open + 256)])?;
+    let (ns, pod, container) = (&line[..ns_len], &rest[..open], &rest[open + 1..close]);
+    if !is_k8s_name(ns) || !is_k8s_name(pod) || !is_k8s_name(container) {
+        return None;
+    }
+    let message = rest[close + 1..].strip_prefix(b": ")?;
+    Some((ns, pod, container, message))
+}
+
 /// A Kubernetes object name: DNS-1123 label/subdomain characters, 1–253 bytes.
 pub fn is_k8s_name(s: &[u8]) -> bool {
     !s.is_empty() && s.len() <= 253 && all_name_bytes(s) && s[0].is_ascii_alphanumeric()
@@ -434,6 +459,25 @@ mod tests {
         assert_eq!(compose_prefix(b"front_envoy_1 | {}"), Some((&b"front_envoy_1"[..], &b"{}"[..])));
         assert_eq!(compose_prefix(b"a|b"), None);
         assert_eq!(compose_prefix(b"two words  | x"), None);
+    }
+
+    #[test]
+    fn kail_prefixes() {
+        // https://github.com/istio/istio/issues/9113 (kail output of an istio-proxy container).
+        let line = b"preprod-cb/classification-helper-ui-76f9cdcd4d-rz6n9[istio-proxy]: [2018-10-03 08:47:42.958][95][debug]";
+        let (ns, pod, c, m) = kail_prefix(line).unwrap();
+        assert_eq!(
+            (ns, pod, c, m),
+            (
+                &b"preprod-cb"[..],
+                &b"classification-helper-ui-76f9cdcd4d-rz6n9"[..],
+                &b"istio-proxy"[..],
+                &b"[2018-10-03 08:47:42.958][95][debug]"[..]
+            )
+        );
+        assert!(kail_prefix(b"envoy-1  | [2024-12-15T06:24:57.672Z] \"GET /").is_none());
+        assert!(kail_prefix(b"ns/pod[c] no colon").is_none());
+        assert!(kail_prefix(b"ns/Pod[c]: x").is_none());
     }
 
     #[test]

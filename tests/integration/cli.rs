@@ -639,6 +639,35 @@ fn bad_flags_are_explained_with_exit_code_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A misspelt operator in `--format` once compiled as an ignored field: every `503 UF,URX`
+/// then read as an application error. Now the run stops before reading, naming the operator and
+/// the closest real one, in `explain` too.
+#[test]
+fn an_unknown_format_operator_is_refused_with_the_closest_name() {
+    let format = "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" %RESPONSE_CODE% %RESPONSE_FLAG% %BYTES_RECEIVED% %BYTES_SENT% %DURATION%";
+    let line = r#"[2024-09-26T22:50:30.159Z] "POST /v1/chat/completions HTTP/1.1" 503 UF,URX 98 173 3"#;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, format!("{line}\n")).unwrap();
+    let out = bin().args(["-o", "json", "--format", format]).arg(&log).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "envoy-triage: --format: unknown operator %RESPONSE_FLAG% at byte 94 (did you mean %RESPONSE_FLAGS%?)\n"
+    );
+    let out = bin().args(["explain", "--format", format, line]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean %RESPONSE_FLAGS%?"));
+    // Spelt right, the same line is the connection failure it is.
+    let fixed = format.replace("%RESPONSE_FLAG%", "%RESPONSE_FLAGS%");
+    let out = bin().args(["-o", "json", "--format", &fixed]).arg(&log).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["by_flag"]["UF"], 1, "{v}");
+    assert!(v["by_cause"].get("app_error").is_none(), "{v}");
+}
+
 /// Out-of-range numbers once panicked (`-j 20000` spawning threads, `-j 18446744073709551615`
 /// allocating) or busy-looped (`--interval 1e-9`): each is refused up front, naming the flag
 /// and what it takes.

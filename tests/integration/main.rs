@@ -13,5 +13,6 @@ mod failon;
 mod follow;
 mod hostile;
 mod inputs;
+mod real_lines;
 mod records;
 mod snapshots;

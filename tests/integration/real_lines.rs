@@ -1,0 +1,285 @@
+//! Real lines as people meet them, one table per class of issue 17: behind the wrappers of
+//! the tools they were read with, and cut or redacted as they were pasted. Each case is a line
+//! copied from the source named above it and what `-o records` must say about it: its cause,
+//! domain and reporter, or the fields the line holds; a line that is not a record must be
+//! skipped for its reason, never malformed.
+//!
+//! Where a source shows the payload bare and the wrapper is the one the tool writes, the case
+//! joins the two; the wrapper's shape then comes from the tool's own source, named too.
+
+use serde_json::Value;
+
+use crate::common::bin;
+
+/// What one line must become.
+enum Want {
+    /// A record with these fields (`null` for absent; numbers and booleans as JSON text).
+    Record(&'static [(&'static str, &'static str)]),
+    /// A skipped line, for this reason.
+    Skipped(&'static str),
+}
+
+/// Runs the lines as one file through `-o records` and `-o json`, and checks each.
+fn check(cases: &[(&str, Want)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("pasted.log");
+    let text: String = cases.iter().map(|(line, _)| format!("{line}\n")).collect();
+    std::fs::write(&log, text).unwrap();
+    let out = bin().args(["-o", "records", "-j", "1"]).arg(&log).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for (i, (line, want)) in cases.iter().enumerate() {
+        let n = i as u64 + 1;
+        let rec = records.iter().find(|r| r["line"] == n);
+        match want {
+            Want::Record(fields) => {
+                let rec = rec.unwrap_or_else(|| panic!("line {n} is no record: {line}"));
+                for (key, expected) in *fields {
+                    let got = match &rec[*key] {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    assert_eq!(got, *expected, "{key} of line {n}: {line}");
+                }
+            }
+            Want::Skipped(_) => assert!(rec.is_none(), "line {n} read as a record: {line}"),
+        }
+    }
+    // Every skipped line for its reason, and nothing malformed.
+    let out = bin().args(["-o", "json"]).arg(&log).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["totals"]["malformed"], 0, "{}", v["totals"]);
+    let mut reasons = std::collections::BTreeMap::<&str, u64>::new();
+    for (_, want) in cases {
+        if let Want::Skipped(reason) = want {
+            *reasons.entry(reason).or_default() += 1;
+        }
+    }
+    for (reason, count) in reasons {
+        assert_eq!(v["totals"]["skipped_by_reason"][reason], count, "{reason}: {}", v["totals"]);
+    }
+}
+
+use Want::{Record, Skipped};
+
+/// Envoy's access lines the wrapper cases carry.
+/// https://github.com/katanemo/plano/pull/89 (plain Envoy, default format, connection refused).
+const PLANO_503_UF: &str = r#"[2024-09-26T22:50:30.159Z] "POST /v1/chat/completions HTTP/1.1" 503 UF 98 173 3 - "-" "OpenAI/Python 1.46.1" "30dee192-a123-46e0-8236-a45417eaf02d" "bolt:10000" "[2607:7700:0:33:0:1:ac42:f3]:443""#;
+/// envoyproxy/katacoda-scenarios `migrating-from-nginx-to-envoy/step6.md` (a success).
+const KATACODA_200: &str = r#"[2018-11-23T04:51:00.281Z] "GET / HTTP/1.1" 200 - 0 58 4 1 "-" "curl/7.47.0" "f21ebd42-6770-4aa5-88d4-e56118165a7d" "one.example.com" "172.18.0.4:80""#;
+/// https://github.com/istio/istio.io `content/en/docs/tasks/observability/logs/access-log/index.md`.
+const ISTIO_DOCS_418: &str = r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#;
+
+/// Class 1: wrappers. Plain Envoy in docker compose is how many people first meet Envoy.
+#[test]
+fn lines_behind_every_collectors_prefix_are_read() {
+    // docker compose writes `fmt.Sprintf("%-"+width+"s | ", name)`, coloured as a whole when
+    // the output is a terminal, and with `-t` the time (`RFC3339NanoFixed`, local zone) and a
+    // space after it: docker/compose `cmd/formatter/logs.go` (`setPrefix`, `write`).
+    let compose = format!("envoy-1  | {PLANO_503_UF}");
+    let compose_t = format!("envoy-1  | 2024-09-26T22:50:30.160213456Z {PLANO_503_UF}");
+    let compose_colour_t =
+        format!("\x1b[36menvoy-1  | \x1b[0m2024-09-26T23:50:30.160213456+01:00 {PLANO_503_UF}");
+    let compose_v1 = format!("front-envoy_1  | {KATACODA_200}");
+    // `docker logs -t`: an RFC3339Nano time and a space (docs.docker.com/reference/cli/docker/container/logs).
+    let docker_t = format!("2024-09-26T22:50:30.16021345Z {PLANO_503_UF}");
+    // kail writes `namespace/pod[container]: line` (its shape: https://github.com/istio/istio/issues/9113).
+    let kail = format!("foo/curl-5b9c7d8f6-abcde[istio-proxy]: {ISTIO_DOCS_418}");
+    // Loki's `logcli query` writes `<time> <label set> <line>`
+    // (https://grafana.com/docs/loki/latest/query/logcli/: `2018-06-25T12:52:09Z {instance="cons…`),
+    // here with the labels Promtail's Kubernetes discovery sets.
+    let logcli = format!(
+        r#"2020-11-25T21:26:18.41Z {{app="curl", container="istio-proxy", job="foo/curl", namespace="foo", pod="curl-5b9c7d8f6-abcde", stream="stdout"}} {ISTIO_DOCS_418}"#
+    );
+    let cases: Vec<(&str, Want)> = vec![
+        (
+            &compose,
+            Record(&[
+                ("cause", "connection_refused"),
+                ("domain", "network"),
+                ("reporter", "unknown"),
+                ("container", "envoy-1"),
+                ("log_time", "null"),
+            ]),
+        ),
+        (
+            &compose_t,
+            Record(&[
+                ("cause", "connection_refused"),
+                ("domain", "network"),
+                ("container", "envoy-1"),
+                ("log_time", "2024-09-26T22:50:30.160213456Z"),
+            ]),
+        ),
+        (
+            &compose_colour_t,
+            Record(&[
+                ("cause", "connection_refused"),
+                ("container", "envoy-1"),
+                ("log_time", "2024-09-26T23:50:30.160213456+01:00"),
+            ]),
+        ),
+        (&compose_v1, Record(&[("cause", "null"), ("failed", "false"), ("container", "front-envoy_1")])),
+        (
+            &docker_t,
+            Record(&[
+                ("cause", "connection_refused"),
+                ("domain", "network"),
+                ("log_time", "2024-09-26T22:50:30.16021345Z"),
+            ]),
+        ),
+        (
+            &kail,
+            Record(&[
+                ("namespace", "foo"),
+                ("pod", "curl-5b9c7d8f6-abcde"),
+                ("container", "istio-proxy"),
+                ("reporter", "client_sidecar"),
+                ("response_code", "418"),
+            ]),
+        ),
+        (
+            &logcli,
+            Record(&[
+                ("namespace", "foo"),
+                ("pod", "curl-5b9c7d8f6-abcde"),
+                ("container", "istio-proxy"),
+                ("log_time", "2020-11-25T21:26:18.41Z"),
+                ("partial", "false"),
+                ("response_code", "418"),
+            ]),
+        ),
+        // https://github.com/envoyproxy/envoy/issues/35705 (docker-compose v1, Envoy's debug
+        // output and its header dump, a blank line of it).
+        (
+            "front-envoy_1  | [2024-08-14 08:30:04.560][35][debug][http] [source/common/http/async_client_impl.cc:123] async http request response headers (end_stream=false):",
+            Skipped("envoy_log"),
+        ),
+        ("front-envoy_1  | ':status', '503'", Skipped("envoy_log")),
+        ("front-envoy_1  | ", Skipped("blank")),
+        // https://github.com/envoyproxy/envoy/issues/1887 (docker-compose v1, 2017).
+        (
+            "proxy_1    | [2017-10-18 23:44:20.651][6][warning][main] source/server/server.cc:164] initializing epoch 0 (hot restart version=8.2490552)",
+            Skipped("envoy_log"),
+        ),
+        // https://github.com/istio/istio/issues/9113 (kail).
+        (
+            "preprod-cb/classification-helper-ui-76f9cdcd4d-rz6n9[istio-proxy]: [2018-10-03 08:47:42.958][95][debug][http] external/envoy/source/common/http/conn_manager_impl.cc:889] [C32][S16141632285256672176] request end stream",
+            Skipped("envoy_log"),
+        ),
+        // https://github.com/istio/istio/issues/22802 (stern).
+        (
+            "tmp-1 istio-proxy [2020-04-08 08:42:36.539][31][debug][http] [external/envoy/source/common/http/conn_manager_impl.cc:1255] [C6][S15320993954660358114] Sending local reply with details upstream_reset_before_response_started{connection failure}",
+            Skipped("envoy_log"),
+        ),
+        // `kubectl logs ds/envoy -c envoy -n projectcontour` (a Contour guide in the public code
+        // index): kubectl names the pod it picked.
+        ("Found 3 pods, using pod/envoy-g86st", Skipped("kubectl_notice")),
+    ];
+    check(&cases);
+}
+
+/// Class 2: lines people cut or redact. What is left is read as a partial record, and a
+/// transport failure reason `TLS error: …` makes it a TLS failure.
+#[test]
+fn cut_and_redacted_lines_are_read_for_what_they_hold() {
+    let cases: Vec<(&str, Want)> = vec![
+        // https://github.com/Cray-HPE/docs-csm/blob/main/operations/kubernetes/Troubleshoot_Intermittent_503s.md
+        // (cut right after the transport failure reason; Istio 1.3–1.7 layout).
+        (
+            r#"[2022-05-10T16:27:29.232Z] "POST /apis/hbtd/hmi/v1/heartbeat HTTP/2" 503 UF,URX "-" "TLS error: Secret is not supplied by SDS""#,
+            Record(&[
+                ("cause", "tls_failure"),
+                ("domain", "security"),
+                ("reporter", "unknown"),
+                ("partial", "true"),
+                ("upstream_transport_failure_reason", "TLS error: Secret is not supplied by SDS"),
+                ("bytes_received", "null"),
+            ]),
+        ),
+        // The same, from an older revision of that page, wrapped by its author after the user
+        // agent (the rest of it, on its own line, holds no response code).
+        (
+            r#"[2022-05-10T16:27:29.232Z] "POST /apis/hbtd/hmi/v1/heartbeat HTTP/2" 503 UF,URX "-" "TLS error: Secret is not supplied by SDS" 132 91 25 - "10.39.0.0" "-""#,
+            Record(&[
+                ("cause", "tls_failure"),
+                ("domain", "security"),
+                ("partial", "true"),
+                ("duration_ms", "25"),
+                ("x_forwarded_for", "10.39.0.0"),
+            ]),
+        ),
+        // The first line with its flags cut down to `URX` (hand-edited; no public line has
+        // another flag with a TLS reason): the reason alone decides, since Envoy writes one
+        // only for a failed upstream connection.
+        (
+            r#"[2022-05-10T16:27:29.232Z] "POST /apis/hbtd/hmi/v1/heartbeat HTTP/2" 503 URX "-" "TLS error: Secret is not supplied by SDS""#,
+            Record(&[("cause", "tls_failure"), ("domain", "security"), ("response_flags", "[\"URX\"]")]),
+        ),
+        // https://github.com/istio/istio/issues/25062 (Istio 1.4; cut at both ends).
+        (
+            r#"503 UF,URX "-" "TLS error: 268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER""#,
+            Record(&[
+                ("cause", "tls_failure"),
+                ("domain", "security"),
+                ("partial", "true"),
+                (
+                    "upstream_transport_failure_reason",
+                    "TLS error: 268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER",
+                ),
+            ]),
+        ),
+        // istio/istio.io `content/en/docs/ops/diagnostic-tools/multicluster/index.md` (cut
+        // inside the request line and after the reason).
+        (
+            r#"HTTP/2" 503 UF,URX "-" "TLS error: 268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED""#,
+            Record(&[
+                ("cause", "tls_failure"),
+                ("domain", "security"),
+                ("protocol", "HTTP/2"),
+                ("response_code", "503"),
+            ]),
+        ),
+        // Istio 1.9+, cut after the reason (a Cray-HPE support issue in the public code index
+        // shows the whole record: `… 503 UF,URX "-" "TLS error: Secret is not supplied by SDS" 52 91 18 …`).
+        (
+            r#"[2022-04-19T13:35:23.864Z] "POST / HTTP/1.1" 503 UF,URX "-" "TLS error: Secret is not supplied by SDS" 52 91 18 - "-" "curl/7.79.1" "622c1d7d-b9bf-4fea-9bc2-28dfe57ae9f0" "cray-dhcp-kea-api:8000" "10.37.0.73:8000" outbound|8000||cray-dhcp-kea-api.services.svc.cluster.local - 10.27.72.242:8000 10.37.0.73:58716 - default"#,
+            Record(&[
+                ("cause", "tls_failure"),
+                ("domain", "security"),
+                ("reporter", "client_sidecar"),
+                ("partial", "false"),
+            ]),
+        ),
+        // Paths, hosts and clusters replaced by `xxxxx` (an Istio 1.6 post-mortem in the public
+        // code index): whole records, classified as they are.
+        (
+            r#"[2020-08-20T13:36:24.347Z] "GET /xxxxx/xxxxx/3CAEBLblqQhADTNs4k5NsKzSWDCFwBgNWqP8qiRcvPB3sAzGd32Fg9czGHIA1wRYmRdM1vjut7XaObydDhO3Hf0RldDT_OW50 HTTP/1.1" 503 UF "-" "-" 0 91 0 - "10.69.102.12" "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko" "ad6fb381-691e-44d8-a2d5-ff88fc84f8d4" "xxxxx-xxx.micro.xxxxx.com" "127.0.0.1:8080" inbound|80|http|xxxxx.prod.svc.cluster.local - 100.64.11.157:8080 10.69.102.12:0 outbound_.80_._.xxxxx.prod.svc.cluster.local default"#,
+            Record(&[
+                ("cause", "connection_refused"),
+                ("domain", "application"),
+                ("reporter", "server_sidecar"),
+            ]),
+        ),
+        (
+            r#"[2020-08-20T23:21:25.233Z] "GET /xxxxx/xxxxx/3QAFBLblqDhC59dcYAXUsMgv_mBpCtarUeIvIwJn7C6MtsKhepyxJ_bVgrqcPZOMi1DnJIIzmZkYFu1yjo7vyTtJuW509JFAx HTTP/1.1" 503 UH "-" "-" 0 19 0 - "10.70.38.234" "Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/84.0.4147.135 Safari/537.36" "f2bf2de3-4a01-4cef-b9f7-803086033014" "xxxxx-xxx.micro.xxxxx.com" "-" - - 100.64.3.159:443 10.70.38.234:25117 xxxxx-xxx.micro.xxxxx.com -"#,
+            Record(&[("cause", "no_healthy_upstream"), ("domain", "capacity"), ("partial", "false")]),
+        ),
+        // Issue 17's own example of a request line without its protocol, on the Istio docs'
+        // line (istio/istio.io, as above) with `HTTP/1.1` left out.
+        (
+            r#"[2020-11-25T21:26:18.409Z] "POST /foo/bar" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 91 4 - "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#,
+            Record(&[
+                ("cause", "connection_refused"),
+                ("reporter", "client_sidecar"),
+                ("partial", "true"),
+                ("method", "POST"),
+                ("path", "/foo/bar"),
+                ("protocol", "null"),
+                ("upstream_cluster", "outbound|8000||httpbin.foo.svc.cluster.local"),
+            ]),
+        ),
+    ];
+    check(&cases);
+}
