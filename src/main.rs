@@ -24,7 +24,8 @@ fn main() -> ExitCode {
     let config = match Config::from_cli(cli) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("envoy-triage: {e}");
+            // Messages quote arguments: escaped like every other error.
+            eprintln!("envoy-triage: {}", escape_lines(&e.to_string()));
             return ExitCode::from(2);
         }
     };
