@@ -13,4 +13,5 @@ mod follow;
 mod hostile;
 mod inputs;
 mod records;
+mod signals;
 mod snapshots;

@@ -1,0 +1,307 @@
+//! Live mode ends when asked, whatever it is reading: SIGINT and SIGTERM print the final report
+//! and exit 0 while waiting on a FIFO with no writer, reading `/dev/zero`, reading a huge file
+//! `--from-start`, or waiting on a quiet stdin; a closed stdout (`| head`) ends the run quietly.
+//! Also: a FIFO is followed across writers. Each test signals only once the process has shown
+//! it is running, then waits for its exit with a generous deadline (which only keeps a
+//! regression from hanging the suite).
+
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{bin, sample_lines};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A live run with NDJSON output parsed on a thread; killed if a test fails while it runs.
+struct Live {
+    child: Child,
+    events: Receiver<Value>,
+}
+
+impl Live {
+    fn start(args: &[&str], stdin: Stdio) -> Live {
+        let mut child = bin()
+            .args(["--output", "ndjson", "--interval", "0.2"])
+            .args(args)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, events) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line).expect("each line is one JSON object");
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Live { child, events }
+    }
+
+    fn wait_for(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(v) if cond(&v) => return v,
+                Ok(_) => continue,
+                Err(_) => panic!("timed out waiting for {what}"),
+            }
+        }
+    }
+
+    fn wait_tick(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for(what, |v| v["type"] == "tick" && cond(v))
+    }
+
+    /// Sends `signal` (`INT`, `TERM`), waits for the final summary and the exit; the exit code
+    /// must be 0.
+    fn stop_with(&mut self, signal: &str) -> Value {
+        kill(&self.child, signal);
+        let summary =
+            self.wait_for(&format!("the final summary after SIG{signal}"), |v| v["type"] == "summary");
+        let status = wait_exit(&mut self.child);
+        assert_eq!(status.code(), Some(0), "SIG{signal} ends with the report and exit code 0");
+        summary
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn kill(child: &Child, signal: &str) {
+    let status =
+        Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+/// Waits for the child to exit; kills it and fails the test at the deadline.
+fn wait_exit(child: &mut Child) -> ExitStatus {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running {DEADLINE:?} after it was asked to end");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+fn totals(v: &Value) -> (u64, u64, u64, u64) {
+    let t = &v["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap();
+    (n("lines"), n("records"), n("skipped"), n("malformed"))
+}
+
+fn write_lines(to: &mut impl Write, lines: &[String]) {
+    for l in lines {
+        writeln!(to, "{l}").unwrap();
+    }
+    to.flush().unwrap();
+}
+
+/// Opening a FIFO blocks until a writer comes, and nothing interrupted that: only SIGKILL ended
+/// the run.
+#[test]
+fn a_fifo_without_a_writer_ends_on_sigint_and_sigterm() {
+    for signal in ["INT", "TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("access.fifo");
+        mkfifo(&fifo);
+        let mut live = Live::start(&["--follow", fifo.to_str().unwrap()], Stdio::null());
+        live.wait_tick("the first tick", |_| true);
+        let summary = live.stop_with(signal);
+        assert_eq!(totals(&summary), (0, 0, 0, 0));
+        assert_eq!(summary["inputs"][0]["name"], fifo.to_str().unwrap());
+    }
+}
+
+/// A FIFO was sought like a file ("Illegal seek"). It is a stream: each writer's lines are read,
+/// a last line without a newline ends with its writer, and the next writer is waited for.
+#[test]
+fn a_fifo_is_followed_across_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("access.fifo");
+    mkfifo(&fifo);
+    let mut live = Live::start(&["--follow", fifo.to_str().unwrap()], Stdio::null());
+    live.wait_tick("the first tick", |_| true);
+    let lines = sample_lines("real-refused-localhost.log");
+    {
+        let mut writer = OpenOptions::new().write(true).open(&fifo).unwrap();
+        write_lines(&mut writer, &lines[..10]);
+    }
+    live.wait_tick("the first writer's 10 records", |v| v["totals"]["records"] == 10);
+    {
+        let mut writer = OpenOptions::new().write(true).open(&fifo).unwrap();
+        write_lines(&mut writer, &lines[10..14]);
+        write!(writer, "{}", lines[14]).unwrap();
+    }
+    live.wait_tick("the second writer's 5 records", |v| v["totals"]["records"] == 15);
+    let summary = live.stop_with("TERM");
+    assert_eq!(totals(&summary), (15, 15, 0, 0));
+    assert_eq!(summary["inputs"][0]["name"], fifo.to_str().unwrap());
+    assert!(summary["inputs"][0]["error"].is_null(), "{:#}", summary["inputs"]);
+}
+
+/// A read loop that never ran dry never looked at the stop: 10 minutes after SIGTERM it was
+/// still reading.
+#[test]
+fn a_file_that_never_ends_stops_on_sigterm() {
+    let mut live = Live::start(&["--follow", "/dev/zero"], Stdio::null());
+    live.wait_tick("a tick with lines read", |v| v["totals"]["lines"].as_u64() > Some(0));
+    let summary = live.stop_with("TERM");
+    let (lines, records, skipped, malformed) = totals(&summary);
+    assert_eq!((records, skipped), (0, 0));
+    assert_eq!(malformed, lines, "every line read is accounted for");
+}
+
+/// `--from-start` on a huge file honoured SIGINT only once it had read to the end. The file is
+/// real lines followed by 16 GiB of hole (sparse: no disk used), far more than can be read
+/// before the deadline; a stop inside the hole leaves its unfinished "line" unread.
+#[test]
+fn from_start_on_a_huge_file_stops_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("huge.log");
+    let lines = sample_lines("real-healthy.log");
+    {
+        let mut f = std::fs::File::create(&log).unwrap();
+        write_lines(&mut f, &lines);
+        let len = f.metadata().unwrap().len();
+        f.set_len(len + (16 << 30)).unwrap();
+    }
+    let mut live = Live::start(&["--follow", "--from-start", log.to_str().unwrap()], Stdio::null());
+    live.wait_tick("the real records", |v| v["totals"]["records"] == lines.len() as u64);
+    let summary = live.stop_with("INT");
+    let (total, records, skipped, malformed) = totals(&summary);
+    assert_eq!((records, skipped), (lines.len() as u64, 0));
+    assert_eq!(total, records + malformed, "every line read is accounted for");
+}
+
+/// A quiet writer (`kubectl logs -f` on an idle pod) held the final report until it wrote or
+/// closed: stdin is read on a blocking thread, and the run waited for it.
+#[test]
+fn a_quiet_stdin_ends_on_sigint_and_sigterm() {
+    let lines = sample_lines("real-refused-localhost.log");
+    for signal in ["INT", "TERM"] {
+        let mut live = Live::start(&[], Stdio::piped());
+        let mut stdin: ChildStdin = live.child.stdin.take().unwrap();
+        write_lines(&mut stdin, &lines);
+        live.wait_tick("every record", |v| v["totals"]["records"] == lines.len() as u64);
+        // The writer stays, silent, until the run has ended.
+        let summary = live.stop_with(signal);
+        drop(stdin);
+        assert_eq!(totals(&summary), (lines.len() as u64, lines.len() as u64, 0, 0));
+        assert_eq!(summary["by_cause"]["connection_refused"], 12);
+    }
+}
+
+/// Reads `n` records.
+fn read_records(reader: &mut BufReader<ChildStdout>, n: usize) {
+    for _ in 0..n {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let v: Value = serde_json::from_str(&line).expect("a record is one JSON object");
+        assert!(v["response_code"].is_u64(), "{line}");
+    }
+}
+
+/// `-o records` into a reader that went away: the run ends quietly with 0, as batch mode does.
+fn ends_quietly(mut child: Child) {
+    let status = wait_exit(&mut child);
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""), "a closed pipe ends quietly with 0");
+}
+
+/// `--follow a.log -o records | head -n 3` on a file that then goes quiet: nothing more is
+/// written, so no write ever failed and the run went on after `head` had exited.
+#[test]
+fn follow_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("istio-proxy.log");
+    std::fs::File::create(&log).unwrap();
+    let mut child = bin()
+        .args(["--follow", log.to_str().unwrap(), "--output", "records"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    // A follower starts at the end of the file: lines are appended until records show, then
+    // the file goes quiet before the reader closes.
+    let done = Arc::new(AtomicBool::new(false));
+    let appender = {
+        let (log, done) = (log.clone(), Arc::clone(&done));
+        let lines = sample_lines("real-healthy.log");
+        std::thread::spawn(move || {
+            let mut f = OpenOptions::new().append(true).open(&log).unwrap();
+            for l in lines.iter().cycle() {
+                if done.load(Ordering::Relaxed) {
+                    return;
+                }
+                write_lines(&mut f, std::slice::from_ref(l));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let mut reader = BufReader::new(out);
+    read_records(&mut reader, 3);
+    done.store(true, Ordering::Relaxed);
+    appender.join().unwrap();
+    drop(reader);
+    ends_quietly(child);
+}
+
+/// A slow producer piped into `-o records | head -n 3`: the failed write stopped the output, but
+/// the sources read on and the run never ended.
+#[test]
+fn a_slow_stream_into_a_closed_pipe_ends_quietly() {
+    let mut child = bin()
+        .args(["--output", "records"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let out = child.stdout.take().unwrap();
+    let lines = sample_lines("real-healthy.log");
+    // Writes a line every 20 ms, until the run has ended and the pipe breaks.
+    let producer = std::thread::spawn(move || {
+        for l in lines.iter().cycle() {
+            if writeln!(stdin, "{l}").and_then(|()| stdin.flush()).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    read_records(&mut BufReader::new(out), 3);
+    ends_quietly(child);
+    producer.join().unwrap();
+}
