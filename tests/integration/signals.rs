@@ -1,9 +1,9 @@
 //! Live mode ends when asked, whatever it is reading: SIGINT and SIGTERM print the final report
 //! and exit 0 while waiting on a FIFO with no writer, reading `/dev/zero`, reading a huge file
 //! `--from-start`, or waiting on a quiet stdin; a closed stdout (`| head`) ends the run quietly.
-//! Also: a FIFO is followed across writers. Each test signals only once the process has shown
-//! it is running, then waits for its exit with a generous deadline (which only keeps a
-//! regression from hanging the suite).
+//! Also: a FIFO is followed across writers, and a record from the year 2999 does not empty the
+//! sliding windows. Each test signals only once the process has shown it is running, then waits
+//! for its exit with a generous deadline (which only keeps a regression from hanging the suite).
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -12,7 +12,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -304,4 +304,49 @@ fn a_slow_stream_into_a_closed_pipe_ends_quietly() {
     read_records(&mut BufReader::new(out), 3);
     ends_quietly(child);
     producer.join().unwrap();
+}
+
+/// `[YYYY-MM-DDTHH:MM:SS.mmmZ]` of now.
+fn now_stamp() -> String {
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (y, m, d) = envoy_triage_synth::civil_from_days(days);
+    let s = ms_of_day / 1000;
+    format!(
+        "[{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z]",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        ms_of_day % 1000
+    )
+}
+
+/// A line with its `[start time]` replaced.
+fn stamped(line: &str, stamp: &str) -> String {
+    let end = line.find(']').unwrap();
+    format!("{stamp}{}", &line[end + 1..])
+}
+
+/// One record stamped in the year 2999 moved the windows' "now" there: every later record fell
+/// outside the last minute for the rest of the run. It counts at its arrival instead.
+#[test]
+fn a_far_future_timestamp_does_not_empty_the_windows() {
+    let mut live = Live::start(&[], Stdio::piped());
+    let mut stdin = live.child.stdin.take().unwrap();
+    let lines = sample_lines("real-healthy.log");
+    write_lines(&mut stdin, &[stamped(&lines[0], "[2999-01-01T00:00:00.000Z]")]);
+    live.wait_tick("the year 2999 record", |v| v["totals"]["records"] == 1);
+    let now: Vec<String> = lines[1..21].iter().map(|l| stamped(l, &now_stamp())).collect();
+    write_lines(&mut stdin, &now);
+    let tick = live.wait_tick("21 records", |v| v["totals"]["records"] == 21);
+    let w = &tick["windows"];
+    assert_eq!(
+        (&w["last_1m"]["requests"], &w["last_5m"]["requests"], &w["since_start"]["requests"]),
+        (&Value::from(21), &Value::from(21), &Value::from(21)),
+        "{w:#}"
+    );
+    drop(stdin);
+    let summary = live.wait_for("the final summary", |v| v["type"] == "summary");
+    assert_eq!(summary["windows"]["last_1m"]["requests"], 21, "{:#}", summary["windows"]);
+    assert_eq!(wait_exit(&mut live.child).code(), Some(0));
 }
