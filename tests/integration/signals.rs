@@ -8,9 +8,7 @@
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -220,80 +218,81 @@ fn a_quiet_stdin_ends_on_sigint_and_sigterm() {
     }
 }
 
-/// Reads `n` records.
-fn read_records(reader: &mut BufReader<ChildStdout>, n: usize) {
-    for _ in 0..n {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let v: Value = serde_json::from_str(&line).expect("a record is one JSON object");
-        assert!(v["response_code"].is_u64(), "{line}");
+/// A `-o records` run, killed if the test fails while it runs.
+struct Records(Child);
+
+impl Records {
+    fn start(args: &[&str], stdin: Stdio) -> Records {
+        let child = bin()
+            .args(["--output", "records"])
+            .args(args)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Records(child)
+    }
+
+    /// Reads `n` records, then closes stdout (as `head -n` does). Each record must come as it
+    /// is read: nothing more will be written to fill an output buffer.
+    fn read_then_close(&mut self, n: usize) {
+        let out = self.0.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(out);
+            for _ in 0..n {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let v: Value = serde_json::from_str(&line).expect("a record is one JSON object");
+                assert!(v["response_code"].is_u64(), "{line}");
+            }
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("{n} records did not come"));
+    }
+
+    /// The run ends quietly with 0 once its reader went away, as batch mode does.
+    fn ends_quietly(&mut self) {
+        let status = wait_exit(&mut self.0);
+        let mut stderr = String::new();
+        self.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert_eq!((status.code(), stderr.as_str()), (Some(0), ""), "a closed pipe ends quietly with 0");
     }
 }
 
-/// `-o records` into a reader that went away: the run ends quietly with 0, as batch mode does.
-fn ends_quietly(mut child: Child) {
-    let status = wait_exit(&mut child);
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""), "a closed pipe ends quietly with 0");
+impl Drop for Records {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
-/// `--follow a.log -o records | head -n 3` on a file that then goes quiet: nothing more is
-/// written, so no write ever failed and the run went on after `head` had exited.
+/// `--follow a.log -o records | head -n 3` on a file that then stays quiet. Records waited in a
+/// 1 MiB buffer (head never saw them), and with nothing more written, no write failed: the run
+/// went on after head had exited.
 #[test]
 fn follow_into_a_closed_pipe_ends_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("istio-proxy.log");
-    std::fs::File::create(&log).unwrap();
-    let mut child = bin()
-        .args(["--follow", log.to_str().unwrap(), "--output", "records"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    // A follower starts at the end of the file: lines are appended until records show, then
-    // the file goes quiet before the reader closes.
-    let done = Arc::new(AtomicBool::new(false));
-    let appender = {
-        let (log, done) = (log.clone(), Arc::clone(&done));
-        let lines = sample_lines("real-healthy.log");
-        std::thread::spawn(move || {
-            let mut f = OpenOptions::new().append(true).open(&log).unwrap();
-            for l in lines.iter().cycle() {
-                if done.load(Ordering::Relaxed) {
-                    return;
-                }
-                write_lines(&mut f, std::slice::from_ref(l));
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
-    let mut reader = BufReader::new(out);
-    read_records(&mut reader, 3);
-    done.store(true, Ordering::Relaxed);
-    appender.join().unwrap();
-    drop(reader);
-    ends_quietly(child);
+    write_lines(&mut std::fs::File::create(&log).unwrap(), &sample_lines("real-healthy.log")[..5]);
+    let mut run = Records::start(&["--follow", "--from-start", log.to_str().unwrap()], Stdio::null());
+    run.read_then_close(3);
+    run.ends_quietly();
 }
 
 /// A slow producer piped into `-o records | head -n 3`: the failed write stopped the output, but
 /// the sources read on and the run never ended.
 #[test]
 fn a_slow_stream_into_a_closed_pipe_ends_quietly() {
-    let mut child = bin()
-        .args(["--output", "records"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let out = child.stdout.take().unwrap();
+    let mut run = Records::start(&[], Stdio::piped());
+    let mut stdin = run.0.stdin.take().unwrap();
     let lines = sample_lines("real-healthy.log");
-    // Writes a line every 20 ms, until the run has ended and the pipe breaks.
+    write_lines(&mut stdin, &lines[..5]);
+    let (closed_tx, closed) = channel::<()>();
+    // Once the reader has gone: a line every 20 ms, until the run has ended and the pipe breaks.
     let producer = std::thread::spawn(move || {
+        let _ = closed.recv();
         for l in lines.iter().cycle() {
             if writeln!(stdin, "{l}").and_then(|()| stdin.flush()).is_err() {
                 return;
@@ -301,8 +300,9 @@ fn a_slow_stream_into_a_closed_pipe_ends_quietly() {
             std::thread::sleep(Duration::from_millis(20));
         }
     });
-    read_records(&mut BufReader::new(out), 3);
-    ends_quietly(child);
+    run.read_then_close(3);
+    drop(closed_tx);
+    run.ends_quietly();
     producer.join().unwrap();
 }
 
