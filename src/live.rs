@@ -2,11 +2,16 @@
 //! (`crate::source::follow`) feeding the batch worker pool; every `--interval` a tick snapshots
 //! the workers and renders through `report::emit` (the table redrawn in place on a terminal,
 //! or one NDJSON object). End of input, SIGINT and SIGTERM end the loop; what it gathered goes
-//! back to `crate::app`, which writes the final report as batch mode does.
+//! back to `crate::app`, which writes the final report as batch mode does. A stop never waits
+//! for a read that is blocked (a quiet stdin). A closed stdout (`| head`) ends the run quietly,
+//! as in batch mode.
 
 use std::io::{self, IsTerminal};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
@@ -59,6 +64,10 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut terminate = signal(SignalKind::terminate())?;
         let (stop_tx, stop_rx) = watch::channel(false);
+        let output = OutputWatch::stdout();
+        // Set when the record output failed: sources then drop what they read.
+        let halted = feed.clone();
+        let mut check = tokio::time::interval(follow::POLL);
         let mut task = match source {
             LiveSource::Stdin => tokio::spawn(follow::read_stdin(feed, registry.clone(), stop_rx)),
             LiveSource::Files(patterns) => tokio::spawn(follow::follow_files(
@@ -86,6 +95,11 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
                 }
                 _ = interrupt.recv() => break Ok(()),
                 _ = terminate.recv() => break Ok(()),
+                _ = output.closed() => break Err(io::ErrorKind::BrokenPipe.into()),
+                _ = check.tick() => if halted.halted() {
+                    // The output's error ends the run (`written` below).
+                    break Ok(());
+                },
                 _ = &mut task => {
                     source_done = true;
                     break Ok(());
@@ -93,12 +107,15 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
             }
         };
         let _ = stop_tx.send(true);
+        drop(halted);
         if !source_done {
             let _ = task.await;
         }
         outcome
     });
-    drop(runtime);
+    // Not a drop, which waits for every blocking thread: tokio reads stdin on one, and a quiet
+    // writer (`kubectl logs -f`) would hold the final report until it writes or closes.
+    runtime.shutdown_background();
     // Live sources send data, never file ranges: there are no range read errors.
     let (agg, _, written) = workers.finish_with_output();
     result?;
@@ -106,4 +123,28 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
     let infos = registry.lock().expect("registry lock").clone();
     let summary = Summary::build(&agg, &infos);
     Ok(Ended { summary, infos, frame: frame(false, seq + 1) })
+}
+
+/// Tells when stdout is a pipe (or socket) whose reader has gone: the kernel reports an error
+/// on it at once, so a run whose output is quiet (a followed file that stopped growing) ends as
+/// soon as `head` exits, not at its next write. Unwatched when stdout cannot be polled (a
+/// regular file, `/dev/null`): nothing closes those.
+struct OutputWatch(Option<AsyncFd<OwnedFd>>);
+
+impl OutputWatch {
+    fn stdout() -> OutputWatch {
+        let fd = io::stdout().as_fd().try_clone_to_owned().ok();
+        // SAFETY: the descriptor is an `OwnedFd` that the `AsyncFd` owns: it stays open, and
+        // is the same descriptor, until the `AsyncFd` is dropped (tokio's condition).
+        OutputWatch(fd.and_then(|fd| unsafe { AsyncFd::register_with_interest(fd, Interest::ERROR) }.ok()))
+    }
+
+    async fn closed(&self) {
+        match &self.0 {
+            Some(fd) => {
+                let _ = fd.ready(Interest::ERROR).await;
+            }
+            None => std::future::pending().await,
+        }
+    }
 }

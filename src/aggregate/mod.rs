@@ -468,7 +468,10 @@ impl Aggregate {
             up.upstream_service_time.record(t);
         }
         if let Some(live) = self.live.as_deref_mut() {
-            let t = rec.start_epoch_ms().unwrap_or(live.arrival_ms);
+            // A record cannot start after it arrived: a time ahead of the clock (a skewed node,
+            // a mistyped year 2999) would move "now" there and empty every window for the rest
+            // of the run, so it counts at its arrival.
+            let t = rec.start_epoch_ms().map_or(live.arrival_ms, |t| t.min(live.arrival_ms));
             live.first_ms = Some(live.first_ms.map_or(t, |f| f.min(t)));
             live.latest_ms = Some(live.latest_ms.map_or(t, |l| l.max(t)));
             live.overall.add(t, verdict.is_some());

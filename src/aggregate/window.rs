@@ -1,6 +1,7 @@
 //! Sliding windows for live mode: request and failure counts in 5-second buckets over the last
 //! five minutes, per upstream and overall. Time is the record's own `%START_TIME%` when it has
-//! one (so replaying an archive gives the rates it had), arrival time otherwise. Owned by
+//! one (so replaying an archive gives the rates it had), arrival time otherwise and when the
+//! record's time is later than its arrival (a clock ahead, a year 2999). Owned by
 //! the parent's `Live` (only when live), read by `crate::summary`.
 
 /// Width of one bucket.

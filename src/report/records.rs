@@ -196,9 +196,14 @@ fn write_chunks(
 ) -> io::Result<()> {
     let mut pending: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     let mut next = 0u64;
-    for (seq, buf) in rx {
+    for (seq, buf) in &rx {
         if !ordered {
             out.write_all(&buf)?;
+            // Live: a record is shown (and a closed pipe found) once read, not when a
+            // megabyte has gathered; under load, chunks waiting are written together first.
+            if rx.is_empty() {
+                out.flush()?;
+            }
             continue;
         }
         pending.insert(seq, buf);

@@ -1,6 +1,8 @@
 //! Live sources on tokio: `--follow` tailers that behave like `tail -F` (start at the end,
 //! survive rename rotation and copytruncate, wait for files that do not exist yet, pick up new
 //! files matching a glob), and a streaming stdin reader (`kubectl logs -f | envoy-triage`).
+//! A named pipe (`mkfifo`) is read as a stream from whoever writes it next. A stop (SIGINT,
+//! SIGTERM) ends every read within a chunk, even of a file that never ends (`/dev/zero`).
 //! Both cut whole lines (never inside a CRI `P` run, see `format::wrapper::safe_cut`) and feed
 //! the same worker pool as batch mode through a [`Feed`]. `crate::live` drives them;
 //! `super::batch` is the batch counterpart.
@@ -8,7 +10,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +26,10 @@ use crate::pipeline::{Feed, MAX_CHUNK};
 pub const POLL: Duration = Duration::from_millis(100);
 /// How often patterns are re-expanded for new files.
 pub const DISCOVER: Duration = Duration::from_millis(1000);
+/// What a file may still give once the run is stopping: what was written since the last poll
+/// (at 100k lines/s, a few MiB), but not the rest of a file that never ends (`/dev/zero`) or of
+/// a large file read `--from-start`, which would hold the final report back.
+const LAST_LOOK: u64 = 16 << 20;
 
 /// Inputs seen so far, for the report (tailers register themselves).
 pub type Registry = Arc<Mutex<Vec<InputInfo>>>;
@@ -139,8 +145,12 @@ pub async fn follow_files(
                     // Files there when we start are followed from their end (unless
                     // --from-start); files that appear later are new, so from their start.
                     let at_end = first_round && !from_start && path.exists();
-                    let tail = Tail::new(path, at_end, &registry);
-                    tasks.spawn(tail.run(feed.clone(), registry.clone(), stop.clone()));
+                    if std::fs::metadata(&path).is_ok_and(|m| m.file_type().is_fifo()) {
+                        tasks.spawn(follow_fifo(path, feed.clone(), registry.clone(), stop.clone()));
+                        continue;
+                    }
+                    let tail = Tail::new(path, at_end, &registry, stop.clone());
+                    tasks.spawn(tail.run(feed.clone(), registry.clone()));
                 }
             }
         }
@@ -167,16 +177,30 @@ struct Tail {
     meta: Arc<SourceMeta>,
     /// Number of the next line to send (counted across rotations: one followed name).
     line: u64,
+    /// Set when the run stops: reads end early (see [`LAST_LOOK`]).
+    stop: watch::Receiver<bool>,
 }
 
 impl Tail {
-    fn new(path: PathBuf, at_end: bool, registry: &Registry) -> Tail {
+    fn new(path: PathBuf, at_end: bool, registry: &Registry, stop: watch::Receiver<bool>) -> Tail {
         let meta = Arc::new(Input::Path(path.clone()).meta());
         let source = register(registry, &meta);
-        Tail { path, file: None, id: (0, 0), offset: 0, at_end, carry: Vec::new(), source, meta, line: 1 }
+        Tail {
+            path,
+            file: None,
+            id: (0, 0),
+            offset: 0,
+            at_end,
+            carry: Vec::new(),
+            source,
+            meta,
+            line: 1,
+            stop,
+        }
     }
 
-    async fn run(mut self, feed: Feed, registry: Registry, mut stop: watch::Receiver<bool>) {
+    async fn run(mut self, feed: Feed, registry: Registry) {
+        let mut stop = self.stop.clone();
         loop {
             if let Err(e) = self.poll(&feed).await {
                 set_error(&registry, self.source, &e);
@@ -226,6 +250,7 @@ impl Tail {
     async fn read_available(&mut self, feed: &Feed) -> io::Result<()> {
         let Some(file) = self.file.as_mut() else { return Ok(()) };
         file.seek(SeekFrom::Start(self.offset))?;
+        let mut read = 0u64;
         loop {
             let want = feed.chunk_size.max(64 * 1024);
             let before = self.carry.len();
@@ -236,10 +261,61 @@ impl Tail {
                 break;
             }
             send_lines(feed, &mut self.carry, self.source, &self.meta, &mut self.line).await;
+            read += n as u64;
             if n < want {
+                break;
+            }
+            if *self.stop.borrow() && read >= LAST_LOOK {
+                // Stopped inside the file: the unfinished line is left unread with the rest,
+                // not counted as a malformed one.
+                self.offset -= self.carry.len() as u64;
+                self.carry.clear();
                 break;
             }
         }
         Ok(())
     }
+}
+
+/// Follows a named pipe: read as a stream (no seek, no rotation). When its writer closes, what
+/// it left is a whole line, and the pipe is opened again to wait for the next writer, as
+/// `tail -F` waits for a file to come back. Opened without blocking (a blocking open waits for
+/// a writer and no stop can interrupt it), so a stop ends the wait at once.
+async fn follow_fifo(path: PathBuf, feed: Feed, registry: Registry, mut stop: watch::Receiver<bool>) {
+    let meta = Arc::new(Input::Path(path.clone()).meta());
+    let source = register(&registry, &meta);
+    let mut carry: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut line = 1u64;
+    'open: loop {
+        let mut pipe = match tokio::net::unix::pipe::OpenOptions::new().open_receiver(&path) {
+            Ok(pipe) => pipe,
+            Err(e) => {
+                set_error(&registry, source, &e);
+                break;
+            }
+        };
+        loop {
+            let n = tokio::select! {
+                r = pipe.read(&mut buf) => r,
+                _ = stop.changed() => break 'open,
+            };
+            match n {
+                Ok(0) => {
+                    flush(&feed, &mut carry, source, &meta, &mut line).await;
+                    continue 'open;
+                }
+                Ok(n) => {
+                    carry.extend_from_slice(&buf[..n]);
+                    send_lines(&feed, &mut carry, source, &meta, &mut line).await;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    set_error(&registry, source, &e);
+                    break 'open;
+                }
+            }
+        }
+    }
+    flush(&feed, &mut carry, source, &meta, &mut line).await;
 }

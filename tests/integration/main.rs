@@ -15,4 +15,5 @@ mod hostile;
 mod inputs;
 mod real_lines;
 mod records;
+mod signals;
 mod snapshots;
