@@ -8,8 +8,9 @@
 use std::fmt::Write as _;
 use std::io;
 
+use crate::aggregate::{SAMPLE_VALUE_BYTES, clip_point};
 use crate::classify::{self, Reporter};
-use crate::escape::escape_controls as esc;
+use crate::escape::{escape_controls as esc, escape_sample};
 use crate::format::{Decoder, FormatChoice, Outcome};
 use crate::record::{Details, Record};
 use crate::summary::findings::Target;
@@ -194,6 +195,14 @@ fn reporter_words(r: Reporter) -> &'static str {
     }
 }
 
+/// A field value as shown: escaped, and cut to its first `SAMPLE_VALUE_BYTES` like the
+/// report's samples, with the length it had.
+fn shown(v: &str) -> std::borrow::Cow<'_, str> {
+    // A `str` is UTF-8, so the cut is at a character boundary.
+    let cut = clip_point(v.as_bytes(), SAMPLE_VALUE_BYTES);
+    escape_sample(&v[..cut], (cut < v.len()).then_some(v.len() as u64))
+}
+
 /// Explains one record.
 pub fn explain_record(rec: &Record<'_>, out: &mut String) {
     let _ = writeln!(out, "Format: {}", rec.format.name());
@@ -201,7 +210,7 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
     let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (name, value) in &fields {
         let meaning = lookup(FIELD_MEANINGS, name).unwrap_or("");
-        let _ = writeln!(out, "  {name:<width$}  {}", esc(value));
+        let _ = writeln!(out, "  {name:<width$}  {}", shown(value));
         if !meaning.is_empty() {
             let _ = writeln!(out, "  {:<width$}    ↳ {meaning}", "");
         }
@@ -263,7 +272,7 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
                 // The words quote the cluster's service, subset and port.
                 let w = cluster_words(value);
                 if !w.is_empty() {
-                    let _ = writeln!(out, "  {:<width$}    {}", "", esc(&w));
+                    let _ = writeln!(out, "  {:<width$}    {}", "", shown(&w));
                 }
             }
             _ => {}
@@ -293,7 +302,7 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
                         classify::Ev::Route => "route_name",
                         classify::Ev::Cluster => "upstream_cluster",
                     };
-                    all.iter().find(|(k, _)| *k == key).map(|(k, v)| format!("{k}={}", esc(v)))
+                    all.iter().find(|(k, _)| *k == key).map(|(k, v)| format!("{k}={}", shown(v)))
                 })
                 .collect();
             let _ = writeln!(out, "Evidence: {}", evidence.join(" "));

@@ -31,7 +31,9 @@ use crate::record::{FormatKind, Record};
 use crate::source::SourceMeta;
 
 pub use group::{EvidenceSample, Group, NamespacedPod};
-pub use sketch::{BOTTOM_K, BottomK, Earliest, ExactValues, PairCounts};
+pub use sketch::{
+    BOTTOM_K, BottomK, Clipped, Earliest, ExactValues, PairCounts, SAMPLE_VALUE_BYTES, clip_point,
+};
 pub use stats::{CodeCounts, FlagCounts, Latency};
 pub use upstream::{UpstreamStats, workload_of};
 

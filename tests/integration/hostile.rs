@@ -399,3 +399,104 @@ fn explain_reads_stdin_a_line_at_a_time() {
     assert!(text.windows(last.len()).any(|w| w == last.as_bytes()), "the last line is explained");
     assert!(mib < 48, "peak RSS {mib} MiB");
 }
+
+/// An Istio line whose request id, authority, upstream host, transport failure reason, SNI and
+/// route are the given values.
+fn line_with_samples(
+    cluster: &str,
+    id: &str,
+    authority: &str,
+    host: &str,
+    tf: &str,
+    sni: &str,
+    route: &str,
+) -> String {
+    format!(
+        r#"[2025-01-01T10:00:00.000Z] "GET /api HTTP/1.1" 503 UF upstream_reset_before_response_started{{connection_failure}} - "{tf}" 0 91 3 - "-" "curl/8.0" "{id}" "{authority}" "{host}" {cluster} 10.1.0.5:1 10.0.0.3:80 10.1.0.5:40000 {sni} {route}"#
+    ) + "\n"
+}
+
+/// Sample values are kept to their first 512 bytes and say how long they were: in the JSON
+/// (`<field>_truncated_from`), the table (`…(+N bytes)`) and `explain`; a cut authority is not
+/// put into a command. Values that fit are shown whole, without the extra fields.
+#[test]
+fn long_sample_values_are_cut_and_say_how_long_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = |c: &str, n: usize| c.repeat(n);
+    // "é" straddles byte 512 of the id: the cut goes before it.
+    let id = format!("{}é{}", long("i", 511), long("i", 99_487));
+    let cluster = "outbound|80||api.shop.svc.cluster.local";
+    let line = line_with_samples(
+        cluster,
+        &id,
+        &long("a", 5000),
+        &long("h", 600),
+        &long("t", 20_000),
+        &long("s", 513),
+        &long("r", 10_000),
+    );
+    let short = line_with_samples(cluster, "id-2", "api:80", "10.1.0.9:8080", "-", "-", "default");
+    let p = write(dir.path(), "long.log", format!("{line}{short}").as_bytes());
+    let (code, v, _) = json_of(&[p.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let f = &v["findings"][0];
+    assert_eq!(f["request_ids"][0], long("i", 511));
+    assert_eq!(f["request_ids"][1], "id-2");
+    assert_eq!(f["request_ids_truncated_from"], serde_json::json!([100_000, null]));
+    let e = &f["evidence"];
+    assert_eq!(e["upstream_transport_failure_reason"], long("t", 512));
+    assert_eq!(e["upstream_transport_failure_reason_truncated_from"], 20_000);
+    assert_eq!(e["route_name"], long("r", 512));
+    assert_eq!(e["route_name_truncated_from"], 10_000);
+    assert_eq!(e["upstream_hosts"], serde_json::json!([long("h", 512), "10.1.0.9:8080"]));
+    assert_eq!(e["upstream_hosts_truncated_from"], serde_json::json!([600, null]));
+    assert!(e.get("response_code_details_truncated_from").is_none(), "{e}");
+    // The cut authority names no host: the command keeps its placeholder.
+    assert!(!f["hint"].to_string().contains("aaaa"), "{}", f["hint"]);
+
+    let table = bin().arg(&p).args(["--color", "never"]).output().unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains(&format!("{}…(+99489 bytes) id-2", long("i", 511))), "{table}");
+    assert!(table.contains(&format!("host {}…(+88 bytes), 10.1.0.9:8080", long("h", 512))), "{table}");
+    assert!(table.len() < 6000, "{table}");
+
+    let one = write(dir.path(), "one.log", line.as_bytes());
+    let explain = bin().arg("explain").arg(&one).output().unwrap();
+    let explain = String::from_utf8(explain.stdout).unwrap();
+    assert!(explain.contains(&format!("{}…(+9488 bytes)\n", long("r", 512))), "{explain}");
+    assert!(explain.len() < 12_000, "{}", explain.len());
+
+    // Values that fit: no `_truncated_from` anywhere.
+    let p = write(dir.path(), "short.log", short.as_bytes());
+    let (_, v, _) = json_of(&[p.to_str().unwrap()]);
+    assert!(!v.to_string().contains("truncated_from"), "{v}");
+}
+
+/// 500 groups (one per cluster) with a 100 KB request id each: the ids were kept whole,
+/// their size in memory and in the report; now 512 bytes of each.
+#[test]
+fn long_request_ids_do_not_grow_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = "0".repeat(100_000);
+    let mut data = String::with_capacity(51 << 20);
+    for i in 0..500 {
+        data += &line_with_samples(
+            &format!("outbound|80||c{i}"),
+            &id,
+            "api:80",
+            "10.1.0.9:8080",
+            "-",
+            "-",
+            "default",
+        );
+    }
+    let p = write(dir.path(), "ids.log", data.as_bytes());
+    let (out, mib) = peak_rss_mib(
+        bin().arg(&p).args(["-o", "json", "-j", "2"]),
+        std::process::Stdio::null(),
+        std::process::Stdio::piped(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(mib < 40, "peak RSS {mib} MiB");
+    assert!(out.stdout.len() < 2 << 20, "{} bytes of JSON", out.stdout.len());
+}
