@@ -78,8 +78,8 @@ pub struct FileRange {
 
 impl FileRange {
     /// Reads the range into `buf` (grown and zeroed only when too small) and returns how much
-    /// was read: less than `len` when the file was truncated meanwhile, and on an error, what
-    /// was read before it.
+    /// was read, with an error when that is less than `len`: the read's, or
+    /// `source::short_read` when the file ended first (it was truncated meanwhile).
     pub fn read_into(&self, buf: &mut Vec<u8>) -> (usize, Option<io::Error>) {
         if buf.len() < self.len {
             buf.resize(self.len, 0);
@@ -87,7 +87,7 @@ impl FileRange {
         let mut done = 0;
         while done < self.len {
             match self.file.read_at(&mut buf[done..self.len], self.start + done as u64) {
-                Ok(0) => break,
+                Ok(0) => return (done, Some(crate::source::short_read())),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return (done, Some(e)),

@@ -80,7 +80,9 @@ pub fn read_inputs(inputs: &[Input], feed: &Feed, progress: &Progress) -> Vec<In
 
 fn describe(e: &io::Error) -> String {
     match e.kind() {
-        io::ErrorKind::UnexpectedEof => "unexpected end of file (truncated input?)".to_string(),
+        io::ErrorKind::UnexpectedEof if e.to_string() != super::SHORT_READ => {
+            "unexpected end of file (truncated input?)".to_string()
+        }
         _ => e.to_string(),
     }
 }
@@ -487,6 +489,31 @@ mod tests {
         for p in &pieces {
             assert_eq!(p.last(), Some(&b'\n'), "a range ends inside a line");
         }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A file truncated after it was cut into ranges and before the workers read them (up to
+    /// `RANGES_AHEAD` wait in the queue): the reads that end early say so. They once returned
+    /// what they got, and the run ended with 0 and no word of the lost lines.
+    #[test]
+    fn a_file_cut_before_its_ranges_are_read_is_an_error() {
+        let data = fragmented_log(200);
+        let path = temp_file("truncated.log", &data);
+        let (feed, _chunks, ranges) = test_feed(1000, 1 << 16);
+        let file = Arc::new(File::open(&path).unwrap());
+        cut_ranges(file, 0, &Arc::new(SourceMeta::default()), &feed, &AtomicU64::new(0)).unwrap();
+        drop(feed);
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(data.len() as u64 / 3).unwrap();
+        let (mut read, mut errors) = (0, Vec::new());
+        for c in ranges.iter() {
+            let mut buf = Vec::new();
+            let (n, err) = c.range.unwrap().read_into(&mut buf);
+            read += n;
+            errors.extend(err);
+        }
+        assert_eq!(read, data.len() / 3);
+        assert!(!errors.is_empty(), "a third of the file read, and no error");
+        assert!(errors.iter().all(|e| e.to_string() == crate::source::SHORT_READ), "{errors:?}");
         let _ = std::fs::remove_file(&path);
     }
 

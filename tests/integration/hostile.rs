@@ -500,3 +500,40 @@ fn long_request_ids_do_not_grow_memory() {
     assert!(mib < 40, "peak RSS {mib} MiB");
     assert!(out.stdout.len() < 2 << 20, "{} bytes of JSON", out.stdout.len());
 }
+
+/// A file cut short while it is read is an input error (exit 2, named on stderr), not a
+/// complete read of less. `--output records` reads a file as a stream and writes as it goes;
+/// with this test not reading its output, every queue between the file and the pipe fills and
+/// reading stops a few MiB ahead of what was written (all of them are bounded). So once the
+/// first record is out, cutting the 48 MiB file to 24 MiB happens before the reader gets
+/// there, whatever the timing. (Ranges that the workers read themselves: the unit test
+/// `source::batch::tests::a_file_cut_while_its_ranges_are_read_is_an_error`.)
+#[test]
+fn a_file_truncated_while_it_is_read_is_an_input_error() {
+    use std::io::{BufRead, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let line = sample_lines("real-refused-localhost.log").remove(0) + "\n";
+    let data = line.repeat((48 << 20) / line.len());
+    let p = write(dir.path(), "cut\x1b[31m.log", data.as_bytes());
+    let mut child = bin()
+        .arg(&p)
+        .args(["-o", "records", "-j", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("\"response_code\""), "{first}");
+    std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(24 << 20).unwrap();
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cut\\x1b[31m.log") && err.contains("got shorter"), "{err}");
+    let records = 1 + rest.iter().filter(|&&b| b == b'\n').count();
+    // Every line before the cut is read, the one cut in two too (a partial record).
+    assert_eq!(records, (24usize << 20).div_ceil(line.len()));
+}
