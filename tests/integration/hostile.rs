@@ -537,3 +537,74 @@ fn a_file_truncated_while_it_is_read_is_an_input_error() {
     // Every line before the cut is read, the one cut in two too (a partial record).
     assert_eq!(records, (24usize << 20).div_ceil(line.len()));
 }
+
+/// One line longer than the largest chunk (64 MiB) is cut into several chunks; it is still one
+/// line (it was one per chunk: a 1 GB line was 16 lines), the line numbers after it are right,
+/// and memory does not grow with `-j`: those chunks are read and processed one at a time
+/// (each worker once held one: 200 MiB here at `-j 8`), read from a file by the workers or
+/// from stdin by the reader.
+#[test]
+fn a_line_longer_than_the_largest_chunk_is_one_line_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("giant.log");
+    let line = sample_lines("real-refused-localhost.log").remove(0);
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+        f.write_all(line.as_bytes()).unwrap();
+        let mib = vec![b'A'; 1 << 20];
+        for _ in 0..200 {
+            f.write_all(&mib).unwrap();
+        }
+        write!(f, "\ngarbage \x01 line\n{line}\n").unwrap();
+    }
+    for stdin in [false, true] {
+        let mut cmd = bin();
+        cmd.args(["-o", "json", "-j", "8"]);
+        let input = if stdin {
+            std::fs::File::open(&p).unwrap().into()
+        } else {
+            cmd.arg(&p);
+            std::process::Stdio::null()
+        };
+        let (out, mib) = peak_rss_mib(&mut cmd, input, std::process::Stdio::piped());
+        assert_eq!(out.status.code(), Some(0), "stdin: {stdin}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let t = &v["totals"];
+        assert_eq!((t["lines"].as_u64(), t["records"].as_u64()), (Some(3), Some(2)), "stdin: {stdin}: {t}");
+        assert_eq!(v["malformed_samples"][0]["line"], 2, "stdin: {stdin}");
+        assert!(mib < 110, "stdin: {stdin}: peak RSS {mib} MiB");
+    }
+}
+
+/// A CRI `P` run longer than the largest chunk (64 MiB) is cut between its lines: every
+/// physical line counted once (`wc -l`), and the line numbers after it right.
+#[test]
+fn an_overlong_cri_fragment_run_counts_each_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cri.log");
+    let line = sample_lines("real-refused-localhost.log").remove(0);
+    let piece = format!("2024-05-16T10:06:02.1Z stdout P {}\n", "x".repeat(16_000));
+    let mut lines = 0;
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+        for _ in 0..(65 << 20) / piece.len() + 1 {
+            f.write_all(piece.as_bytes()).unwrap();
+            lines += 1;
+        }
+        writeln!(f, "2024-05-16T10:06:02.1Z stdout F end").unwrap();
+        for _ in 0..10 {
+            writeln!(f, "2024-05-16T10:06:02.1Z stdout F {line}").unwrap();
+        }
+        writeln!(f, "garbage \x01 line").unwrap();
+        lines += 12;
+    }
+    let (code, v, _) = json_of(&[p.to_str().unwrap(), "-j", "2"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["totals"]["lines"], lines);
+    assert_eq!(v["totals"]["records"], 10);
+    let last = v["malformed_samples"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (&last["line"], last["text"].as_str().map(|t| t.starts_with("garbage"))),
+        (&lines.into(), Some(true))
+    );
+}
