@@ -31,6 +31,18 @@ pub fn escape_controls(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A sample value for a screen: [`escape_controls`], and when the value was cut (`from`: its
+/// length in bytes before the cut), an ellipsis and how many bytes are not shown:
+/// `0b0c5a3e…(+99744 bytes)`.
+pub fn escape_sample(v: &str, from: Option<u64>) -> Cow<'_, str> {
+    match from {
+        None => escape_controls(v),
+        Some(n) => {
+            Cow::Owned(format!("{}…(+{} bytes)", escape_controls(v), n.saturating_sub(v.len() as u64)))
+        }
+    }
+}
+
 /// [`escape_controls`] line by line, keeping the line breaks: for a message of several lines
 /// that quotes what it was given (clap's argument errors quote the argument; they strip ANSI
 /// sequences but keep CR, C1 controls and bidi overrides).

@@ -6,9 +6,11 @@
 //! [`crate::summary::findings::Target`]. Output is plain text; log content is escaped.
 
 use std::fmt::Write as _;
+use std::io;
 
+use crate::aggregate::{SAMPLE_VALUE_BYTES, clip_point};
 use crate::classify::{self, Reporter};
-use crate::escape::escape_controls as esc;
+use crate::escape::{escape_controls as esc, escape_sample};
 use crate::format::{Decoder, FormatChoice, Outcome};
 use crate::record::{Details, Record};
 use crate::summary::findings::Target;
@@ -193,6 +195,14 @@ fn reporter_words(r: Reporter) -> &'static str {
     }
 }
 
+/// A field value as shown: escaped, and cut to its first `SAMPLE_VALUE_BYTES` like the
+/// report's samples, with the length it had.
+fn shown(v: &str) -> std::borrow::Cow<'_, str> {
+    // A `str` is UTF-8, so the cut is at a character boundary.
+    let cut = clip_point(v.as_bytes(), SAMPLE_VALUE_BYTES);
+    escape_sample(&v[..cut], (cut < v.len()).then_some(v.len() as u64))
+}
+
 /// Explains one record.
 pub fn explain_record(rec: &Record<'_>, out: &mut String) {
     let _ = writeln!(out, "Format: {}", rec.format.name());
@@ -200,7 +210,7 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
     let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (name, value) in &fields {
         let meaning = lookup(FIELD_MEANINGS, name).unwrap_or("");
-        let _ = writeln!(out, "  {name:<width$}  {}", esc(value));
+        let _ = writeln!(out, "  {name:<width$}  {}", shown(value));
         if !meaning.is_empty() {
             let _ = writeln!(out, "  {:<width$}    ↳ {meaning}", "");
         }
@@ -262,7 +272,7 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
                 // The words quote the cluster's service, subset and port.
                 let w = cluster_words(value);
                 if !w.is_empty() {
-                    let _ = writeln!(out, "  {:<width$}    {}", "", esc(&w));
+                    let _ = writeln!(out, "  {:<width$}    {}", "", shown(&w));
                 }
             }
             _ => {}
@@ -292,7 +302,7 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
                         classify::Ev::Route => "route_name",
                         classify::Ev::Cluster => "upstream_cluster",
                     };
-                    all.iter().find(|(k, _)| *k == key).map(|(k, v)| format!("{k}={}", esc(v)))
+                    all.iter().find(|(k, _)| *k == key).map(|(k, v)| format!("{k}={}", shown(v)))
                 })
                 .collect();
             let _ = writeln!(out, "Evidence: {}", evidence.join(" "));
@@ -318,21 +328,37 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
     }
 }
 
-/// Explains every line of `input` (each separated by a blank line). Lines that are not
-/// records say what they are instead.
-pub fn explain_lines(input: &[u8], choice: FormatChoice) -> String {
-    let mut out = String::new();
-    let mut decoder = Decoder::new(choice);
-    for (i, line) in input.split(|&b| b == b'\n').enumerate() {
-        if line.is_empty() && i > 0 {
-            continue;
+/// Explains lines one at a time, numbering them across everything it is given (arguments, or
+/// files and stdin one after the other): what [`explain_lines`] and [`explain_reader`] share.
+pub struct Explainer {
+    decoder: Decoder,
+    /// Lines seen so far.
+    lines: u64,
+}
+
+impl Explainer {
+    pub fn new(choice: FormatChoice) -> Explainer {
+        Explainer { decoder: Decoder::new(choice), lines: 0 }
+    }
+
+    /// Lines seen so far.
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// Explains the next line (without its newline) into `out`. Empty lines are numbered but
+    /// not explained, except a first one (an empty input says what it is).
+    pub fn line(&mut self, line: &[u8], out: &mut String) {
+        self.lines += 1;
+        if line.is_empty() && self.lines > 1 {
+            return;
         }
-        if !out.is_empty() {
+        if self.lines > 1 {
             out.push('\n');
         }
-        let _ = writeln!(out, "Line {}:", i + 1);
-        match decoder.decode(line) {
-            Outcome::Record(rec) => explain_record(&rec, &mut out),
+        let _ = writeln!(out, "Line {}:", self.lines);
+        match self.decoder.decode(line) {
+            Outcome::Record(rec) => explain_record(&rec, out),
             Outcome::Skipped(reason) => {
                 let _ = writeln!(
                     out,
@@ -345,5 +371,111 @@ pub fn explain_lines(input: &[u8], choice: FormatChoice) -> String {
             }
         }
     }
+}
+
+/// Explains every line of `input` (each separated by a blank line). Lines that are not
+/// records say what they are instead.
+pub fn explain_lines(input: &[u8], choice: FormatChoice) -> String {
+    let mut out = String::new();
+    let mut ex = Explainer::new(choice);
+    let mut pieces = input.split(|&b| b == b'\n').peekable();
+    while let Some(line) = pieces.next() {
+        // A last newline ends the last line, it does not start an empty one.
+        if line.is_empty() && pieces.peek().is_none() && ex.lines > 0 {
+            break;
+        }
+        ex.line(line, &mut out);
+    }
     out
+}
+
+/// The longest line [`explain_reader`] keeps: a line is explained from its first
+/// `MAX_LINE` bytes (no Envoy access line comes near), the rest is read past.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// Explains the lines of `input` as they are read, writing each explanation to `out` before
+/// reading on: memory holds one line (at most [`MAX_LINE`] bytes of it), not the input.
+/// Errors are `input`'s (`Err(Ok(e))`) or `out`'s (`Err(Err(e))`), so the caller can name them.
+pub fn explain_reader(
+    ex: &mut Explainer,
+    input: &mut dyn io::BufRead,
+    out: &mut dyn io::Write,
+) -> Result<(), Result<io::Error, io::Error>> {
+    let mut line = Vec::new();
+    let mut text = String::new();
+    loop {
+        line.clear();
+        let Some(full) = read_line_capped(input, &mut line, MAX_LINE).map_err(Ok)? else {
+            return Ok(());
+        };
+        text.clear();
+        ex.line(&line, &mut text);
+        if full > line.len() {
+            let _ = writeln!(
+                text,
+                "(line {} is {full} bytes long: only its first {} were read)",
+                ex.lines,
+                line.len()
+            );
+        }
+        out.write_all(text.as_bytes()).map_err(Err)?;
+    }
+}
+
+/// Reads one line into `buf` without its newline, keeping at most `max` bytes of it, and
+/// returns its whole length; `None` at the end of the input.
+fn read_line_capped(r: &mut dyn io::BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<usize>> {
+    let mut len = 0;
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok((len > 0).then_some(len));
+        }
+        let (piece, done) = match memchr::memchr(b'\n', avail) {
+            Some(n) => (&avail[..n], Some(n + 1)),
+            None => (avail, None),
+        };
+        let keep = piece.len().min(max - buf.len().min(max));
+        buf.extend_from_slice(&piece[..keep]);
+        len += piece.len();
+        let used = done.unwrap_or(avail.len());
+        r.consume(used);
+        if done.is_some() {
+            return Ok(Some(len));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_kept_to_its_first_max_bytes_and_read_past() {
+        let data = b"abcdef\n\nxyz";
+        let mut r = io::BufReader::with_capacity(2, &data[..]);
+        let mut buf = Vec::new();
+        assert_eq!(read_line_capped(&mut r, &mut buf, 4).unwrap(), Some(6));
+        assert_eq!(buf, b"abcd");
+        buf.clear();
+        assert_eq!(read_line_capped(&mut r, &mut buf, 4).unwrap(), Some(0));
+        buf.clear();
+        assert_eq!(read_line_capped(&mut r, &mut buf, 4).unwrap(), Some(3));
+        assert_eq!(buf, b"xyz");
+        assert_eq!(read_line_capped(&mut r, &mut buf, 4).unwrap(), None);
+    }
+
+    #[test]
+    fn read_lines_are_explained_like_given_ones() {
+        let input = b"hello\n\nnot a record either\n";
+        let mut out = Vec::new();
+        let mut ex = Explainer::new(FormatChoice::Auto);
+        explain_reader(&mut ex, &mut &input[..], &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), explain_lines(input, FormatChoice::Auto));
+        assert!(explain_lines(b"", FormatChoice::Auto).starts_with("Line 1:"));
+    }
 }

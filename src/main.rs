@@ -56,7 +56,7 @@ fn clap_error(e: &clap::Error) -> ExitCode {
 }
 
 fn explain(lines: Vec<String>, format: &str) -> ExitCode {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let choice = match envoy_triage::format::FormatChoice::parse(format) {
         Ok(c) => c,
         Err(e) => {
@@ -66,31 +66,50 @@ fn explain(lines: Vec<String>, format: &str) -> ExitCode {
     };
     // Arguments that all name files (or `-`, stdin) are read; otherwise each is a line.
     let files = !lines.is_empty() && lines.iter().all(|l| l == "-" || std::path::Path::new(l).is_file());
-    let input = if lines.is_empty() || files {
+    let mut ex = envoy_triage::explain::Explainer::new(choice.clone());
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let written = if lines.is_empty() || files {
         let names: Vec<&str> =
             if lines.is_empty() { vec!["-"] } else { lines.iter().map(String::as_str).collect() };
-        let mut buf = Vec::new();
+        let mut written = Ok(());
         for name in names {
+            // Read and explained a line at a time: `explain < big.log` holds one line.
             let read = if name == "-" {
-                io::stdin().read_to_end(&mut buf)
+                envoy_triage::explain::explain_reader(&mut ex, &mut io::stdin().lock(), &mut out)
             } else {
-                std::fs::File::open(name).and_then(|mut f| f.read_to_end(&mut buf))
+                match std::fs::File::open(name) {
+                    Ok(f) => {
+                        envoy_triage::explain::explain_reader(&mut ex, &mut io::BufReader::new(f), &mut out)
+                    }
+                    Err(e) => Err(Ok(e)),
+                }
             };
-            if let Err(e) = read {
-                let name = if name == "-" { "stdin" } else { name };
-                eprintln!("envoy-triage: {}: {e}", escape_lines(name));
-                return ExitCode::from(2);
-            }
-            if !buf.is_empty() && !buf.ends_with(b"\n") {
-                buf.push(b'\n');
+            match read {
+                Ok(()) => {}
+                Err(Ok(e)) => {
+                    let _ = out.flush();
+                    let name = if name == "-" { "stdin" } else { name };
+                    eprintln!("envoy-triage: {}: {e}", escape_lines(name));
+                    return ExitCode::from(2);
+                }
+                Err(Err(e)) => {
+                    written = Err(e);
+                    break;
+                }
             }
         }
-        buf
+        if written.is_ok() && ex.lines() == 0 {
+            // Nothing to read: say what an empty line is, as for `explain ''`.
+            let mut text = String::new();
+            ex.line(b"", &mut text);
+            written = out.write_all(text.as_bytes());
+        }
+        written
     } else {
-        lines.join("\n").into_bytes()
+        out.write_all(envoy_triage::explain::explain_lines(lines.join("\n").as_bytes(), choice).as_bytes())
     };
-    let text = envoy_triage::explain::explain_lines(&input, choice);
-    match io::stdout().lock().write_all(text.as_bytes()) {
+    match written.and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             eprintln!("envoy-triage: {e}");
             ExitCode::from(2)

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select};
@@ -29,6 +29,48 @@ use crate::source::SourceMeta;
 pub const CHUNK_SIZE: usize = 1 << 20;
 /// A run of fragments (or one line) longer than this is cut anyway.
 pub const MAX_CHUNK: usize = 64 << 20;
+/// A chunk longer than this (made by a line or fragment run longer than a chunk) holds a
+/// [`BigPermit`] from its reading to the end of its processing, and its buffer is not kept.
+pub const BIG_CHUNK: usize = 4 * CHUNK_SIZE;
+
+/// Chunks longer than [`BIG_CHUNK`] are read, queued and processed one at a time: each worker
+/// could otherwise hold one of up to [`MAX_CHUNK`] (a 1 GB line at `-j 16`: 563 MiB; at `-j 2`:
+/// 136 MiB). The reader waits for the permit before it reads (or cuts) past `BIG_CHUNK`; the
+/// worker gives it back once it has dropped the buffer.
+#[derive(Debug, Default)]
+pub struct BigChunks {
+    taken: Mutex<bool>,
+    freed: Condvar,
+}
+
+/// The right to hold a chunk longer than [`BIG_CHUNK`]; given back when dropped.
+#[derive(Debug)]
+pub struct BigPermit(Arc<BigChunks>);
+
+impl BigChunks {
+    fn take(self: &Arc<Self>) -> BigPermit {
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        while *taken {
+            taken = self.freed.wait(taken).unwrap_or_else(|p| p.into_inner());
+        }
+        *taken = true;
+        BigPermit(Arc::clone(self))
+    }
+}
+
+impl Drop for BigPermit {
+    fn drop(&mut self) {
+        *self.0.taken.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.0.freed.notify_one();
+    }
+}
+
+/// Bytes at the start of a chunk that `continues` a line cut inside (one longer than
+/// [`MAX_CHUNK`]): up to and including its first newline. That line was counted in the chunk
+/// before, so one physical line stays one line however many chunks it spans.
+pub fn continued_len(data: &[u8]) -> usize {
+    memchr::memchr(b'\n', data).map_or(data.len(), |n| n + 1)
+}
 
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -63,6 +105,10 @@ pub struct Chunk {
     pub meta: Arc<SourceMeta>,
     /// 1-based number of the chunk's first line in its input (0 when not counted).
     pub first_line: u64,
+    /// The chunk starts inside a line the chunk before was cut in (see [`continued_len`]).
+    pub continues: bool,
+    /// Held while the chunk is longer than [`BIG_CHUNK`].
+    pub permit: Option<BigPermit>,
 }
 
 /// `len` bytes of a regular file from `start`, cut at a line boundary by the reader. The
@@ -78,8 +124,8 @@ pub struct FileRange {
 
 impl FileRange {
     /// Reads the range into `buf` (grown and zeroed only when too small) and returns how much
-    /// was read: less than `len` when the file was truncated meanwhile, and on an error, what
-    /// was read before it.
+    /// was read, with an error when that is less than `len`: the read's, or
+    /// `source::short_read` when the file ended first (it was truncated meanwhile).
     pub fn read_into(&self, buf: &mut Vec<u8>) -> (usize, Option<io::Error>) {
         if buf.len() < self.len {
             buf.resize(self.len, 0);
@@ -87,7 +133,7 @@ impl FileRange {
         let mut done = 0;
         while done < self.len {
             match self.file.read_at(&mut buf[done..self.len], self.start + done as u64) {
-                Ok(0) => break,
+                Ok(0) => return (done, Some(crate::source::short_read())),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return (done, Some(e)),
@@ -139,6 +185,7 @@ pub fn process_chunk(
     mut sink: Option<&mut dyn RecordSink>,
 ) {
     let meta = &*chunk.meta;
+    let data = if chunk.continues { &data[continued_len(data)..] } else { data };
     if let Some(live) = agg.live.as_deref_mut() {
         live.arrival_ms = now_ms();
     }
@@ -258,7 +305,7 @@ impl Worker {
         }
     }
 
-    fn handle(&mut self, chunk: Chunk) {
+    fn handle(&mut self, mut chunk: Chunk) {
         let data = match &chunk.range {
             None => chunk.data.as_slice(),
             Some(range) => {
@@ -281,12 +328,18 @@ impl Worker {
                 }
             }
         }
+        // A giant line or fragment run was read: do not hold on to its buffer (recycled, its
+        // pages would stay resident), and only then let the next one be read.
+        let permit = chunk.permit.take();
         if chunk.range.is_none() {
-            let _ = self.pool.try_send(chunk.data);
-        } else if self.own.len() > 4 * CHUNK_SIZE {
-            // A giant line or fragment run was read: do not hold on to its buffer.
+            let data = std::mem::take(&mut chunk.data);
+            if data.capacity() <= BIG_CHUNK {
+                let _ = self.pool.try_send(data);
+            }
+        } else if self.own.len() > BIG_CHUNK {
             self.own = Vec::new();
         }
+        drop(permit);
     }
 }
 
@@ -313,6 +366,7 @@ pub struct Workers {
     output: Option<Box<dyn RecordOutput>>,
     /// Set when the output is gone (a closed pipe): readers stop early.
     halted: Arc<AtomicBool>,
+    big: Arc<BigChunks>,
 }
 
 /// What a reader needs to feed the workers: a sender, the buffer pool and the chunk counter.
@@ -326,6 +380,8 @@ pub struct Feed {
     /// Readers count the lines of each chunk (for record line numbers).
     pub count_lines: bool,
     halted: Arc<AtomicBool>,
+    /// `None` for a detached feed, whose chunks nobody processes.
+    big: Option<Arc<BigChunks>>,
 }
 
 impl Feed {
@@ -344,6 +400,7 @@ impl Feed {
             chunk_size,
             count_lines: false,
             halted: Arc::new(AtomicBool::new(false)),
+            big: None,
         };
         (feed, rx, range_rx)
     }
@@ -354,6 +411,12 @@ impl Feed {
         b.clear();
         b.reserve(self.chunk_size);
         b
+    }
+
+    /// Waits until no other chunk longer than [`BIG_CHUNK`] is held, and takes the permit to
+    /// hold one (`None` from a detached feed).
+    pub fn big_permit(&self) -> Option<BigPermit> {
+        self.big.as_ref().map(|b| b.take())
     }
 
     /// True once nothing more can be written (the reader of our output went away).
@@ -373,14 +436,36 @@ impl Feed {
     /// Sends whole lines of `source` to the workers (blocks while they are busy). `first_line`
     /// is the 1-based number of the first line in its input (dropped unless lines are counted).
     pub fn send(&self, data: Vec<u8>, source: u32, meta: &Arc<SourceMeta>, first_line: u64) {
+        self.send_cut(data, source, meta, first_line, false, None);
+    }
+
+    /// Like [`send`](Self::send), for a chunk that may continue a line cut inside, or hold a
+    /// permit.
+    pub fn send_cut(
+        &self,
+        data: Vec<u8>,
+        source: u32,
+        meta: &Arc<SourceMeta>,
+        first_line: u64,
+        continues: bool,
+        permit: Option<BigPermit>,
+    ) {
         let first_line = if self.count_lines { first_line } else { 0 };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let meta = Arc::clone(meta);
         // Workers only stop when every sender is gone, so this cannot fail while we hold one.
-        let _ = self.tx.send(Chunk { data, range: None, seq, source, meta: Arc::clone(meta), first_line });
+        let _ = self.tx.send(Chunk { data, range: None, seq, source, meta, first_line, continues, permit });
     }
 
     /// Sends a range of a regular file, which a worker reads itself (see [`FileRange`]).
-    pub fn send_range(&self, range: FileRange, source: u32, meta: &Arc<SourceMeta>) {
+    pub fn send_range(
+        &self,
+        range: FileRange,
+        source: u32,
+        meta: &Arc<SourceMeta>,
+        continues: bool,
+        permit: Option<BigPermit>,
+    ) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let chunk = Chunk {
             data: Vec::new(),
@@ -389,6 +474,8 @@ impl Feed {
             source,
             meta: Arc::clone(meta),
             first_line: 0,
+            continues,
+            permit,
         };
         let _ = self.range_tx.send(chunk);
     }
@@ -407,7 +494,16 @@ impl Feed {
         let first_line = if self.count_lines { first_line } else { 0 };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         self.tx
-            .try_send(Chunk { data, range: None, seq, source, meta: Arc::clone(meta), first_line })
+            .try_send(Chunk {
+                data,
+                range: None,
+                seq,
+                source,
+                meta: Arc::clone(meta),
+                first_line,
+                continues: false,
+                permit: None,
+            })
             .map_err(|e| e.into_inner().data)
     }
 }
@@ -493,6 +589,7 @@ impl Workers {
             count_lines: output.is_some() || cfg.windows,
             output,
             halted,
+            big: Arc::default(),
         })
     }
 
@@ -505,6 +602,7 @@ impl Workers {
             chunk_size,
             count_lines: self.count_lines,
             halted: Arc::clone(&self.halted),
+            big: Some(Arc::clone(&self.big)),
         }
     }
 

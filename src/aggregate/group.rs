@@ -9,18 +9,19 @@ use crate::response_flags::{Flag, ResponseFlags};
 use crate::source::SourceMeta;
 
 use super::Position;
-use super::sketch::{BottomK, Earliest, ExactValues};
+use super::sketch::{BottomK, Clipped, Earliest, ExactValues};
 use super::stats::Latency;
 
-/// The field values behind a group of failures (one signature).
+/// The field values behind a group of failures (one signature), each kept to its first
+/// `SAMPLE_VALUE_BYTES` (the signature hashes them whole).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceSample {
     pub code: Option<u16>,
     pub flags: ResponseFlags,
-    pub details: Box<[u8]>,
-    pub transport_failure: Box<[u8]>,
-    pub termination: Box<[u8]>,
-    pub route: Box<[u8]>,
+    pub details: Clipped,
+    pub transport_failure: Clipped,
+    pub termination: Clipped,
+    pub route: Clipped,
 }
 
 /// FxHash of `parts` (each followed by its length) and `extra`: evidence signatures and the
@@ -52,9 +53,10 @@ pub(super) fn fx_hash(parts: &[&[u8]], extra: u64) -> u64 {
 const MAX_SIGNATURES: usize = 6;
 
 /// (namespace, pod); the namespace is empty when unknown.
-pub type NamespacedPod = (Box<[u8]>, Box<[u8]>);
+pub type NamespacedPod = (Clipped, Clipped);
 
-/// Failures of one cause at one upstream, logged by one kind of proxy.
+/// Failures of one cause at one upstream, logged by one kind of proxy. Every value kept from
+/// a log is a [`Clipped`] one: a group's size does not follow the length of log fields.
 #[derive(Debug, Clone)]
 pub struct Group {
     pub cause: Cause,
@@ -69,16 +71,16 @@ pub struct Group {
     /// (signature hash, first position, sample, count).
     pub signatures: Vec<(u64, Position, EvidenceSample, u64)>,
     pub other_signatures: u64,
-    pub request_ids: Earliest<Box<[u8]>, 3>,
+    pub request_ids: Earliest<Clipped, 3>,
     /// (namespace, pod) of the proxy that logged it, when known.
     pub pods: Earliest<NamespacedPod, 3>,
-    pub authorities: Earliest<Box<[u8]>, 1>,
+    pub authorities: Earliest<Clipped, 1>,
     /// The TLS SNI the proxy saw (Istio mTLS: `outbound_.<port>_.<subset>_.<fqdn>`).
-    pub server_names: Earliest<Box<[u8]>, 1>,
-    pub upstream_hosts: Earliest<Box<[u8]>, 3>,
+    pub server_names: Earliest<Clipped, 1>,
+    pub upstream_hosts: Earliest<Clipped, 3>,
     /// Where the proxy accepted the connection (for `filter_chain_not_found`: the server's
     /// pod IP and port, which clients see as their upstream host).
-    pub local_addresses: Earliest<Box<[u8]>, 3>,
+    pub local_addresses: Earliest<Clipped, 3>,
     /// Request ids, to find the same requests at other hops.
     pub ids: BottomK,
 }
@@ -124,10 +126,10 @@ impl Group {
             let sample = EvidenceSample {
                 code: rec.response_code,
                 flags: rec.response_flags,
-                details: details.into(),
-                transport_failure: tf.into(),
-                termination: ctd.into(),
-                route: route.into(),
+                details: Clipped::new(details),
+                transport_failure: Clipped::new(tf),
+                termination: Clipped::new(ctd),
+                route: Clipped::new(route),
             };
             self.offer_signature(sig, pos, sample, 1);
         } else {
@@ -135,36 +137,32 @@ impl Group {
         }
         if let Some(id) = rec.request_id {
             self.ids.insert(fx_hash(&[id], 0));
-            if self.request_ids.wants(pos) && !self.request_ids.holds(id) {
-                self.request_ids.offer(pos, id.into());
-            }
+            self.request_ids.offer_distinct(pos, |c| c.matches(id), || Clipped::new(id));
         }
         if let Some(sni) = rec.requested_server_name {
             if self.server_names.wants(pos) {
-                self.server_names.offer(pos, sni.into());
+                self.server_names.offer(pos, Clipped::new(sni));
             }
         }
         if let Some(a) = rec.downstream_local_address {
-            if self.local_addresses.wants(pos) && !self.local_addresses.holds(a) {
-                self.local_addresses.offer(pos, a.into());
-            }
+            self.local_addresses.offer_distinct(pos, |c| c.matches(a), || Clipped::new(a));
         }
         let pod = rec.meta.pod.or(source.pod.as_deref());
         if let Some(pod) = pod {
-            if self.pods.wants(pos) && !self.pods.iter().any(|(_, (_, p))| &**p == pod) {
-                let ns = rec.meta.namespace.or(source.namespace.as_deref()).unwrap_or(b"");
-                self.pods.offer(pos, (ns.into(), pod.into()));
-            }
+            let ns = rec.meta.namespace.or(source.namespace.as_deref()).unwrap_or(b"");
+            self.pods.offer_distinct(
+                pos,
+                |(n, p)| n.matches(ns) && p.matches(pod),
+                || (Clipped::new(ns), Clipped::new(pod)),
+            );
         }
         if let Some(a) = rec.authority {
             if self.authorities.wants(pos) {
-                self.authorities.offer(pos, a.into());
+                self.authorities.offer(pos, Clipped::new(a));
             }
         }
         if let Some(h) = rec.upstream_host {
-            if self.upstream_hosts.wants(pos) && !self.upstream_hosts.holds(h) {
-                self.upstream_hosts.offer(pos, h.into());
-            }
+            self.upstream_hosts.offer_distinct(pos, |c| c.matches(h), || Clipped::new(h));
         }
     }
 

@@ -34,7 +34,9 @@ use crate::source::SourceMeta;
 
 pub use bounds::{MAX_GROUPS, MAX_NAME, Shared};
 pub use group::{EvidenceSample, Group, NamespacedPod};
-pub use sketch::{BOTTOM_K, BottomK, Earliest, ExactValues, PairCounts};
+pub use sketch::{
+    BOTTOM_K, BottomK, Clipped, Earliest, ExactValues, PairCounts, SAMPLE_VALUE_BYTES, clip_point,
+};
 pub use stats::{CodeCounts, FlagCounts, Latency};
 pub use upstream::{UpstreamStats, workload_of};
 
@@ -959,7 +961,8 @@ mod tests {
                             [(r >> 33) as usize % 8],
                     ),
                 };
-                line.replace("httpbin.foo", &svc).replace("\"ID\"", &format!("\"id-{i}\""))
+                // Ids repeat across records and chunks: a worker meets some late first.
+                line.replace("httpbin.foo", &svc).replace("\"ID\"", &format!("\"id-{}\"", i % 97))
             })
             .collect();
         let scratch = Scratch::new();
@@ -980,7 +983,8 @@ mod tests {
                 let shared = Arc::new(Shared::new(parts));
                 let mut states: Vec<Aggregate> =
                     (0..parts).map(|_| fresh().sharing(Arc::clone(&shared))).collect();
-                for (i, rec) in records.iter().enumerate() {
+                // Backwards: workers take chunks in any order.
+                for (i, rec) in records.iter().enumerate().rev() {
                     // Chunks of 100 records go to a worker at random.
                     let chunk = i as u64 / 100;
                     let w = (chunk.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 7) as usize % parts;

@@ -1,6 +1,7 @@
 //! Bounded, order-independent summaries of what a group of failures saw: the earliest few
 //! items by input position ([`Earliest`]), a bottom-k sketch of request-id hashes
-//! ([`BottomK`]) and capped exact counts ([`ExactValues`]). Each merges to the same result
+//! ([`BottomK`]), capped exact counts ([`ExactValues`]) and sample values kept to their first
+//! [`SAMPLE_VALUE_BYTES`] ([`Clipped`]). Each merges to the same result
 //! whatever the split of lines over workers, which is what keeps the parent's output
 //! deterministic. Filled by `super::group`; read by `crate::summary`. Depends only on the
 //! parent's `Position`.
@@ -8,6 +9,61 @@
 use std::borrow::Cow;
 
 use super::Position;
+
+/// Bytes of a sample value a group keeps (request ids, authorities, server names, upstream
+/// hosts, local addresses, pods, and the evidence: details, transport failure, termination
+/// details, route): longer values keep their start and their length. Real ones are shorter (a
+/// DNS name is at most 253 bytes, a pod name too; BoringSSL's longest verify errors make
+/// details of about 300); a log can hold 100 KB request ids, and each group keeps about 30
+/// values.
+pub const SAMPLE_VALUE_BYTES: usize = 512;
+
+/// A sample value: its first [`SAMPLE_VALUE_BYTES`] at most, cut before a UTF-8 sequence
+/// that would not fit, and its length before the cut.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Clipped {
+    kept: Box<[u8]>,
+    len: usize,
+}
+
+impl Clipped {
+    pub fn new(v: &[u8]) -> Clipped {
+        Clipped { kept: v[..clip_point(v, SAMPLE_VALUE_BYTES)].into(), len: v.len() }
+    }
+
+    /// The bytes kept.
+    pub fn kept(&self) -> &[u8] {
+        &self.kept
+    }
+
+    /// The value's length before the cut, when it was cut.
+    pub fn cut_from(&self) -> Option<u64> {
+        (self.len > self.kept.len()).then_some(self.len as u64)
+    }
+
+    pub fn is_cut(&self) -> bool {
+        self.len > self.kept.len()
+    }
+
+    /// Whether `v` clips to this value (without building it).
+    pub fn matches(&self, v: &[u8]) -> bool {
+        v.len() == self.len && v[..clip_point(v, SAMPLE_VALUE_BYTES)] == *self.kept
+    }
+}
+
+/// Where to cut `v` to at most `max` bytes: `max`, or less when a UTF-8 sequence starts before
+/// `max` and goes on past it (invalid UTF-8 is cut anywhere).
+pub fn clip_point(v: &[u8], max: usize) -> usize {
+    if v.len() <= max {
+        return v.len();
+    }
+    // Back over continuation bytes (10xxxxxx) to the lead byte they follow: at most 3.
+    let mut at = max;
+    while at > 0 && max - at < 3 && v[at] & 0xc0 == 0x80 {
+        at -= 1;
+    }
+    if v[at] & 0xc0 == 0x80 || v[at] < 0x80 { max } else { at }
+}
 
 /// Keeps the `N` earliest items by position.
 #[derive(Debug, Clone)]
@@ -51,6 +107,21 @@ impl<T, const N: usize> Earliest<T, N> {
         let at = self.items.partition_point(|(p, _)| *p < pos);
         self.items.insert(at, (pos, item));
         self.items.truncate(N);
+    }
+
+    /// Offers a value kept once: when `is_it` finds it held, only an earlier position moves it
+    /// (the same rule as [`merge_distinct`](Self::merge_distinct), so a worker that met a value
+    /// late first keeps what a single pass would); else `make` builds it, if it is wanted.
+    #[inline]
+    pub fn offer_distinct(&mut self, pos: Position, is_it: impl Fn(&T) -> bool, make: impl FnOnce() -> T) {
+        if let Some(i) = self.items.iter().position(|(_, t)| is_it(t)) {
+            if pos < self.items[i].0 {
+                let (_, item) = self.items.remove(i);
+                self.offer(pos, item);
+            }
+        } else if self.wants(pos) {
+            self.offer(pos, make());
+        }
     }
 
     pub fn merge(&mut self, other: Earliest<T, N>) {
@@ -408,6 +479,28 @@ mod tests {
             }
         }
         assert!(nonzero >= 10, "the test sketches overlap");
+    }
+
+    #[test]
+    fn sample_values_are_cut_at_a_character_boundary_and_keep_their_length() {
+        let short = Clipped::new(b"0b0c5a3e");
+        assert_eq!((short.kept(), short.cut_from()), (&b"0b0c5a3e"[..], None));
+        assert!(short.matches(b"0b0c5a3e") && !short.matches(b"0b0c5a3"));
+        let long = vec![b'a'; 100_000];
+        let c = Clipped::new(&long);
+        assert_eq!((c.kept().len(), c.cut_from()), (SAMPLE_VALUE_BYTES, Some(100_000)));
+        assert!(c.matches(&long) && !c.matches(&long[1..]));
+        // "é" (2 bytes) and "€" (3) across the cut: the whole character goes.
+        for (pre, ch) in [(511, "é"), (510, "€"), (511, "€"), (509, "😀")] {
+            let v = format!("{}{ch}{}", "a".repeat(pre), "b".repeat(10));
+            let c = Clipped::new(v.as_bytes());
+            assert_eq!(c.kept(), "a".repeat(pre).as_bytes(), "{pre} {ch}");
+            assert_eq!(c.cut_from(), Some(v.len() as u64));
+        }
+        // A character that ends at the cut is kept; invalid UTF-8 is cut at the limit.
+        let v = format!("{}é{}", "a".repeat(510), "b".repeat(10));
+        assert_eq!(Clipped::new(v.as_bytes()).kept().len(), 512);
+        assert_eq!(Clipped::new(&[0x80; 600]).kept().len(), 512);
     }
 
     #[test]

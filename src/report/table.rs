@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 
-use crate::escape::escape_controls as esc;
+use crate::escape::{escape_controls as esc, escape_sample};
 use crate::summary::{Finding, human_ms};
 use crate::summary::{Percentiles, Summary};
 
@@ -238,6 +238,13 @@ fn duration_note(p: &Percentiles, cutoff: Option<u64>) -> String {
     }
 }
 
+/// Sample values joined by `sep`, each escaped and marked when cut (`from`, the summary's
+/// `_truncated_from` list).
+fn samples(values: &[String], from: &Option<Vec<Option<u64>>>, sep: &str) -> String {
+    let from = |i: usize| from.as_ref().and_then(|f| f.get(i).copied().flatten());
+    values.iter().enumerate().map(|(i, v)| escape_sample(v, from(i))).collect::<Vec<_>>().join(sep)
+}
+
 fn finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
     let share = format!("{:.1}%", f.share * 100.0);
     writeln!(
@@ -256,19 +263,21 @@ fn finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
     let e = &f.evidence;
     let mut ev = vec![];
     ev.push(format!("{} {}", e.response_code.map_or("-".to_string(), |c| c.to_string()), e.response_flags));
-    for v in
-        [&e.response_code_details, &e.upstream_transport_failure_reason, &e.connection_termination_details]
-            .into_iter()
-            .flatten()
-    {
-        ev.push(esc(v).into_owned());
+    for (v, from) in [
+        (&e.response_code_details, e.response_code_details_truncated_from),
+        (&e.upstream_transport_failure_reason, e.upstream_transport_failure_reason_truncated_from),
+        (&e.connection_termination_details, e.connection_termination_details_truncated_from),
+    ] {
+        if let Some(v) = v {
+            ev.push(escape_sample(v, from).into_owned());
+        }
     }
     let dn = duration_note(&e.duration_ms, e.cutoff_ms);
     if !dn.is_empty() {
         ev.push(dn);
     }
     if !e.upstream_hosts.is_empty() {
-        ev.push(format!("host {}", esc(&e.upstream_hosts.join(", "))));
+        ev.push(format!("host {}", samples(&e.upstream_hosts, &e.upstream_hosts_truncated_from, ", ")));
     }
     writeln!(out, "     {DIM}evidence{DIM:#}  {}", ev.join(" · "))?;
     if e.other_signatures > 0 {
@@ -285,10 +294,14 @@ fn finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
         writeln!(out, "     {DIM}{label:<9}{DIM:#} {CYAN}{}{CYAN:#}", esc(c))?;
     }
     if !f.request_ids.is_empty() {
-        writeln!(out, "     {DIM}ids{DIM:#}       {}", esc(&f.request_ids.join(" ")))?;
+        writeln!(
+            out,
+            "     {DIM}ids{DIM:#}       {}",
+            samples(&f.request_ids, &f.request_ids_truncated_from, " ")
+        )?;
     }
     if !f.pods.is_empty() {
-        writeln!(out, "     {DIM}logged by{DIM:#} {}", esc(&f.pods.join(", ")))?;
+        writeln!(out, "     {DIM}logged by{DIM:#} {}", samples(&f.pods, &f.pods_truncated_from, ", "))?;
     }
     for r in &f.related {
         writeln!(

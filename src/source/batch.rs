@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::{Input, InputInfo, Opened, SourceMeta};
 use crate::aggregate::Aggregate;
 use crate::format::wrapper;
-use crate::pipeline::{Feed, FileRange, MAX_CHUNK, PipelineConfig, RecordOutput, Workers};
+use crate::pipeline::{
+    BIG_CHUNK, BigPermit, Feed, FileRange, MAX_CHUNK, PipelineConfig, RecordOutput, Workers, continued_len,
+};
 
 /// How far reading has got, for the progress bar (`crate::progress`): bytes of input read or
 /// cut into ranges for the workers, as stored (compressed bytes for gzip), and inputs done.
@@ -80,7 +82,9 @@ pub fn read_inputs(inputs: &[Input], feed: &Feed, progress: &Progress) -> Vec<In
 
 fn describe(e: &io::Error) -> String {
     match e.kind() {
-        io::ErrorKind::UnexpectedEof => "unexpected end of file (truncated input?)".to_string(),
+        io::ErrorKind::UnexpectedEof if e.to_string() != super::SHORT_READ => {
+            "unexpected end of file (truncated input?)".to_string()
+        }
         _ => e.to_string(),
     }
 }
@@ -101,10 +105,15 @@ fn read_chunks(
     // size it grew by.
     let mut searched = 0;
     let mut line = 1u64;
-    let mut send = |data: Vec<u8>| {
+    // `buf` starts inside a line cut in the chunk before (see `continued_len`).
+    let mut continues = false;
+    // Held while `buf` may grow past BIG_CHUNK, then sent with it.
+    let mut permit: Option<BigPermit> = None;
+    let mut send = |data: Vec<u8>, continues: bool, permit: Option<BigPermit>| {
         let first = line;
-        line += feed.lines_in(&data);
-        feed.send(data, source, meta, first);
+        let skip = if continues { continued_len(&data) } else { 0 };
+        line += feed.lines_in(&data[skip..]);
+        feed.send_cut(data, source, meta, first, continues, permit);
     };
     loop {
         if feed.halted() {
@@ -114,35 +123,48 @@ fn read_chunks(
             Ok(eof) => eof,
             Err(e) => {
                 if !buf.is_empty() {
-                    send(buf);
+                    send(buf, continues, permit);
                 }
                 return Err(e);
             }
         };
         if eof {
             if !buf.is_empty() {
-                send(buf);
+                send(buf, continues, permit);
             }
             return Ok(());
         }
-        let from = memchr::memrchr(b'\n', &buf[..searched]).map_or(0, |n| n + 1);
+        // No newline since the last look: no line ended, so there is no cut. Without this, one
+        // line longer than a chunk was searched from its start again on every growth
+        // (quadratic: a 1 GB line on stdin took 150 s in a debug build).
+        let found = if memchr::memchr(b'\n', &buf[searched..]).is_some() {
+            let from = memchr::memrchr(b'\n', &buf[..searched]).map_or(0, |n| n + 1);
+            wrapper::safe_cut(&buf[from..]).map(|cut| from + cut)
+        } else {
+            None
+        };
         searched = 0;
-        let cut = match wrapper::safe_cut(&buf[from..]) {
-            Some(cut) => from + cut,
+        let cut = match found {
+            Some(cut) => cut,
             // A fragment run this long is cut anyway, rather than grow forever: after its last
             // whole line, as a line cut in two would be counted twice. Only one line longer
-            // than this is cut inside.
+            // than this is cut inside, and the next chunk says it continues that line.
             None if buf.len() >= MAX_CHUNK => memchr::memrchr(b'\n', &buf).map_or(buf.len(), |n| n + 1),
             None => {
                 searched = buf.len();
                 want = buf.len() + chunk_size;
+                if want > BIG_CHUNK && permit.is_none() {
+                    permit = feed.big_permit();
+                }
                 continue;
             }
         };
+        let cut_inside = cut == buf.len() && buf.last() != Some(&b'\n');
         let mut next = feed.buffer();
         next.extend_from_slice(&buf[cut..]);
         buf.truncate(cut);
-        send(std::mem::replace(&mut buf, next));
+        send(std::mem::replace(&mut buf, next), continues, permit.take());
+        continues = cut_inside;
         want = chunk_size;
     }
 }
@@ -165,10 +187,15 @@ fn cut_ranges(
     let mut window = Vec::new();
     let mut start = 0u64;
     let mut size = file.metadata()?.len();
-    let send = |start: u64, end: u64| {
+    // The next range starts inside a line cut at the end of the one before.
+    let mut continues = false;
+    let mut send = |start: u64, end: u64, cut_inside: bool| {
         sent.fetch_add(end - start, Ordering::Relaxed);
-        let range = FileRange { file: Arc::clone(&file), start, len: (end - start) as usize };
-        feed.send_range(range, source, meta);
+        let len = (end - start) as usize;
+        let permit = if len > BIG_CHUNK { feed.big_permit() } else { None };
+        let range = FileRange { file: Arc::clone(&file), start, len };
+        feed.send_range(range, source, meta, continues, permit);
+        continues = cut_inside;
     };
     // No `halted` check here, unlike `read_chunks`: only record output halts, and it never
     // reads by ranges.
@@ -182,12 +209,12 @@ fn cut_ranges(
         while end <= size {
             match last_safe_cut(&file, start, searched, end, &mut window)? {
                 Some(c) => {
-                    cut = Some(c);
+                    cut = Some(Ok(c));
                     break;
                 }
                 // A fragment run (or one line) this long: cut where `read_chunks` cuts it.
                 None if end - start >= MAX_CHUNK as u64 => {
-                    cut = Some(last_line_end(&file, start, end, &mut window)?.unwrap_or(end));
+                    cut = Some(last_line_end(&file, start, end, &mut window)?.ok_or(end));
                     break;
                 }
                 None => {
@@ -197,19 +224,24 @@ fn cut_ranges(
             }
         }
         if let Some(cut) = cut {
-            send(start, cut);
-            start = cut;
+            // `Err`: inside one line longer than MAX_CHUNK.
+            let (at, inside) = match cut {
+                Ok(c) => (c, false),
+                Err(c) => (c, true),
+            };
+            send(start, at, inside);
+            start = at;
             continue;
         }
         // The end as of now, which `read_chunks` sends whole. If the file has grown meanwhile,
         // only its whole lines go now: an unfinished last line waits for the rest of it.
         let now = file.metadata()?.len();
         if now <= size {
-            send(start, size);
+            send(start, size, false);
             start = size;
         } else {
             if let Some(c) = last_safe_cut(&file, start, start, size, &mut window)? {
-                send(start, c);
+                send(start, c, false);
                 start = c;
             }
             size = now;
@@ -487,6 +519,31 @@ mod tests {
         for p in &pieces {
             assert_eq!(p.last(), Some(&b'\n'), "a range ends inside a line");
         }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A file truncated after it was cut into ranges and before the workers read them (up to
+    /// `RANGES_AHEAD` wait in the queue): the reads that end early say so. They once returned
+    /// what they got, and the run ended with 0 and no word of the lost lines.
+    #[test]
+    fn a_file_cut_before_its_ranges_are_read_is_an_error() {
+        let data = fragmented_log(200);
+        let path = temp_file("truncated.log", &data);
+        let (feed, _chunks, ranges) = test_feed(1000, 1 << 16);
+        let file = Arc::new(File::open(&path).unwrap());
+        cut_ranges(file, 0, &Arc::new(SourceMeta::default()), &feed, &AtomicU64::new(0)).unwrap();
+        drop(feed);
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(data.len() as u64 / 3).unwrap();
+        let (mut read, mut errors) = (0, Vec::new());
+        for c in ranges.iter() {
+            let mut buf = Vec::new();
+            let (n, err) = c.range.unwrap().read_into(&mut buf);
+            read += n;
+            errors.extend(err);
+        }
+        assert_eq!(read, data.len() / 3);
+        assert!(!errors.is_empty(), "a third of the file read, and no error");
+        assert!(errors.iter().all(|e| e.to_string() == crate::source::SHORT_READ), "{errors:?}");
         let _ = std::fs::remove_file(&path);
     }
 

@@ -58,7 +58,7 @@ impl Input {
     pub fn open_counted(&self, read: &Arc<AtomicU64>) -> io::Result<Box<dyn Read + Send>> {
         let raw: Box<dyn Read + Send> = match self {
             Input::Stdin => Box::new(io::stdin()),
-            Input::Path(p) => Box::new(File::open(p)?),
+            Input::Path(p) => whole(File::open(p)?)?,
         };
         decoded(counted(raw, read), &self.name())
     }
@@ -77,13 +77,13 @@ impl Input {
         if !meta.is_file() || meta.len() == 0 {
             // A FIFO (`envoy-triage <(kubectl logs …)`), a device or a `/proc` file: read it as
             // it comes (an empty regular file reads as empty either way).
-            return Ok(Opened::Stream(decoded(counted(Box::new(file), read), &self.name())?));
+            return Ok(Opened::Stream(decoded(counted(whole(file)?, read), &self.name())?));
         }
         let mut magic = [0u8; 6];
         // `read_at` leaves the file position alone: a compressed file is then read from its start.
         let n = file.read_at(&mut magic, 0)?;
         if Compression::of(&magic[..n]) != Compression::None {
-            return Ok(Opened::Stream(decoded(counted(Box::new(file), read), &self.name())?));
+            return Ok(Opened::Stream(decoded(counted(whole(file)?, read), &self.name())?));
         }
         Ok(Opened::File(file))
     }
@@ -126,6 +126,39 @@ impl Input {
 pub enum Opened {
     File(File),
     Stream(Box<dyn Read + Send>),
+}
+
+/// `file` as a stream that fails with `UnexpectedEof` when it ends before the size the file had
+/// when opened: a file cut short while it is read (truncated, or copytruncate rotation) says so
+/// instead of ending early as if complete. Files whose size says 0 (`/proc`, FIFOs) are read as
+/// they come.
+fn whole(file: File) -> io::Result<Box<dyn Read + Send>> {
+    struct Whole {
+        file: File,
+        /// Bytes still expected.
+        left: u64,
+    }
+    impl Read for Whole {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.file.read(buf)?;
+            if n == 0 && self.left > 0 && !buf.is_empty() {
+                return Err(short_read());
+            }
+            self.left = self.left.saturating_sub(n as u64);
+            Ok(n)
+        }
+    }
+    let meta = file.metadata()?;
+    let left = if meta.is_file() { meta.len() } else { 0 };
+    Ok(Box::new(Whole { file, left }))
+}
+
+/// What an input that got shorter while it was read says.
+pub const SHORT_READ: &str = "the file got shorter while it was read (truncated?)";
+
+/// The error of a file that got shorter while it was read.
+pub fn short_read() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, SHORT_READ)
 }
 
 /// `raw`, adding what it reads to `read` (the progress bar's count). Reads are chunk-sized (a

@@ -9,7 +9,7 @@
 //! wall of `UT` at one duration is a configured timeout, and 15 s is not an Istio default.
 
 use super::values::{Percentiles, human_ms};
-use crate::aggregate::{Aggregate, Group};
+use crate::aggregate::{Aggregate, Clipped, Group};
 use crate::classify::{Cause, Domain, Reporter};
 
 /// The dominant field values of a finding.
@@ -18,9 +18,20 @@ pub struct Evidence {
     pub response_code: Option<u16>,
     pub response_flags: String,
     pub response_code_details: Option<String>,
+    /// `<field>_truncated_from`: the length in bytes of a value cut to its first
+    /// `SAMPLE_VALUE_BYTES` (present only then; for a list, one entry per value, `null` for
+    /// one kept whole).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_code_details_truncated_from: Option<u64>,
     pub upstream_transport_failure_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_transport_failure_reason_truncated_from: Option<u64>,
     pub connection_termination_details: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_termination_details_truncated_from: Option<u64>,
     pub route_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_name_truncated_from: Option<u64>,
     /// How many of the finding's records share these values.
     pub matching: u64,
     /// Other combinations seen in the same finding.
@@ -30,6 +41,8 @@ pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cutoff_ms: Option<u64>,
     pub upstream_hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_hosts_truncated_from: Option<Vec<Option<u64>>>,
     /// Records that carried `URX` (retries exhausted).
     pub retried: u64,
 }
@@ -75,8 +88,13 @@ pub struct Finding {
     pub evidence: Evidence,
     pub hint: Hint,
     pub request_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_ids_truncated_from: Option<Vec<Option<u64>>>,
     /// `namespace/pod` of the proxies that logged it, when the input says.
     pub pods: Vec<String>,
+    /// For a pod, the length of `namespace/pod` before its parts were cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pods_truncated_from: Option<Vec<Option<u64>>>,
     /// The same requests seen elsewhere, largest first.
     pub related: Vec<Related>,
 }
@@ -166,8 +184,14 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn non_empty(b: &[u8]) -> Option<String> {
-    (!b.is_empty()).then(|| lossy(b))
+fn non_empty(b: &Clipped) -> Option<String> {
+    (!b.kept().is_empty()).then(|| lossy(b.kept()))
+}
+
+/// The `_truncated_from` list of `values`: `None` when none was cut.
+fn cut_from(values: impl Iterator<Item = Option<u64>>) -> Option<Vec<Option<u64>>> {
+    let v: Vec<Option<u64>> = values.collect();
+    v.iter().any(Option::is_some).then_some(v)
 }
 
 /// When at least 90% of the durations sit within 2% (or 5 ms) of the median, that value is a
@@ -427,9 +451,10 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
         .enumerate()
         .take(CORRELATE)
         .filter(|(_, (c, _, _, g))| {
-            *c == Cause::TlsFailure && g.signatures.iter().any(|s| &*s.2.details == b"filter_chain_not_found")
+            *c == Cause::TlsFailure
+                && g.signatures.iter().any(|s| s.2.details.kept() == b"filter_chain_not_found")
         })
-        .map(|(i, (_, _, _, g))| (i, g.local_addresses.iter().map(|(_, a)| lossy(a)).collect()))
+        .map(|(i, (_, _, _, g))| (i, g.local_addresses.iter().map(|(_, a)| lossy(a.kept())).collect()))
         .collect();
     // Folded once here: `saturated()` is read per related pair below.
     let sketches: Vec<std::borrow::Cow<'_, crate::aggregate::BottomK>> =
@@ -462,11 +487,16 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                 upstream_transport_failure_reason: non_empty(&sample.transport_failure),
                 connection_termination_details: non_empty(&sample.termination),
                 route_name: non_empty(&sample.route),
+                response_code_details_truncated_from: sample.details.cut_from(),
+                upstream_transport_failure_reason_truncated_from: sample.transport_failure.cut_from(),
+                connection_termination_details_truncated_from: sample.termination.cut_from(),
+                route_name_truncated_from: sample.route.cut_from(),
                 matching: top.3,
                 other_signatures: g.count - top.3,
                 duration_ms: Percentiles::of(&g.durations.histogram()),
                 cutoff_ms: cutoff(g).map(|(ms, _)| ms),
-                upstream_hosts: g.upstream_hosts.iter().map(|(_, h)| lossy(h)).collect(),
+                upstream_hosts: g.upstream_hosts.iter().map(|(_, h)| lossy(h.kept())).collect(),
+                upstream_hosts_truncated_from: cut_from(g.upstream_hosts.iter().map(|(_, h)| h.cut_from())),
                 retried: g.with_retries,
             };
             let mut related: Vec<Related> = if i < CORRELATE && !sketches[i].is_empty() {
@@ -512,16 +542,29 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                     .take(CORRELATE)
                     .filter(|(c2, _, _, g2)| {
                         *c2 == Cause::UpstreamReset
-                            && g2.upstream_hosts.iter().any(|(_, h)| addrs.contains(&lossy(h)))
+                            && g2.upstream_hosts.iter().any(|(_, h)| addrs.contains(&lossy(h.kept())))
                     })
                     .map(|(_, u2, _, g2)| (lossy(&agg.upstream(*u2).name), g2.count))
                     .collect(),
                 None => Vec::new(),
             };
             let cx = Context { related: &related, strict_servers, plaintext_clients };
-            let pod = g.pods.iter().next().map(|(_, (ns, p))| (lossy(ns), lossy(p)));
-            let sni_host = g.server_names.iter().next().and_then(|(_, s)| sni_host(&lossy(s)));
-            let authority = sni_host.or_else(|| g.authorities.iter().next().map(|(_, a)| lossy(a)));
+            // A value cut short names nothing: never put into a command.
+            let pod = g
+                .pods
+                .iter()
+                .next()
+                .filter(|(_, (ns, p))| !ns.is_cut() && !p.is_cut())
+                .map(|(_, (ns, p))| (lossy(ns.kept()), lossy(p.kept())));
+            let sni_host = g
+                .server_names
+                .iter()
+                .next()
+                .filter(|(_, s)| !s.is_cut())
+                .and_then(|(_, s)| sni_host(&lossy(s.kept())));
+            let authority = sni_host.or_else(|| {
+                g.authorities.iter().next().filter(|(_, a)| !a.is_cut()).map(|(_, a)| lossy(a.kept()))
+            });
             let mut target = Target::new(
                 &upstream,
                 authority.as_deref(),
@@ -554,16 +597,28 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                     look_at: target.fill(steps.look_at),
                     commands: steps.commands.iter().map(|c| target.fill(c)).collect(),
                 },
-                request_ids: g.request_ids.iter().map(|(_, id)| lossy(id)).collect(),
+                request_ids: g.request_ids.iter().map(|(_, id)| lossy(id.kept())).collect(),
+                request_ids_truncated_from: cut_from(g.request_ids.iter().map(|(_, id)| id.cut_from())),
                 pods: g
                     .pods
                     .iter()
-                    .map(
-                        |(_, (ns, p))| {
-                            if ns.is_empty() { lossy(p) } else { format!("{}/{}", lossy(ns), lossy(p)) }
-                        },
-                    )
+                    .map(|(_, (ns, p))| {
+                        if ns.kept().is_empty() {
+                            lossy(p.kept())
+                        } else {
+                            format!("{}/{}", lossy(ns.kept()), lossy(p.kept()))
+                        }
+                    })
                     .collect(),
+                pods_truncated_from: cut_from(g.pods.iter().map(|(_, (ns, p))| {
+                    (ns.is_cut() || p.is_cut()).then(|| {
+                        let (ns, p) = (
+                            ns.cut_from().unwrap_or(ns.kept().len() as u64),
+                            p.cut_from().unwrap_or(p.kept().len() as u64),
+                        );
+                        if ns == 0 { p } else { ns + 1 + p }
+                    })
+                })),
                 related,
             }
         })

@@ -1,6 +1,6 @@
 //! Bounded memory and one answer: inputs with more distinct upstreams, failure groups, pods or
 //! longer names than the caps allow give the same output at every thread count and on every
-//! run, and the built binary's peak RSS (measured with `wait4`, the child's own rusage) stays
+//! run, and the built binary's peak RSS (GNU time: `common::peak_rss_mib`) stays
 //! under a generous bound at any `-j`. Each test fails if folding goes back to per-worker
 //! first-come caps (outputs differ by `-j`) or if memory grows with threads or names again.
 
@@ -12,24 +12,16 @@ use std::process::{Command, Stdio};
 use envoy_triage_synth::{Limit, Style, SynthConfig, Wrapper, write_log};
 use serde_json::Value;
 
-use crate::common::bin;
+use crate::common::{bin, peak_rss_mib};
 
 /// The bound for hostile inputs at any `-j` (the target). Debug builds use a little
 /// more than release; this is far below what the old per-worker caps took (1.3 GB at `-j 8`).
 const MAX_RSS_KB: u64 = 128 * 1024;
 
-/// Runs `cmd` with stdout to `out`, returns (exit code, peak RSS in KiB) of that child alone.
+/// Runs `cmd` with stdout to `out`, returns (exit code, peak RSS in KiB) of that run.
 fn run_measured(cmd: &mut Command, out: &Path) -> (i32, u64) {
-    let child = cmd.stdout(File::create(out).unwrap()).stderr(Stdio::null()).spawn().unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, once; `child` is not waited for elsewhere.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
-    std::mem::forget(child);
-    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64)
+    let (output, mib) = peak_rss_mib(cmd, Stdio::null(), File::create(out).unwrap().into());
+    (output.status.code().unwrap_or(-1), mib * 1024)
 }
 
 /// The JSON report without its only run-dependent field.

@@ -74,3 +74,32 @@ pub fn finding<'a>(v: &'a Value, cause: &str, reporter: &str) -> &'a Value {
         .find(|f| f["cause"] == cause && f["reporter"] == reporter)
         .unwrap_or_else(|| panic!("no {cause} finding by {reporter} in {:#}", v["findings"]))
 }
+
+/// Runs `cmd` to its end (reading `stdin`, writing `stdout`, which is captured when piped;
+/// stderr captured) and returns its output and its peak resident set in MiB, as GNU time
+/// measures it (`/usr/bin/time`, installed by `.ci/run` where missing). Not `wait4` or
+/// `getrusage` on the child: a child spawned by this (large, multi-threaded) test process
+/// inherits the test process's peak at its `exec`, so it would report that instead.
+pub fn peak_rss_mib(
+    cmd: &mut Command,
+    stdin: std::process::Stdio,
+    stdout: std::process::Stdio,
+) -> (std::process::Output, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("rss");
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(stdin)
+        .stdout(stdout)
+        .output()
+        .expect("/usr/bin/time (apt-get install time)");
+    let kib = std::fs::read_to_string(&report).unwrap();
+    // GNU time prints "Command exited with non-zero status N" before the figure then.
+    let kib: u64 = kib.lines().last().and_then(|l| l.trim().parse().ok()).expect("a figure in KiB");
+    (out, kib / 1024)
+}

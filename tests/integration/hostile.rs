@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::common::{bin, json_of, sample};
+use crate::common::{bin, json_of, peak_rss_mib, sample, sample_lines};
 
 fn istio_line(ua: &[u8], cluster: &[u8]) -> Vec<u8> {
     istio_line_with_id(ua, b"0b0c5a3e-a8a3-4b71-9d51-0d6c1e1b1ab1", cluster)
@@ -377,4 +377,234 @@ fn a_docker_record_in_200k_pieces_is_joined_and_every_piece_counted() {
         (Some(n), Some(0), Some(0))
     );
     assert_eq!(t["malformed_by_kind"]["truncated"].as_u64(), Some(n), "{t}");
+}
+
+/// `explain < file` explains each line as it is read: 16 MB of lines once took 8 times their
+/// size in memory (all of stdin, then all of the text), about 125 MiB; now a few MiB.
+#[test]
+fn explain_reads_stdin_a_line_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = sample_lines("real-refused-localhost.log").remove(0) + "\n";
+    let data = line.repeat(16_000_000 / line.len());
+    let p = write(dir.path(), "many.log", data.as_bytes());
+    let stdin = std::fs::File::open(&p).unwrap();
+    // About 100 MB of explanations: into a file, not this test's memory.
+    let text = dir.path().join("explained.txt");
+    let stdout = std::fs::File::create(&text).unwrap();
+    let (out, mib) = peak_rss_mib(bin().arg("explain"), stdin.into(), stdout.into());
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read(&text).unwrap();
+    let n = data.len() / line.len();
+    let last = format!("\nLine {n}:\n");
+    assert!(text.windows(last.len()).any(|w| w == last.as_bytes()), "the last line is explained");
+    assert!(mib < 48, "peak RSS {mib} MiB");
+}
+
+/// An Istio line whose request id, authority, upstream host, transport failure reason, SNI and
+/// route are the given values.
+fn line_with_samples(
+    cluster: &str,
+    id: &str,
+    authority: &str,
+    host: &str,
+    tf: &str,
+    sni: &str,
+    route: &str,
+) -> String {
+    format!(
+        r#"[2025-01-01T10:00:00.000Z] "GET /api HTTP/1.1" 503 UF upstream_reset_before_response_started{{connection_failure}} - "{tf}" 0 91 3 - "-" "curl/8.0" "{id}" "{authority}" "{host}" {cluster} 10.1.0.5:1 10.0.0.3:80 10.1.0.5:40000 {sni} {route}"#
+    ) + "\n"
+}
+
+/// Sample values are kept to their first 512 bytes and say how long they were: in the JSON
+/// (`<field>_truncated_from`), the table (`…(+N bytes)`) and `explain`; a cut authority is not
+/// put into a command. Values that fit are shown whole, without the extra fields.
+#[test]
+fn long_sample_values_are_cut_and_say_how_long_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = |c: &str, n: usize| c.repeat(n);
+    // "é" straddles byte 512 of the id: the cut goes before it.
+    let id = format!("{}é{}", long("i", 511), long("i", 99_487));
+    let cluster = "outbound|80||api.shop.svc.cluster.local";
+    let line = line_with_samples(
+        cluster,
+        &id,
+        &long("a", 5000),
+        &long("h", 600),
+        &long("t", 20_000),
+        &long("s", 513),
+        &long("r", 10_000),
+    );
+    let short = line_with_samples(cluster, "id-2", "api:80", "10.1.0.9:8080", "-", "-", "default");
+    let p = write(dir.path(), "long.log", format!("{line}{short}").as_bytes());
+    let (code, v, _) = json_of(&[p.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let f = &v["findings"][0];
+    assert_eq!(f["request_ids"][0], long("i", 511));
+    assert_eq!(f["request_ids"][1], "id-2");
+    assert_eq!(f["request_ids_truncated_from"], serde_json::json!([100_000, null]));
+    let e = &f["evidence"];
+    assert_eq!(e["upstream_transport_failure_reason"], long("t", 512));
+    assert_eq!(e["upstream_transport_failure_reason_truncated_from"], 20_000);
+    assert_eq!(e["route_name"], long("r", 512));
+    assert_eq!(e["route_name_truncated_from"], 10_000);
+    assert_eq!(e["upstream_hosts"], serde_json::json!([long("h", 512), "10.1.0.9:8080"]));
+    assert_eq!(e["upstream_hosts_truncated_from"], serde_json::json!([600, null]));
+    assert!(e.get("response_code_details_truncated_from").is_none(), "{e}");
+    // The cut authority names no host: the command keeps its placeholder.
+    assert!(!f["hint"].to_string().contains("aaaa"), "{}", f["hint"]);
+
+    let table = bin().arg(&p).args(["--color", "never"]).output().unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains(&format!("{}…(+99489 bytes) id-2", long("i", 511))), "{table}");
+    assert!(table.contains(&format!("host {}…(+88 bytes), 10.1.0.9:8080", long("h", 512))), "{table}");
+    assert!(table.len() < 6000, "{table}");
+
+    let one = write(dir.path(), "one.log", line.as_bytes());
+    let explain = bin().arg("explain").arg(&one).output().unwrap();
+    let explain = String::from_utf8(explain.stdout).unwrap();
+    assert!(explain.contains(&format!("{}…(+9488 bytes)\n", long("r", 512))), "{explain}");
+    assert!(explain.len() < 12_000, "{}", explain.len());
+
+    // Values that fit: no `_truncated_from` anywhere.
+    let p = write(dir.path(), "short.log", short.as_bytes());
+    let (_, v, _) = json_of(&[p.to_str().unwrap()]);
+    assert!(!v.to_string().contains("truncated_from"), "{v}");
+}
+
+/// 500 groups (one per cluster) with a 100 KB request id each: the ids were kept whole,
+/// their size in memory and in the report; now 512 bytes of each.
+#[test]
+fn long_request_ids_do_not_grow_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = "0".repeat(100_000);
+    let mut data = String::with_capacity(51 << 20);
+    for i in 0..500 {
+        data += &line_with_samples(
+            &format!("outbound|80||c{i}"),
+            &id,
+            "api:80",
+            "10.1.0.9:8080",
+            "-",
+            "-",
+            "default",
+        );
+    }
+    let p = write(dir.path(), "ids.log", data.as_bytes());
+    let (out, mib) = peak_rss_mib(
+        bin().arg(&p).args(["-o", "json", "-j", "2"]),
+        std::process::Stdio::null(),
+        std::process::Stdio::piped(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(mib < 40, "peak RSS {mib} MiB");
+    assert!(out.stdout.len() < 2 << 20, "{} bytes of JSON", out.stdout.len());
+}
+
+/// A file cut short while it is read is an input error (exit 2, named on stderr), not a
+/// complete read of less. `--output records` reads a file as a stream and writes as it goes;
+/// with this test not reading its output, every queue between the file and the pipe fills and
+/// reading stops a few MiB ahead of what was written (all of them are bounded). So once the
+/// first record is out, cutting the 48 MiB file to 24 MiB happens before the reader gets
+/// there, whatever the timing. (Ranges that the workers read themselves: the unit test
+/// `source::batch::tests::a_file_cut_while_its_ranges_are_read_is_an_error`.)
+#[test]
+fn a_file_truncated_while_it_is_read_is_an_input_error() {
+    use std::io::{BufRead, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let line = sample_lines("real-refused-localhost.log").remove(0) + "\n";
+    let data = line.repeat((48 << 20) / line.len());
+    let p = write(dir.path(), "cut\x1b[31m.log", data.as_bytes());
+    let mut child = bin()
+        .arg(&p)
+        .args(["-o", "records", "-j", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("\"response_code\""), "{first}");
+    std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(24 << 20).unwrap();
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cut\\x1b[31m.log") && err.contains("got shorter"), "{err}");
+    let records = 1 + rest.iter().filter(|&&b| b == b'\n').count();
+    // Every line before the cut is read, the one cut in two too (a partial record).
+    assert_eq!(records, (24usize << 20).div_ceil(line.len()));
+}
+
+/// One line longer than the largest chunk (64 MiB) is cut into several chunks; it is still one
+/// line (it was one per chunk: a 1 GB line was 16 lines), the line numbers after it are right,
+/// and memory does not grow with `-j`: those chunks are read and processed one at a time
+/// (each worker once held one: 200 MiB here at `-j 8`), read from a file by the workers or
+/// from stdin by the reader.
+#[test]
+fn a_line_longer_than_the_largest_chunk_is_one_line_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("giant.log");
+    let line = sample_lines("real-refused-localhost.log").remove(0);
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+        f.write_all(line.as_bytes()).unwrap();
+        let mib = vec![b'A'; 1 << 20];
+        for _ in 0..200 {
+            f.write_all(&mib).unwrap();
+        }
+        write!(f, "\ngarbage \x01 line\n{line}\n").unwrap();
+    }
+    for stdin in [false, true] {
+        let mut cmd = bin();
+        cmd.args(["-o", "json", "-j", "8"]);
+        let input = if stdin {
+            std::fs::File::open(&p).unwrap().into()
+        } else {
+            cmd.arg(&p);
+            std::process::Stdio::null()
+        };
+        let (out, mib) = peak_rss_mib(&mut cmd, input, std::process::Stdio::piped());
+        assert_eq!(out.status.code(), Some(0), "stdin: {stdin}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let t = &v["totals"];
+        assert_eq!((t["lines"].as_u64(), t["records"].as_u64()), (Some(3), Some(2)), "stdin: {stdin}: {t}");
+        assert_eq!(v["malformed_samples"][0]["line"], 2, "stdin: {stdin}");
+        assert!(mib < 110, "stdin: {stdin}: peak RSS {mib} MiB");
+    }
+}
+
+/// A CRI `P` run longer than the largest chunk (64 MiB) is cut between its lines: every
+/// physical line counted once (`wc -l`), and the line numbers after it right.
+#[test]
+fn an_overlong_cri_fragment_run_counts_each_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cri.log");
+    let line = sample_lines("real-refused-localhost.log").remove(0);
+    let piece = format!("2024-05-16T10:06:02.1Z stdout P {}\n", "x".repeat(16_000));
+    let mut lines = 0;
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+        for _ in 0..(65 << 20) / piece.len() + 1 {
+            f.write_all(piece.as_bytes()).unwrap();
+            lines += 1;
+        }
+        writeln!(f, "2024-05-16T10:06:02.1Z stdout F end").unwrap();
+        for _ in 0..10 {
+            writeln!(f, "2024-05-16T10:06:02.1Z stdout F {line}").unwrap();
+        }
+        writeln!(f, "garbage \x01 line").unwrap();
+        lines += 12;
+    }
+    let (code, v, _) = json_of(&[p.to_str().unwrap(), "-j", "2"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["totals"]["lines"], lines);
+    assert_eq!(v["totals"]["records"], 10);
+    let last = v["malformed_samples"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (&last["line"], last["text"].as_str().map(|t| t.starts_with("garbage"))),
+        (&lines.into(), Some(true))
+    );
 }
