@@ -5,7 +5,8 @@
 //! (by name or first bytes) never read as text; a file no path reaches any more (renamed away,
 //! deleted) is read until it has been idle for [`IDLE`], then closed; copytruncate is told by size
 //! and by first bytes; a file that cannot be opened (other than "not there yet") is said once and
-//! retried. Both cut whole lines (never inside a CRI `P` run, see `format::wrapper::safe_cut`) and feed
+//! retried. Reads are woken by inotify (the `notify` crate), with polling as the fallback.
+//! Both cut whole lines (never inside a CRI `P` run, see `format::wrapper::safe_cut`) and feed
 //! the same worker pool as batch mode through a [`Feed`]. `crate::live` drives them;
 //! `super::batch` is the batch counterpart.
 
@@ -25,10 +26,13 @@ use crate::escape::escape_controls;
 use crate::format::wrapper;
 use crate::pipeline::{Feed, MAX_CHUNK};
 
-/// How often open files are read for new data.
+/// How often open files are read for new data, and, without kernel notifications, every one of them.
 pub const POLL: Duration = Duration::from_millis(100);
 /// How often patterns are re-expanded for new files and every followed path is looked at.
 pub const DISCOVER: Duration = Duration::from_millis(1000);
+/// With kernel notifications, how often every open file is read all the same (a safety net for
+/// events that never come: network filesystems, a full event queue).
+pub const SAFETY: Duration = Duration::from_millis(1000);
 /// How long a file no followed path reaches any more (renamed away, deleted) is still read after
 /// its last new byte: a writer that has not reopened yet still appends to it.
 pub const IDLE: Duration = Duration::from_secs(5);
@@ -137,8 +141,8 @@ fn expand(pattern: &str, errors: &mut Vec<(PathBuf, io::Error)>) -> Vec<PathBuf>
     let mut out = Vec::new();
     for entry in paths {
         match entry {
-            Ok(p) if p.is_file() => out.push(p),
-            Ok(_) => {}
+            // Whether it is a file is seen by the caller's one look at it.
+            Ok(p) => out.push(p),
             // A directory not there (yet) is like a file not there yet.
             Err(e) if e.error().kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
@@ -171,16 +175,38 @@ pub async fn follow_files(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut follower = Follower::new(patterns, from_start, registry);
+    // Kernel notifications wake the reads; without them (or with a watch refused) every open
+    // file is read each POLL, as `tail -F` does.
+    let mut wake = Wake::start();
     let mut next_scan = Instant::now();
+    let mut next_all = Instant::now();
     loop {
         let now = Instant::now();
-        if now >= next_scan {
+        let (dirty, rescan) = wake.as_ref().map(Wake::take).unwrap_or_default();
+        if rescan || now >= next_scan {
             follower.scan();
+            if let Some(w) = &mut wake
+                && !w.watch(follower.watch_dirs())
+            {
+                wake = None;
+            }
             next_scan = now + DISCOVER;
         }
-        follower.read_all(&feed).await;
+        if wake.is_none() || now >= next_all {
+            follower.read_all(&feed).await;
+            next_all = now + SAFETY;
+        } else {
+            follower.read_some(&feed, &dirty).await;
+        }
+        let notified = async {
+            match &wake {
+                Some(w) => w.shared.notify.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
+            _ = notified => {}
             _ = stop.changed() => break,
         }
     }
@@ -189,6 +215,77 @@ pub async fn follow_files(
     follower.read_all(&feed).await;
     for tail in follower.open.values_mut() {
         flush(&feed, &mut tail.carry, tail.source, &tail.meta, &mut tail.line).await;
+    }
+}
+
+/// The inotify watcher (through `notify`) and what it saw since the last look: paths written
+/// to, and whether paths appeared, went or were renamed (a new look at the patterns is due).
+struct Wake {
+    watcher: notify::RecommendedWatcher,
+    shared: Arc<WakeShared>,
+    watched: HashSet<PathBuf>,
+}
+
+#[derive(Default)]
+struct WakeShared {
+    seen: Mutex<(HashSet<PathBuf>, bool)>,
+    notify: tokio::sync::Notify,
+}
+
+impl Wake {
+    fn start() -> Option<Wake> {
+        use notify::{EventKind, event::ModifyKind};
+        let shared = Arc::new(WakeShared::default());
+        let handler = {
+            let shared = Arc::clone(&shared);
+            move |event: notify::Result<notify::Event>| {
+                let mut seen = shared.seen.lock().expect("wake lock");
+                match event {
+                    Ok(e) if e.need_rescan() => seen.1 = true,
+                    Ok(e) => match e.kind {
+                        EventKind::Access(_) => return,
+                        EventKind::Modify(
+                            ModifyKind::Data(_) | ModifyKind::Any | ModifyKind::Metadata(_),
+                        ) => seen.0.extend(e.paths),
+                        _ => {
+                            seen.0.extend(e.paths);
+                            seen.1 = true;
+                        }
+                    },
+                    Err(_) => seen.1 = true,
+                }
+                drop(seen);
+                shared.notify.notify_one();
+            }
+        };
+        let watcher = notify::recommended_watcher(handler).ok()?;
+        Some(Wake { watcher, shared, watched: HashSet::new() })
+    }
+
+    fn take(&self) -> (HashSet<PathBuf>, bool) {
+        let mut seen = self.shared.seen.lock().expect("wake lock");
+        (std::mem::take(&mut seen.0), std::mem::take(&mut seen.1))
+    }
+
+    /// Watches exactly `dirs`; false when the kernel refused one (out of watches): then polling
+    /// takes over.
+    fn watch(&mut self, dirs: HashSet<PathBuf>) -> bool {
+        use notify::Watcher;
+        for gone in self.watched.difference(&dirs) {
+            // A directory removed is unwatched by the kernel already: nothing to say.
+            let _ = self.watcher.unwatch(gone);
+        }
+        for dir in dirs.difference(&self.watched) {
+            match self.watcher.watch(dir, notify::RecursiveMode::NonRecursive) {
+                Ok(()) => {}
+                Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) => {}
+                Err(e) if matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == io::ErrorKind::NotFound) =>
+                    {}
+                Err(_) => return false,
+            }
+        }
+        self.watched = dirs;
+        true
     }
 }
 
@@ -211,6 +308,8 @@ struct Follower {
     failed: HashMap<PathBuf, u64>,
     /// Paths whose failure was said (once each).
     reported: HashSet<PathBuf>,
+    /// Where relative patterns start from: notifications name absolute paths.
+    cwd: PathBuf,
     /// A descriptor held back, let go while the patterns are expanded: out of descriptors
     /// (`EMFILE`), directories can still be listed, so every file is either read or said to fail.
     reserve: Option<File>,
@@ -267,6 +366,7 @@ impl Follower {
             skipped: HashSet::new(),
             failed: HashMap::new(),
             reported: HashSet::new(),
+            cwd: std::env::current_dir().unwrap_or_default(),
             reserve: File::open("/dev/null").ok(),
             sources: HashMap::new(),
             first_look: true,
@@ -334,6 +434,10 @@ impl Follower {
                     continue;
                 }
             };
+            // A glob's directories are not followed; a path named outright is, whatever it is.
+            if !named && !md.is_file() {
+                continue;
+            }
             let id = (md.dev(), md.ino());
             let link = match self.paths.get(&path) {
                 Some((known, link)) if *known == id => link.clone(),
@@ -420,10 +524,45 @@ impl Follower {
         }
     }
 
+    /// The directories whose notifications matter: those of every followed path and of where a
+    /// symlink leads.
+    fn watch_dirs(&self) -> HashSet<PathBuf> {
+        let mut dirs = HashSet::new();
+        let parent = |p: &Path| self.cwd.join(p.parent().unwrap_or(Path::new("")));
+        for (path, (_, link)) in &self.paths {
+            dirs.insert(parent(path));
+            if let Some(link) = link {
+                dirs.insert(parent(link));
+            }
+        }
+        for pattern in &self.patterns {
+            if !is_glob(pattern) {
+                dirs.insert(parent(Path::new(pattern)));
+            }
+        }
+        dirs
+    }
+
     async fn read_all(&mut self, feed: &Feed) {
         let ids: Vec<Id> = self.open.keys().copied().collect();
         for id in ids {
             self.read(feed, id).await;
+        }
+    }
+
+    /// Reads the files written to (`dirty`, from notifications) and those no path reaches any
+    /// more (their writes are not watched).
+    async fn read_some(&mut self, feed: &Feed, dirty: &HashSet<PathBuf>) {
+        let mut ids: HashSet<Id> = self.open.iter().filter(|(_, t)| !t.reached).map(|(id, _)| *id).collect();
+        for (path, (id, link)) in &self.paths {
+            if dirty.contains(&self.cwd.join(path)) || link.as_ref().is_some_and(|l| dirty.contains(l)) {
+                ids.insert(*id);
+            }
+        }
+        for id in ids {
+            if self.open.contains_key(&id) {
+                self.read(feed, id).await;
+            }
         }
     }
 
