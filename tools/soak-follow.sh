@@ -111,7 +111,9 @@ churn() {
   while [ ! -e "$stop" ]; do
     i=$((i + 1))
     (
-      name="churn-$i"; dir=$(pod_dir "$name"); log="$dir/0.log"
+      # Replicas of one Deployment (`churn-<hash>-<5 chars>`): a new name per pod would be a new
+      # workload, whose inbound upstream the report keeps (up to --max-clusters).
+      name="churn-7d9f8b6c5-$(printf '%05d' "$i" | tr 0-9 a-j)"; dir=$(pod_dir "$name"); log="$dir/0.log"
       mkdir -p "$dir"; : > "$log"; ln -sf "$log" "$(link_of "$name")"
       die=$((SECONDS + 3 + RANDOM % 6))
       while [ "$SECONDS" -lt "$die" ] && [ ! -e "$stop" ]; do
