@@ -166,6 +166,26 @@ fn a_fifo_is_followed_across_writers() {
     assert!(summary["inputs"][0]["error"].is_null(), "{:#}", summary["inputs"]);
 }
 
+/// A named path that becomes a pipe after the run started: opened as a pipe (a blocking open
+/// would wait for a writer, and no stop could end it), read, and stopped.
+#[test]
+fn a_fifo_made_after_the_start_is_followed_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("later.fifo");
+    let mut live = Live::start(&["--follow", fifo.to_str().unwrap()], Stdio::null());
+    live.wait_tick("the first tick", |_| true);
+    mkfifo(&fifo);
+    let lines = sample_lines("real-refused-localhost.log");
+    {
+        // Blocks until the follower has opened the pipe: it must find it to go on.
+        let mut writer = OpenOptions::new().write(true).open(&fifo).unwrap();
+        write_lines(&mut writer, &lines[..7]);
+    }
+    live.wait_tick("the 7 records", |v| v["totals"]["records"] == 7);
+    let summary = live.stop_with("INT");
+    assert_eq!(totals(&summary), (7, 7, 0, 0));
+}
+
 /// A read loop that never ran dry never looked at the stop: 10 minutes after SIGTERM it was
 /// still reading.
 #[test]
