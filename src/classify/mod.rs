@@ -104,8 +104,11 @@ pub struct CauseInfo {
     pub name: &'static str,
     /// What the cause means, in plain words.
     pub meaning: &'static str,
-    /// The CRD and field (or setting) to look at. Placeholders: `{pod}`, `{ns}`, `{svc}`,
-    /// `{host}`, `{port}`, `{cluster}` (filled by `crate::summary::findings`).
+    /// The CRD and field (or setting) to look at. Placeholders: `{pod}` and `{ns}` (the pod
+    /// that logged the record and its namespace: commands naming `{pod}` take `-n {ns}`),
+    /// `{svc}` and `{svc_ns}` (the destination service and its namespace), `{host}`, `{port}`,
+    /// `{cluster}`, `{since}` (` --since-time=<the log's first start>` or nothing), filled by
+    /// `crate::summary::findings`.
     pub look_at: &'static str,
     /// Commands that confirm it, with the same placeholders.
     pub commands: &'static [&'static str],
@@ -140,7 +143,7 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
         commands: &[
             "kubectl exec {pod} -n {ns} -c istio-proxy -- ss -ltn",
             "istioctl proxy-config endpoints {pod} -n {ns} --cluster '{cluster}'",
-            "istioctl analyze -n {ns}",
+            "istioctl analyze -n {svc_ns}",
         ],
     },
     CauseInfo {
@@ -150,7 +153,7 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
         look_at: "reachability of the endpoints of {host} (NetworkPolicy, node/pod network, stale endpoints) and DestinationRule `trafficPolicy.connectionPool.tcp.connectTimeout` (Istio default 10 s)",
         commands: &[
             "istioctl proxy-config endpoints {pod} -n {ns} --cluster '{cluster}'",
-            "kubectl get networkpolicy -n {ns}",
+            "kubectl get networkpolicy -n {svc_ns}",
         ],
     },
     CauseInfo {
@@ -187,9 +190,9 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
         cause: Cause::NoHealthyUpstream,
         name: "no_healthy_upstream",
         meaning: "the cluster had no healthy endpoint: none ready, selector matches no pod, or all ejected by outlier detection",
-        look_at: "the Endpoints of {svc} in {ns} (readiness, selector) and DestinationRule `trafficPolicy.outlierDetection`",
+        look_at: "the Endpoints of {svc} in {svc_ns} (readiness, selector) and DestinationRule `trafficPolicy.outlierDetection`",
         commands: &[
-            "kubectl get endpoints {svc} -n {ns}",
+            "kubectl get endpoints {svc} -n {svc_ns}",
             "istioctl proxy-config endpoints {pod} -n {ns} --cluster '{cluster}'",
         ],
     },
@@ -212,7 +215,10 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
         name: "protocol_error",
         meaning: "one side spoke HTTP the other could not parse (UPE, codec errors)",
         look_at: "the Service port name (`http-*`, `grpc-*`, `tcp-*`) or `appProtocol` of {svc} port {port}: a wrong protocol declaration makes the sidecar speak the wrong protocol",
-        commands: &["kubectl get svc {svc} -n {ns} -o yaml | grep -A4 'ports:'", "istioctl analyze -n {ns}"],
+        commands: &[
+            "kubectl get svc {svc} -n {svc_ns} -o yaml | grep -A4 'ports:'",
+            "istioctl analyze -n {svc_ns}",
+        ],
     },
     CauseInfo {
         cause: Cause::DownstreamDisconnect,
@@ -227,7 +233,7 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
         meaning: "the next hop returned the 5xx itself (via_upstream): the application, or at a client sidecar possibly the server's sidecar",
         look_at: "the application logs of {svc}; at a client sidecar or gateway, the server sidecar's record with the same x-request-id",
         commands: &[
-            "kubectl logs -n {ns} -l app={svc} --all-containers --since=15m | grep -E ' 5[0-9][0-9] '",
+            "kubectl logs -n {svc_ns} -l app={svc} --all-containers --tail=-1{since} | grep -E ' 5[0-9][0-9] '",
         ],
     },
     CauseInfo {

@@ -85,15 +85,31 @@ pub struct Finding {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Target {
     pub pod: Option<String>,
+    /// The namespace of the pod that logged the record: `istioctl proxy-config`, `kubectl exec`
+    /// and `x describe` name that pod, so `-n` must be its namespace, not the destination's.
     pub ns: Option<String>,
+    /// The namespace of the destination service (`kubectl get svc/endpoints`, its app logs).
+    pub svc_ns: Option<String>,
     pub svc: Option<String>,
     pub host: Option<String>,
     pub port: Option<String>,
     pub cluster: String,
+    /// The log's earliest start time: app logs to compare with start there, not "now minus".
+    pub since: Option<String>,
 }
 
+/// Where Istio installs its gateways unless told otherwise.
+const GATEWAY_NAMESPACE: &str = "istio-system";
+
 impl Target {
-    pub fn new(cluster: &str, authority: Option<&str>, pod: Option<(&str, &str)>) -> Target {
+    /// `pod` is (namespace, name) of the logging pod as the input said (namespace may be empty:
+    /// `kubectl logs --prefix` does not print it).
+    pub fn new(
+        cluster: &str,
+        authority: Option<&str>,
+        pod: Option<(&str, &str)>,
+        reporter: Reporter,
+    ) -> Target {
         let mut t = Target { cluster: cluster.to_string(), ..Target::default() };
         let parts: Vec<&str> = cluster.split('|').collect();
         if parts.len() == 4 {
@@ -115,28 +131,51 @@ impl Target {
             if labels.first().is_some_and(|l| !l.is_empty() && !l.bytes().all(|b| b.is_ascii_digit())) {
                 t.svc = Some(labels[0].to_string());
                 if labels.len() >= 3 && (labels[2] == "svc" || h.ends_with(".svc.cluster.local")) {
-                    t.ns = Some(labels[1].to_string());
+                    t.svc_ns = Some(labels[1].to_string());
                 }
             }
         }
-        if let Some((ns, p)) = pod {
-            t.pod = Some(p.to_string());
-            if !ns.is_empty() {
-                t.ns = Some(ns.to_string());
+        let (pod_ns, pod_name) = match pod {
+            Some((ns, p)) => (Some(ns).filter(|n| !n.is_empty()), Some(p)),
+            None => (None, None),
+        };
+        t.pod = pod_name.map(str::to_string);
+        let istio_gateway_pod = pod_name
+            .is_some_and(|p| p.starts_with("istio-ingressgateway") || p.starts_with("istio-egressgateway"));
+        t.ns = match pod_ns {
+            Some(ns) => Some(ns.to_string()),
+            // A server sidecar's inbound cluster, authority or SNI names the pod's own Service,
+            // and a Service selects pods in its own namespace.
+            None if reporter == Reporter::ServerSidecar => t.svc_ns.clone(),
+            None if istio_gateway_pod
+                || (reporter == Reporter::Gateway
+                    && pod_name.is_none()
+                    && cluster.starts_with("outbound|")) =>
+            {
+                Some(GATEWAY_NAMESPACE.to_string())
             }
-        }
+            None => None,
+        };
         t
     }
 
-    /// Substitutes `{pod}`, `{ns}`, `{svc}`, `{host}`, `{port}`, `{cluster}`.
+    /// Substitutes `{pod}`, `{ns}`, `{svc_ns}`, `{svc}`, `{host}`, `{port}`, `{cluster}`,
+    /// `{since}`; what the log does not say becomes a named placeholder, never an empty one.
     pub fn fill(&self, template: &str) -> String {
+        let cluster = match self.cluster.as_str() {
+            "" | "-" => "<cluster>",
+            c => c,
+        };
+        let since = self.since.as_deref().map(|s| format!(" --since-time={s}")).unwrap_or_default();
         template
             .replace("{pod}", self.pod.as_deref().unwrap_or("<pod>"))
-            .replace("{ns}", self.ns.as_deref().unwrap_or("<namespace>"))
+            .replace("{ns}", self.ns.as_deref().unwrap_or("<namespace of the logging pod>"))
+            .replace("{svc_ns}", self.svc_ns.as_deref().unwrap_or("<namespace of the service>"))
             .replace("{svc}", self.svc.as_deref().unwrap_or("<service>"))
             .replace("{host}", self.host.as_deref().unwrap_or("<host>"))
             .replace("{port}", self.port.as_deref().unwrap_or("<port>"))
-            .replace("{cluster}", &self.cluster)
+            .replace("{cluster}", cluster)
+            .replace("{since}", &since)
     }
 }
 
@@ -437,6 +476,7 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
     let shared_by_pair =
         crate::aggregate::BottomK::common_pairs(&sketches.iter().map(|s| &**s).collect::<Vec<_>>());
     let total_records = agg.records;
+    let since = agg.start_range().map(|(first, _)| super::values::format_epoch_ms(first));
     let mut findings: Vec<Finding> = groups
         .iter()
         .enumerate()
@@ -526,7 +566,9 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                 &upstream,
                 authority.as_deref(),
                 pod.as_ref().map(|(n, p)| (n.as_str(), p.as_str())),
+                reporter,
             );
+            target.since = since.clone();
             if target.svc.is_none() {
                 target.svc = workload.clone();
             }
@@ -593,20 +635,53 @@ mod tests {
 
     #[test]
     fn targets_from_cluster_names() {
-        let t = Target::new("outbound|8000||httpbin.foo.svc.cluster.local", None, None);
+        let t =
+            Target::new("outbound|8000||httpbin.foo.svc.cluster.local", None, None, Reporter::ClientSidecar);
         assert_eq!(t.host.as_deref(), Some("httpbin.foo.svc.cluster.local"));
         assert_eq!(
-            (t.svc.as_deref(), t.ns.as_deref(), t.port.as_deref()),
+            (t.svc.as_deref(), t.svc_ns.as_deref(), t.port.as_deref()),
             (Some("httpbin"), Some("foo"), Some("8000"))
         );
-        let t =
-            Target::new("inbound|8080||", Some("internal-api:8080"), Some(("shop", "internal-api-7d9f-x")));
+        let t = Target::new(
+            "inbound|8080||",
+            Some("internal-api:8080"),
+            Some(("shop", "internal-api-7d9f-x")),
+            Reporter::ServerSidecar,
+        );
         assert_eq!(t.port.as_deref(), Some("8080"));
         assert_eq!(t.svc.as_deref(), Some("internal-api"));
         assert_eq!((t.ns.as_deref(), t.pod.as_deref()), (Some("shop"), Some("internal-api-7d9f-x")));
-        assert_eq!(t.fill("kubectl get svc {svc} -n {ns}"), "kubectl get svc internal-api -n shop");
-        let t = Target::new("-", None, None);
-        assert_eq!(t.fill("{pod} -n {ns}"), "<pod> -n <namespace>");
+        assert_eq!(t.fill("{pod} -n {ns}"), "internal-api-7d9f-x -n shop");
+        let t = Target::new("-", None, None, Reporter::Unknown);
+        assert_eq!(
+            t.fill("{pod} -n {ns} --cluster '{cluster}'"),
+            "<pod> -n <namespace of the logging pod> --cluster '<cluster>'"
+        );
+    }
+
+    /// `-n` goes with the pod it names: the logging pod's namespace, never the destination's.
+    #[test]
+    fn the_namespace_is_the_logging_pods() {
+        let cluster = "outbound|8000||httpbin.foo.svc.cluster.local";
+        // A client sidecar whose namespace the input did not give (`kubectl logs --prefix`).
+        let t = Target::new(cluster, None, Some(("", "sleep-7656cf8794-9v2gq")), Reporter::ClientSidecar);
+        assert_eq!(t.fill("{pod} -n {ns}"), "sleep-7656cf8794-9v2gq -n <namespace of the logging pod>");
+        assert_eq!(t.fill("svc {svc} -n {svc_ns}"), "svc httpbin -n foo");
+        // An Istio gateway pod: where Istio installs it.
+        let t =
+            Target::new(cluster, None, Some(("", "istio-ingressgateway-7d4f8b9c6-x2x9z")), Reporter::Gateway);
+        assert_eq!(t.fill("-n {ns}"), "-n istio-system");
+        // A server sidecar: its inbound cluster names its own Service, in its own namespace.
+        let t = Target::new(
+            "inbound|8000||httpbin.foo.svc.cluster.local",
+            None,
+            Some(("", "httpbin-8cb97b8f4-9dk9p")),
+            Reporter::ServerSidecar,
+        );
+        assert_eq!(t.fill("-n {ns}"), "-n foo");
+        // A namespace the input gave wins.
+        let t = Target::new(cluster, None, Some(("edge", "istio-ingressgateway-1")), Reporter::Gateway);
+        assert_eq!(t.fill("-n {ns}"), "-n edge");
     }
 
     #[test]

@@ -283,3 +283,102 @@ fn cut_and_redacted_lines_are_read_for_what_they_hold() {
     ];
     check(&cases);
 }
+
+/// Class 6: commands run as printed. Over the wrapped sample logs (`kubectl logs --prefix`,
+/// which names the pod but not its namespace; an Istio ingress gateway in `istio-system`
+/// calling `httpbin` in `foo`), every `-n` is the namespace of the pod the command names —
+/// the pod that logged the line — and a command naming the service takes the service's.
+#[test]
+fn every_suggested_namespace_is_the_one_the_command_needs() {
+    // pod name prefix → its namespace, as far as the log can tell.
+    let pods = [
+        // Istio's gateways live in istio-system unless the input says otherwise.
+        ("istio-ingressgateway-", "istio-system"),
+        // Server sidecars: their inbound cluster (or authority) names their own Service.
+        ("httpbin-", "foo"),
+        ("reviews-", "bookinfo"),
+        // A client sidecar: nothing in the log says where it runs.
+        ("sleep-", "<namespace of the logging pod>"),
+    ];
+    let mut checked = 0;
+    for log in [
+        "tests/data/encodings/wrapped/real-timeout-15s.kubectl.log",
+        "tests/data/encodings/wrapped/real-refused-localhost.kubectl.log",
+        "tests/data/encodings/wrapped/real-healthy-gateway.cri.log",
+    ] {
+        let out = bin().args(["-o", "json"]).arg(log).output().unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for f in v["findings"].as_array().unwrap() {
+            let upstream = f["upstream"].as_str().unwrap();
+            // `outbound|8000||httpbin.foo.svc.cluster.local` → foo; the bare inbound cluster's
+            // service is named by the mTLS SNI `outbound_.9080_._.reviews.bookinfo.svc.cluster.local`.
+            let svc_ns = match upstream {
+                "inbound|9080||" => Some("bookinfo"),
+                _ => upstream.rsplit('|').next().and_then(|h| h.split('.').nth(1)),
+            };
+            for cmd in f["hint"]["commands"].as_array().unwrap() {
+                let cmd = cmd.as_str().unwrap();
+                // The kubectl or istioctl part: `grep -n` after a pipe is no namespace.
+                let head = cmd.split(" | ").next().unwrap();
+                let Some((_, rest)) = head.split_once(" -n ") else { continue };
+                let ns = if let Some(n) = rest.strip_prefix('<') {
+                    &rest[..n.find('>').unwrap() + 2]
+                } else {
+                    rest.split(' ').next().unwrap()
+                };
+                let named_pod = pods.iter().find(|(p, _)| cmd.contains(p));
+                match named_pod {
+                    Some((pod, want)) => assert_eq!(ns, *want, "{pod} in {cmd}"),
+                    None => assert_eq!(Some(ns), svc_ns, "{cmd}"),
+                }
+                // No empty placeholder, and logs read whole.
+                assert!(!cmd.contains("''"), "{cmd}");
+                if cmd.contains("kubectl logs") && cmd.contains(" -l ") {
+                    assert!(cmd.contains("--tail=-1") && !cmd.contains("--since="), "{cmd}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 6, "only {checked} commands checked");
+}
+
+/// Every `kubectl logs -l` we suggest reads the pods' whole logs: with a selector kubectl sends
+/// only the last 10 lines per pod unless `--tail` says otherwise, and refuses to follow (`-f`)
+/// more than 5 pods unless `--max-log-requests` says more (kubectl `logs.go`: `DefaultTail`
+/// with a selector, `MaxFollowConcurrency`).
+#[test]
+fn every_suggested_selector_reads_whole_logs() {
+    let help = bin().arg("--help").output().unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let text = format!("{}\n{readme}", String::from_utf8_lossy(&help.stdout));
+    let mut seen = 0;
+    for line in text.lines().filter(|l| l.contains("kubectl logs") && l.contains(" -l ")) {
+        let follow = line.contains(" -f ") || line.contains("--follow");
+        assert!(follow || line.contains("--tail=-1"), "{line}");
+        assert!(!follow || line.contains("--max-log-requests"), "{line}");
+        seen += 1;
+    }
+    assert!(seen >= 2, "{seen}");
+}
+
+/// `explain` on a line that cannot say where it was logged or how the connection failed: no
+/// empty placeholder in a command, and a verdict that says it is a guess.
+#[test]
+fn explain_on_a_fragment_hedges_and_prints_no_empty_placeholder() {
+    // The Plano line whole (no cluster, 3 ms), then cut after the bytes received, before the
+    // duration. (Cut right after `UF`, the flags are not read: the last field of a cut line
+    // is taken as possibly cut itself.)
+    let cut = &PLANO_503_UF[..PLANO_503_UF.find(" UF 98").unwrap() + 6];
+    for (line, undecided) in
+        [(PLANO_503_UF, "guessed from the duration"), (cut, "refused, connect timeout or TLS handshake")]
+    {
+        let out = bin().arg("explain").arg(line).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("Verdict: connection_refused"), "{text}");
+        let hedge = text.lines().find(|l| l.starts_with("Uncertain: ")).unwrap_or_else(|| panic!("{text}"));
+        assert!(hedge.contains(undecided), "{hedge}");
+        assert!(!text.contains("''"), "{text}");
+        assert!(text.contains("--cluster '<cluster>'"), "{text}");
+    }
+}
