@@ -20,12 +20,16 @@
 //!   (endpoint gone, stale endpoints), connect timeouts, resets and closed connections (`UC`, `UR`),
 //!   and failures no rule explains.
 //! * `security` — TLS/mTLS handshakes (`TLS_error…`, plaintext hitting STRICT mTLS:
-//!   `filter_chain_not_found`) and authorization denials (RBAC, ext_authz).
+//!   `filter_chain_not_found`, or in ambient ztunnel's `istio_converted_static_strict`, which is
+//!   STRICT PeerAuthentication and not a policy the user wrote), certificates SDS did not deliver
+//!   or that expired, and authorization denials (RBAC, ext_authz).
 //! * `configuration` — routing and mesh config: no route, no cluster, wrong Service port protocol
-//!   (`UPE`, codec errors at a sidecar), egress blocked by `REGISTRY_ONLY`, injected faults.
+//!   (`UPE`, codec errors at a sidecar), egress blocked by `REGISTRY_ONLY` (also a TCP `0 UH`
+//!   whose cluster Istio's JSON log left `null`), injected faults.
 //! * `capacity` — limits: circuit breakers (`UO` overflow), rate limits, overload manager, no
 //!   healthy endpoint left (none ready, or all ejected by outlier detection).
-//! * `client` — the downstream gave up or reset (`DC`, `DR`), or sent bad HTTP to a gateway.
+//! * `client` — the downstream gave up or reset (`DC`, `DR`, or on Envoy before `DC` an HTTP
+//!   record with code 0 and no flag), or sent bad HTTP to a gateway.
 
 use std::fmt;
 
@@ -160,11 +164,12 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
         cause: Cause::TlsFailure,
         name: "tls_failure",
         meaning: "the TLS/mTLS handshake failed, or a plaintext client hit a TLS-only (STRICT mTLS) listener",
-        look_at: "PeerAuthentication mode (STRICT vs PERMISSIVE) of the server and the client's DestinationRule `trafficPolicy.tls.mode` (ISTIO_MUTUAL vs DISABLE) for {host}; a sidecar missing on one side",
+        look_at: "PeerAuthentication mode (STRICT vs PERMISSIVE) of the server and the client's DestinationRule `trafficPolicy.tls.mode` (ISTIO_MUTUAL vs DISABLE) for {host}; a sidecar missing on one side. A certificate problem (`Secret is not supplied by SDS`, expired, unknown CA): the proxy's certificates and istiod, then restart the pod",
         commands: &[
             "kubectl get peerauthentication -A",
             "kubectl get destinationrule -A -o yaml | grep -n -B2 -A3 'tls:'",
             "istioctl x describe pod {pod} -n {ns}",
+            "istioctl proxy-config secret {pod} -n {ns}",
         ],
     },
     CauseInfo {
@@ -531,8 +536,14 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         cause: Cause::BlockedEgress,
+        // A TCP `UH` without a cluster is the same block: Envoy records the cluster before it
+        // picks a host (tcp_proxy, formats reference §6), so only Istio's JSON logs of
+        // BlackHoleCluster leave it out (`"upstream_cluster":null`, istio/istio#33281); an
+        // empty endpoint set names its cluster.
         test: |f| {
-            (f.details_is(b"direct_response") && f.route == b"block_all") || f.cluster == b"BlackHoleCluster"
+            (f.details_is(b"direct_response") && f.route == b"block_all")
+                || f.cluster == b"BlackHoleCluster"
+                || (f.tcp && f.code.unwrap_or(0) == 0 && f.has(Flag::UH) && f.cluster.is_empty())
         },
         evidence: &[Ev::Code, Ev::Flags, Ev::Details, Ev::Route, Ev::Cluster],
     },
@@ -641,9 +652,13 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         cause: Cause::DownstreamDisconnect,
+        // Code 0 with neither flag nor details on an HTTP record: no response was sent because
+        // the client hung up, written so before Envoy had the `DC` flag (Istio 1.0's Envoy;
+        // envoyproxy/envoy#5119 asked for the flag for exactly these records).
         test: |f| {
             f.has(Flag::DC)
                 || f.has(Flag::DR)
+                || (f.code == Some(0) && !f.tcp && f.flags.is_empty() && f.details.raw.is_empty())
                 || f.details_is(b"downstream_remote_disconnect")
                 || f.details.raw.starts_with(b"http2.remote_re")
                 || f.details.raw.starts_with(b"http3.remote_re")
@@ -663,6 +678,15 @@ pub const RULES: &[Rule] = &[
     // Istio ambient ztunnel (L4): no code, flags or details, only its `error` text (family
     // §10.1), which no rule above reads; matched on parts because the wording changed between
     // releases (1.22/1.23 lack the NetworkPolicy hint and the policy name).
+    Rule {
+        cause: Cause::TlsFailure,
+        // ztunnel turns a STRICT PeerAuthentication into a DENY policy of this name for
+        // connections without a peer identity (istio/istio `staticStrictPolicyName` in
+        // pilot/pkg/serviceregistry/kube/controller/ambient/policies.go): plaintext reached a STRICT
+        // workload — an mTLS mismatch, not an AuthorizationPolicy the user wrote.
+        test: |f| f.l4_error(b"istio_converted_static_strict"),
+        evidence: L4,
+    },
     Rule {
         cause: Cause::AuthzDenied,
         // AuthorizationPolicy at the destination, or its 401 as the source sees it.

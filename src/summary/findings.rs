@@ -336,13 +336,21 @@ fn judgement(
                 format!(
                     "{n} TLS handshakes reached a plaintext endpoint (WRONG_VERSION_NUMBER): the client originates mTLS (DestinationRule ISTIO_MUTUAL or auto mTLS) to a pod without a sidecar or a non-TLS port."
                 )
+            } else if tf.contains("istio_converted_static_strict") {
+                format!(
+                    "{n} plaintext connections were refused by ztunnel under STRICT mTLS (`istio_converted_static_strict` is ztunnel's form of a STRICT PeerAuthentication, not an AuthorizationPolicy): the client is outside the ambient mesh or its traffic is not captured. Enrol the client, or a port-level PERMISSIVE exception."
+                )
             } else if tf.contains("Secret_is_not_supplied") || tf.contains("Secret is not supplied") {
                 format!(
-                    "{n} handshakes failed because the proxy had no certificate yet (SDS): check istiod and the pod's istio-proxy startup."
+                    "{n} handshakes failed because the proxy had no certificate (SDS never delivered it): check that istiod is up and reachable from the pod (`istioctl proxy-config secret`), then restart the pod."
+                )
+            } else if tf.contains("EXPIRED") || tf.contains("expired") {
+                format!(
+                    "{n} handshakes failed on an expired certificate: the proxy stopped renewing it (istiod unreachable, or a custom CA certificate expired) — check istiod and the CA, then restart the pod."
                 )
             } else if tf.contains("CERTIFICATE_VERIFY_FAILED") || tf.contains("UNKNOWN_CA") {
                 format!(
-                    "{n} handshakes failed certificate verification: different trust roots / trust domains, an expired certificate, or a SAN mismatch."
+                    "{n} handshakes failed certificate verification: different trust roots / trust domains (unknown CA: a root changed or a cluster joined with its own CA), an expired certificate, or a SAN mismatch."
                 )
             } else {
                 format!("{n} TLS handshakes failed ({pct:.1}% of {upstream}).")
