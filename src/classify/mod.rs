@@ -258,7 +258,7 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
     CauseInfo {
         cause: Cause::FaultInjected,
         name: "fault_injected",
-        meaning: "fault injection aborted the request (FI): configured, not a real failure",
+        meaning: "fault injection aborted (FI) or delayed (DI) the request: configured, not a real failure",
         look_at: "the `fault` section of the VirtualService for {host}",
         commands: &["kubectl get virtualservice -A -o yaml | grep -n -A6 'fault:'"],
     },
@@ -422,9 +422,17 @@ impl<'r> Facts<'r> {
 }
 
 /// True when the record describes a failure (failure-semantics §3.10): a 5xx, an HTTP record
-/// with code 0, any flag but the informational `DI`/`RFCF`, reset/disconnect/deny details, or
-/// a TCP RBAC deny in the termination details. A TCP session with code 0 and no flag is fine.
-/// A ztunnel record failed when it carries an error.
+/// with code 0, any flag but `RFCF`, reset/disconnect/deny details, or a TCP RBAC deny in the
+/// termination details. A TCP session with code 0 and no flag is fine, and so is a WebSocket
+/// (`101`) the client closed (`DC`). A ztunnel record failed when it carries an error.
+///
+/// `DI` counts, whatever the status: the request went through the delay the user injected, and
+/// the user who injects one wants to see it hit (issue 17). It is reported as `fault_injected`
+/// in the `configuration` domain, whose meaning says "configured, not a real failure", so that
+/// a 200 that waited 5 s for a VirtualService `fault.delay` is a finding with its observed delay
+/// instead of an invisible success. Only records that carry `DI` change: ordinary successes
+/// stay out of every failure count, and `--fail-on` gates can leave the cause out
+/// (`count(cause:fault_injected)`, `domain(configuration)` select it).
 #[inline]
 pub fn is_failure(rec: &Record<'_>) -> bool {
     // ztunnel has no status: a connection failed when it logged an error.
@@ -432,8 +440,11 @@ pub fn is_failure(rec: &Record<'_>) -> bool {
         return rec.upstream_transport_failure_reason.is_some();
     }
     let code = rec.response_code.unwrap_or(0);
-    if code >= 500 || rec.response_flags.has_failure_flag() {
-        return true;
+    let flags = rec.response_flags;
+    if code >= 500 || flags.has_failure_or_fault_flag() {
+        // A WebSocket lives until a side closes it: `101 DC downstream_remote_disconnect` is
+        // how a session the client ended is logged, not a failure.
+        return code != 101 || flags != ResponseFlags::only(Flag::DC);
     }
     if code == 0 && !rec.is_tcp() && rec.response_code.is_some() {
         return true;
@@ -731,17 +742,15 @@ pub const RULES: &[Rule] = &[
         test: |f| {
             f.code.unwrap_or(0) >= 500
                 && (f.details_is(b"via_upstream")
-                    || (f.details.raw.is_empty() && (f.flags.is_empty() || f.flags == only(Flag::URX))))
+                    || (f.details.raw.is_empty()
+                        && (f.flags.is_empty() || f.flags == ResponseFlags::only(Flag::URX))))
         },
         evidence: DETAILS,
     },
+    // Last: a delay is the cause only when nothing else went wrong (`DI,UT` is a timeout, and a
+    // delayed `503 via_upstream` is still the app's 5xx). The duration shows the delay.
+    Rule { cause: Cause::FaultInjected, test: |f| f.has(Flag::DI), evidence: TIMING },
 ];
-
-fn only(flag: Flag) -> ResponseFlags {
-    let mut f = ResponseFlags::NONE;
-    f.insert(flag);
-    f
-}
 
 /// The domain of a cause as seen by a reporter (see the module docs for the reasons).
 pub fn domain(cause: Cause, reporter: Reporter, facts: &Facts<'_>) -> Domain {

@@ -447,6 +447,25 @@ fn judgement(
                 "{n} requests found no healthy endpoint for {upstream} ({pct:.1}%): no ready pod behind the Service, or all ejected by outlier detection."
             )
         }
+        Cause::FaultInjected if ev.response_flags.contains("DI") && !ev.response_flags.contains("FI") => {
+            let delay = match (&cut_text, ev.duration_ms.p50) {
+                (Some(c), _) => format!(" — {c}, the configured delay"),
+                (None, Some(p50)) => format!(" — median {}", human_ms(p50)),
+                (None, None) => String::new(),
+            };
+            format!(
+                "{n} requests ({pct:.1}% of {upstream}) were delayed by fault injection (DI){delay}: a VirtualService `fault.delay` (or fault filter) configured on purpose, not an upstream failure."
+            )
+        }
+        Cause::StreamIdleTimeout if ev.response_code == Some(101) => {
+            let mut s = format!(
+                "{n} WebSocket (101) connections ({pct:.1}% of {upstream}) were closed by an idle timeout"
+            );
+            if let Some(c) = &cut_text {
+                s += &format!(" — {c}");
+            }
+            s + ": upgrades live as long as the socket, so the HTTP connection manager's `stream_idle_timeout` (5 min by default) or the route `idleTimeout` cuts a quiet one. Raise it (or set 0) for the WebSocket route, or have the client ping."
+        }
         Cause::Overflow => format!(
             "{n} requests were rejected by a circuit breaker or overload limit ({pct:.1}% of {upstream})."
         ),

@@ -21,11 +21,16 @@ enum Want {
 
 /// Runs the lines as one file through `-o records` and `-o json`, and checks each.
 fn check(cases: &[(&str, Want)]) {
+    check_with(&[], cases)
+}
+
+/// [`check`] with more arguments (a `--format`).
+fn check_with(args: &[&str], cases: &[(&str, Want)]) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("pasted.log");
     let text: String = cases.iter().map(|(line, _)| format!("{line}\n")).collect();
     std::fs::write(&log, text).unwrap();
-    let out = bin().args(["-o", "records", "-j", "1"]).arg(&log).output().unwrap();
+    let out = bin().args(args).args(["-o", "records", "-j", "1"]).arg(&log).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let records: Vec<Value> =
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -47,7 +52,7 @@ fn check(cases: &[(&str, Want)]) {
         }
     }
     // Every skipped line for its reason, and nothing malformed.
-    let out = bin().args(["-o", "json"]).arg(&log).output().unwrap();
+    let out = bin().args(args).args(["-o", "json"]).arg(&log).output().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["totals"]["malformed"], 0, "{}", v["totals"]);
     let mut reasons = std::collections::BTreeMap::<&str, u64>::new();
@@ -463,4 +468,93 @@ fn signatures_that_name_their_cause_are_read_for_it() {
     assert!(all.contains("blocked_egress: "), "{all}");
     assert!(all.contains("SDS never delivered it") && all.contains("restart the pod"), "{all}");
     assert!(all.contains("istioctl proxy-config secret"), "{all}");
+}
+
+/// Class 3: faults and flags on any status. A delay the user injected shows up as
+/// `fault_injected` with the delay it cost, even on a 200; a WebSocket the client closed is
+/// no failure, one an idle timeout closed is; 4xx with flags name their cause.
+#[test]
+fn faults_and_flags_count_on_any_status() {
+    let cases: Vec<(&str, Want)> = vec![
+        // A 10 s delay on the catalogue (Packt "Bootstrap Service Mesh Implementations with
+        // Istio", ch. 5, sock-shop; its translation in the public code index).
+        (
+            r#"[2022-08-27T00:39:09.547Z] "GET /catalogue/3395a43e-2d88-40de-b95f-e00e1502085b HTTP/1.1" 200 DI via_upstream - "-" 0 286 10005 4 "-" "-" "d83fc92e-4781-99ec-91af-c523e55cdbce" "catalogue" "10.10.10.170:80" outbound|80||catalogue.sock-shop.svc.cluster.local 10.10.10.155:59312 172.20.246.13:80 10.10.10.155:40834 - -"#,
+            Record(&[
+                ("cause", "fault_injected"),
+                ("domain", "configuration"),
+                ("reporter", "client_sidecar"),
+                ("duration_ms", "10005"),
+            ]),
+        ),
+        // A 500 ms delay at an ingress gateway (an Istio fault-injection walkthrough in the
+        // public code index, 2022).
+        (
+            r#"[2022-05-03T20:32:51.440Z] "HEAD /status/200 HTTP/1.1" 200 DI via_upstream - "-" 0 0 502 2 "10.138.0.43" "curl/7.68.0" "24012ce2-bb7a-9cb5-a683-1af1e91a9c37" "httpbin.example.com" "10.100.0.7:80" outbound|8000||httpbin.default.svc.cluster.local 10.100.0.8:53388 10.100.0.8:8080 10.138.0.43:37455 - -"#,
+            Record(&[("cause", "fault_injected"), ("domain", "configuration"), ("reporter", "gateway")]),
+        ),
+        // Plain Envoy's fault filter in docker compose (a 2021 blog's lab in the public code
+        // index: "DI表示delay注入").
+        (
+            r#"service_c_envoy_1  | [2021-09-21T00:33:25.895Z] "GET / HTTP/1.1" 200 DI 0 22 1000 0 "-" "Go-http-client/1.1" "c35c0d2d-da3d-9e21-b33f-0dcd25c5ebd2" "service_a_envoy:8791" "192.168.160.2:8083""#,
+            Record(&[("cause", "fault_injected"), ("domain", "configuration"), ("reporter", "unknown")]),
+        ),
+        // The same lab's abort: FI was a failure already.
+        (
+            r#"service_b_envoy_1  | [2021-09-21T00:33:55.178Z] "GET / HTTP/1.1" 503 FI 0 18 0 - "-" "Go-http-client/1.1" "bd8a3861-66b7-9b62-9314-eaa664f755dd" "service_a_envoy:8791" "-""#,
+            Record(&[("cause", "fault_injected"), ("domain", "configuration")]),
+        ),
+        // 4xx with flags. Istio local rate limit at a server sidecar (a 2024 lab in the public
+        // code index).
+        (
+            r#"[2024-09-15T16:27:47.687Z] "HEAD / HTTP/1.1" 429 RL local_rate_limited - "-" 0 0 0 - "192.168.245.106" "curl/8.5.0" "467a7648-b9ef-4e9b-b75b-f9f500a88589" "nginx.test.local" "-" inbound|80|| - 10.0.196.75:80 192.168.245.106:0 outbound_.80_._.nginx.istio-test.svc.cluster.local default"#,
+            Record(&[("cause", "rate_limited"), ("domain", "capacity"), ("reporter", "server_sidecar")]),
+        ),
+        // ext_authz denial at a server sidecar (an Istio ext_authz lab in the public code index).
+        (
+            r#"[2026-08-09T00:56:18.465Z] "GET /v1/customer/123456789 HTTP/1.1" 403 UAEX ext_authz_denied - "-" 0 125 11 - "-" "curl/8.2.1" "78adb6f2-1fad-4e0c-a786-03def12899ae" "dummy-svc-app:8080" "-" inbound|8080|| - 10.244.0.28:8080 10.244.0.30:36340 outbound_.8080_._.dummy-svc-app.foo.svc.cluster.local default"#,
+            Record(&[("cause", "authz_denied"), ("domain", "security"), ("reporter", "server_sidecar")]),
+        ),
+        // Emissary's `ACCESS` line (a Seldon Core question in the public code index, 2022).
+        (
+            r#"ACCESS [2022-03-08T17:26:14.593Z] "POST /seldon/default/mlscore/api/v0.1/predictions HTTP/1.1" 403 UAEX 72 0 0 - "192.168.63.233" "curl/7.74.0" "9241129b-aa14-4922-9025-c780bc2096af" "10.100.225.193" "-""#,
+            Record(&[("cause", "authz_denied"), ("domain", "security"), ("reporter", "gateway")]),
+        ),
+        // A front Envoy with ext_authz in docker compose (aws-bootcamp-cruddur-2023 journal).
+        (
+            r#"aws-bootcamp-cruddur-2023-front-envoy-1             | [2023-03-10T16:02:09.153Z] "OPTIONS /api/activities/home HTTP/1.1" 403 UAEX 0 0 4 2 "-" "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/111.0.0.0 Safari/537.36" "0701d2ff-559f-46c7-9cbc-28ab80e8a045" "localhost:8000" "-""#,
+            Record(&[("cause", "authz_denied"), ("domain", "security"), ("reporter", "unknown")]),
+        ),
+        // https://github.com/istio/istio/issues/33632 (Istio 1.1–1.7 layout, a pod-IP call; formats
+        // reference §10 example 16, its escaped quotes undone).
+        (
+            r#"[2021-06-23T07:15:29.541Z] "POST /user/query/encryptMobile HTTP/1.1" 404 NR "-" "-" 0 0 0 - "10.128.17.153" "Java/1.8.0_292" "ad1b3656-5d61-9757-8f56-27ab511cc632" "10.128.32.225:8080" "-" - - 10.128.32.225:8080 10.128.17.153:46632 - -"#,
+            Record(&[("cause", "no_route"), ("domain", "configuration"), ("reporter", "unknown")]),
+        ),
+    ];
+    check(&cases);
+    // WebSockets through plain Envoy in docker compose, `-t`, the default format plus
+    // `%RESPONSE_CODE_DETAILS%` (a WebSocket lab README in the public code index, websocat).
+    let format = r#"[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%""#;
+    let ws: Vec<(&str, Want)> = vec![
+        // The client closed the socket after 13 s: how a WebSocket ends.
+        (
+            r#"envoy-1           | 2024-07-21T08:33:12.906672966Z [2024-07-21T08:32:59.547Z] "GET /ws HTTP/1.1" 101 DC downstream_remote_disconnect 61 105 13342 - "-" "-" "e5248829-b318-443a-a763-e2460530f070" "localhost:8000" "192.168.5.2:8080""#,
+            Record(&[("failed", "false"), ("cause", "null"), ("response_code", "101")]),
+        ),
+        // The idle timeout closed a quiet socket after 7 min.
+        (
+            r#"envoy-1           | 2024-07-21T09:18:26.815973385Z [2024-07-21T09:11:33.481Z] "GET /ws HTTP/1.1" 101 SI stream_idle_timeout 100 154 413322 - "-" "-" "8a458ce2-bb8d-4e80-a305-f323bbab338f" "localhost:8000" "192.168.5.2:8080""#,
+            Record(&[("cause", "stream_idle_timeout"), ("domain", "application"), ("reporter", "unknown")]),
+        ),
+    ];
+    check_with(&["--format", format], &ws);
+}
+
+/// The judgement of a delay says it was injected and how long it took.
+#[test]
+fn an_injected_delay_is_a_finding_with_its_delay() {
+    let line = r#"[2022-08-27T00:39:09.547Z] "GET /catalogue/3395a43e-2d88-40de-b95f-e00e1502085b HTTP/1.1" 200 DI via_upstream - "-" 0 286 10005 4 "-" "-" "d83fc92e-4781-99ec-91af-c523e55cdbce" "catalogue" "10.10.10.170:80" outbound|80||catalogue.sock-shop.svc.cluster.local 10.10.10.155:59312 172.20.246.13:80 10.10.10.155:40834 - -"#;
+    let all = summaries(&[line]).join("\n");
+    assert!(all.contains("fault_injected: \"1 requests (100.0% of outbound|80||catalogue.sock-shop.svc.cluster.local) were delayed by fault injection (DI) — median 10.0 s"), "{all}");
 }
