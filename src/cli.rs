@@ -21,7 +21,7 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
     ),
     (
         "Several pods at once, keeping the pod name (tells gateways from sidecars):",
-        &["kubectl logs -l app=checkout -c istio-proxy --prefix | envoy-triage"],
+        &["kubectl logs -l app=checkout -c istio-proxy --prefix --tail=-1 | envoy-triage"],
     ),
     (
         "Files and directories (walked recursively), plain, gzip or zstd (by content):",

@@ -9,10 +9,11 @@ use std::fmt::Write as _;
 use std::io;
 
 use crate::aggregate::{SAMPLE_VALUE_BYTES, clip_point};
-use crate::classify::{self, Reporter};
+use crate::classify::{self, Cause, Reporter};
 use crate::escape::{escape_controls as esc, escape_sample};
 use crate::format::{Decoder, FormatChoice, Outcome};
 use crate::record::{Details, Record};
+use crate::response_flags::Flag;
 use crate::summary::findings::Target;
 
 /// Plain words for what a field is.
@@ -306,6 +307,9 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
                 })
                 .collect();
             let _ = writeln!(out, "Evidence: {}", evidence.join(" "));
+            if let Some(why) = undecided(rec, c.cause) {
+                let _ = writeln!(out, "Uncertain: {why}");
+            }
             let cluster = rec.upstream_cluster.map(String::from_utf8_lossy).unwrap_or_default();
             let sni = rec.requested_server_name.map(String::from_utf8_lossy);
             let authority = sni
@@ -314,7 +318,9 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
                 .or_else(|| rec.authority.map(|a| String::from_utf8_lossy(a).into_owned()));
             let pod = rec.meta.pod.map(String::from_utf8_lossy);
             let ns = rec.meta.namespace.map(String::from_utf8_lossy).unwrap_or_default();
-            let target = Target::new(&cluster, authority.as_deref(), pod.as_deref().map(|p| (&*ns, p)));
+            let mut target =
+                Target::new(&cluster, authority.as_deref(), pod.as_deref().map(|p| (&*ns, p)), reporter);
+            target.since = rec.start_epoch_ms().map(crate::summary::format_epoch_ms);
             let _ = writeln!(out, "Look at: {}", esc(&target.fill(info.look_at)));
             for (i, cmd) in info.commands.iter().enumerate() {
                 let _ = writeln!(
@@ -326,6 +332,27 @@ pub fn explain_record(rec: &Record<'_>, out: &mut String) {
             }
         }
     }
+}
+
+/// Why the verdict is a guess, when the record cannot decide it: `UF` says only that the
+/// upstream connection failed; the reset reason in the details, the transport failure reason
+/// or the duration say how (failure-semantics §3: refusal, connect timeout, TLS handshake).
+fn undecided(rec: &Record<'_>, cause: Cause) -> Option<&'static str> {
+    if !matches!(cause, Cause::ConnectionRefused | Cause::ConnectTimeout)
+        || !rec.response_flags.contains(Flag::UF)
+        || rec.details().reset_reason.is_some()
+        || rec.upstream_transport_failure_reason.is_some()
+    {
+        return None;
+    }
+    Some(match rec.duration_ms {
+        None => {
+            "UF alone says the upstream connection failed, not how: refused, connect timeout or TLS handshake. The line holds no details, transport failure reason or duration to tell them apart."
+        }
+        Some(_) => {
+            "UF without details or a transport failure reason: refused or timed out is guessed from the duration; a TLS handshake failure would look the same."
+        }
+    })
 }
 
 /// Explains lines one at a time, numbering them across everything it is given (arguments, or

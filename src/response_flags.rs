@@ -243,6 +243,17 @@ impl ResponseFlags {
         Flag::ALL.into_iter().filter(move |f| self.contains(*f))
     }
 
+    /// The set holding `flag` alone.
+    pub const fn only(flag: Flag) -> ResponseFlags {
+        ResponseFlags { bits: 1 << flag as u32, unknown: 0 }
+    }
+
+    /// True when any flag but `RFCF` is set: a failure, or a fault the user injected (`DI`,
+    /// see `crate::classify::is_failure`). One mask, like [`Self::has_failure_flag`].
+    pub fn has_failure_or_fault_flag(self) -> bool {
+        self.bits & !(1 << Flag::RFCF as u32) != 0 || self.unknown > 0
+    }
+
     /// True when any flag other than the informational ones (`DI`, `RFCF`) is set.
     pub fn has_failure_flag(self) -> bool {
         let informational = (1 << Flag::DI as u32) | (1 << Flag::RFCF as u32);

@@ -20,12 +20,16 @@
 //!   (endpoint gone, stale endpoints), connect timeouts, resets and closed connections (`UC`, `UR`),
 //!   and failures no rule explains.
 //! * `security` — TLS/mTLS handshakes (`TLS_error…`, plaintext hitting STRICT mTLS:
-//!   `filter_chain_not_found`) and authorization denials (RBAC, ext_authz).
+//!   `filter_chain_not_found`, or in ambient ztunnel's `istio_converted_static_strict`, which is
+//!   STRICT PeerAuthentication and not a policy the user wrote), certificates SDS did not deliver
+//!   or that expired, and authorization denials (RBAC, ext_authz).
 //! * `configuration` — routing and mesh config: no route, no cluster, wrong Service port protocol
-//!   (`UPE`, codec errors at a sidecar), egress blocked by `REGISTRY_ONLY`, injected faults.
+//!   (`UPE`, codec errors at a sidecar), egress blocked by `REGISTRY_ONLY` (also a TCP `0 UH`
+//!   whose cluster Istio's JSON log left `null`), injected faults.
 //! * `capacity` — limits: circuit breakers (`UO` overflow), rate limits, overload manager, no
 //!   healthy endpoint left (none ready, or all ejected by outlier detection).
-//! * `client` — the downstream gave up or reset (`DC`, `DR`), or sent bad HTTP to a gateway.
+//! * `client` — the downstream gave up or reset (`DC`, `DR`, or on Envoy before `DC` an HTTP
+//!   record with code 0 and no flag), or sent bad HTTP to a gateway.
 
 use std::fmt;
 
@@ -104,8 +108,11 @@ pub struct CauseInfo {
     pub name: &'static str,
     /// What the cause means, in plain words.
     pub meaning: &'static str,
-    /// The CRD and field (or setting) to look at. Placeholders: `{pod}`, `{ns}`, `{svc}`,
-    /// `{host}`, `{port}`, `{cluster}` (filled by `crate::summary::findings`).
+    /// The CRD and field (or setting) to look at. Placeholders: `{pod}` and `{ns}` (the pod
+    /// that logged the record and its namespace: commands naming `{pod}` take `-n {ns}`),
+    /// `{svc}` and `{svc_ns}` (the destination service and its namespace), `{host}`, `{port}`,
+    /// `{cluster}`, `{since}` (` --since-time=<the log's first start>` or nothing), filled by
+    /// `crate::summary::findings`.
     pub look_at: &'static str,
     /// Commands that confirm it, with the same placeholders.
     pub commands: &'static [&'static str],
@@ -140,7 +147,7 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
         commands: &[
             "kubectl exec {pod} -n {ns} -c istio-proxy -- ss -ltn",
             "istioctl proxy-config endpoints {pod} -n {ns} --cluster '{cluster}'",
-            "istioctl analyze -n {ns}",
+            "istioctl analyze -n {svc_ns}",
         ],
     },
     CauseInfo {
@@ -150,18 +157,19 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
         look_at: "reachability of the endpoints of {host} (NetworkPolicy, node/pod network, stale endpoints) and DestinationRule `trafficPolicy.connectionPool.tcp.connectTimeout` (Istio default 10 s)",
         commands: &[
             "istioctl proxy-config endpoints {pod} -n {ns} --cluster '{cluster}'",
-            "kubectl get networkpolicy -n {ns}",
+            "kubectl get networkpolicy -n {svc_ns}",
         ],
     },
     CauseInfo {
         cause: Cause::TlsFailure,
         name: "tls_failure",
         meaning: "the TLS/mTLS handshake failed, or a plaintext client hit a TLS-only (STRICT mTLS) listener",
-        look_at: "PeerAuthentication mode (STRICT vs PERMISSIVE) of the server and the client's DestinationRule `trafficPolicy.tls.mode` (ISTIO_MUTUAL vs DISABLE) for {host}; a sidecar missing on one side",
+        look_at: "PeerAuthentication mode (STRICT vs PERMISSIVE) of the server and the client's DestinationRule `trafficPolicy.tls.mode` (ISTIO_MUTUAL vs DISABLE) for {host}; a sidecar missing on one side. A certificate problem (`Secret is not supplied by SDS`, expired, unknown CA): the proxy's certificates and istiod, then restart the pod",
         commands: &[
             "kubectl get peerauthentication -A",
             "kubectl get destinationrule -A -o yaml | grep -n -B2 -A3 'tls:'",
             "istioctl x describe pod {pod} -n {ns}",
+            "istioctl proxy-config secret {pod} -n {ns}",
         ],
     },
     CauseInfo {
@@ -187,9 +195,9 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
         cause: Cause::NoHealthyUpstream,
         name: "no_healthy_upstream",
         meaning: "the cluster had no healthy endpoint: none ready, selector matches no pod, or all ejected by outlier detection",
-        look_at: "the Endpoints of {svc} in {ns} (readiness, selector) and DestinationRule `trafficPolicy.outlierDetection`",
+        look_at: "the Endpoints of {svc} in {svc_ns} (readiness, selector) and DestinationRule `trafficPolicy.outlierDetection`",
         commands: &[
-            "kubectl get endpoints {svc} -n {ns}",
+            "kubectl get endpoints {svc} -n {svc_ns}",
             "istioctl proxy-config endpoints {pod} -n {ns} --cluster '{cluster}'",
         ],
     },
@@ -212,7 +220,10 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
         name: "protocol_error",
         meaning: "one side spoke HTTP the other could not parse (UPE, codec errors)",
         look_at: "the Service port name (`http-*`, `grpc-*`, `tcp-*`) or `appProtocol` of {svc} port {port}: a wrong protocol declaration makes the sidecar speak the wrong protocol",
-        commands: &["kubectl get svc {svc} -n {ns} -o yaml | grep -A4 'ports:'", "istioctl analyze -n {ns}"],
+        commands: &[
+            "kubectl get svc {svc} -n {svc_ns} -o yaml | grep -A4 'ports:'",
+            "istioctl analyze -n {svc_ns}",
+        ],
     },
     CauseInfo {
         cause: Cause::DownstreamDisconnect,
@@ -227,7 +238,7 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
         meaning: "the next hop returned the 5xx itself (via_upstream): the application, or at a client sidecar possibly the server's sidecar",
         look_at: "the application logs of {svc}; at a client sidecar or gateway, the server sidecar's record with the same x-request-id",
         commands: &[
-            "kubectl logs -n {ns} -l app={svc} --all-containers --since=15m | grep -E ' 5[0-9][0-9] '",
+            "kubectl logs -n {svc_ns} -l app={svc} --all-containers --tail=-1{since} | grep -E ' 5[0-9][0-9] '",
         ],
     },
     CauseInfo {
@@ -247,7 +258,7 @@ pub const CAUSES: [CauseInfo; Cause::COUNT] = [
     CauseInfo {
         cause: Cause::FaultInjected,
         name: "fault_injected",
-        meaning: "fault injection aborted the request (FI): configured, not a real failure",
+        meaning: "fault injection aborted (FI) or delayed (DI) the request: configured, not a real failure",
         look_at: "the `fault` section of the VirtualService for {host}",
         commands: &["kubectl get virtualservice -A -o yaml | grep -n -A6 'fault:'"],
     },
@@ -411,9 +422,17 @@ impl<'r> Facts<'r> {
 }
 
 /// True when the record describes a failure (failure-semantics §3.10): a 5xx, an HTTP record
-/// with code 0, any flag but the informational `DI`/`RFCF`, reset/disconnect/deny details, or
-/// a TCP RBAC deny in the termination details. A TCP session with code 0 and no flag is fine.
-/// A ztunnel record failed when it carries an error.
+/// with code 0, any flag but `RFCF`, reset/disconnect/deny details, or a TCP RBAC deny in the
+/// termination details. A TCP session with code 0 and no flag is fine, and so is a WebSocket
+/// (`101`) the client closed (`DC`). A ztunnel record failed when it carries an error.
+///
+/// `DI` counts, whatever the status: the request went through the delay the user injected, and
+/// the user who injects one wants to see it hit (issue 17). It is reported as `fault_injected`
+/// in the `configuration` domain, whose meaning says "configured, not a real failure", so that
+/// a 200 that waited 5 s for a VirtualService `fault.delay` is a finding with its observed delay
+/// instead of an invisible success. Only records that carry `DI` change: ordinary successes
+/// stay out of every failure count, and `--fail-on` gates can leave the cause out
+/// (`count(cause:fault_injected)`, `domain(configuration)` select it).
 #[inline]
 pub fn is_failure(rec: &Record<'_>) -> bool {
     // ztunnel has no status: a connection failed when it logged an error.
@@ -421,8 +440,11 @@ pub fn is_failure(rec: &Record<'_>) -> bool {
         return rec.upstream_transport_failure_reason.is_some();
     }
     let code = rec.response_code.unwrap_or(0);
-    if code >= 500 || rec.response_flags.has_failure_flag() {
-        return true;
+    let flags = rec.response_flags;
+    if code >= 500 || flags.has_failure_or_fault_flag() {
+        // A WebSocket lives until a side closes it: `101 DC downstream_remote_disconnect` is
+        // how a session the client ended is logged, not a failure.
+        return code != 101 || flags != ResponseFlags::only(Flag::DC);
     }
     if code == 0 && !rec.is_tcp() && rec.response_code.is_some() {
         return true;
@@ -525,8 +547,14 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         cause: Cause::BlockedEgress,
+        // A TCP `UH` without a cluster is the same block: Envoy records the cluster before it
+        // picks a host (tcp_proxy, formats reference §6), so only Istio's JSON logs of
+        // BlackHoleCluster leave it out (`"upstream_cluster":null`, istio/istio#33281); an
+        // empty endpoint set names its cluster.
         test: |f| {
-            (f.details_is(b"direct_response") && f.route == b"block_all") || f.cluster == b"BlackHoleCluster"
+            (f.details_is(b"direct_response") && f.route == b"block_all")
+                || f.cluster == b"BlackHoleCluster"
+                || (f.tcp && f.code.unwrap_or(0) == 0 && f.has(Flag::UH) && f.cluster.is_empty())
         },
         evidence: &[Ev::Code, Ev::Flags, Ev::Details, Ev::Route, Ev::Cluster],
     },
@@ -635,9 +663,13 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         cause: Cause::DownstreamDisconnect,
+        // Code 0 with neither flag nor details on an HTTP record: no response was sent because
+        // the client hung up, written so before Envoy had the `DC` flag (Istio 1.0's Envoy;
+        // envoyproxy/envoy#5119 asked for the flag for exactly these records).
         test: |f| {
             f.has(Flag::DC)
                 || f.has(Flag::DR)
+                || (f.code == Some(0) && !f.tcp && f.flags.is_empty() && f.details.raw.is_empty())
                 || f.details_is(b"downstream_remote_disconnect")
                 || f.details.raw.starts_with(b"http2.remote_re")
                 || f.details.raw.starts_with(b"http3.remote_re")
@@ -657,6 +689,15 @@ pub const RULES: &[Rule] = &[
     // Istio ambient ztunnel (L4): no code, flags or details, only its `error` text (family
     // §10.1), which no rule above reads; matched on parts because the wording changed between
     // releases (1.22/1.23 lack the NetworkPolicy hint and the policy name).
+    Rule {
+        cause: Cause::TlsFailure,
+        // ztunnel turns a STRICT PeerAuthentication into a DENY policy of this name for
+        // connections without a peer identity (istio/istio `staticStrictPolicyName` in
+        // pilot/pkg/serviceregistry/kube/controller/ambient/policies.go): plaintext reached a STRICT
+        // workload — an mTLS mismatch, not an AuthorizationPolicy the user wrote.
+        test: |f| f.l4_error(b"istio_converted_static_strict"),
+        evidence: L4,
+    },
     Rule {
         cause: Cause::AuthzDenied,
         // AuthorizationPolicy at the destination, or its 401 as the source sees it.
@@ -701,17 +742,15 @@ pub const RULES: &[Rule] = &[
         test: |f| {
             f.code.unwrap_or(0) >= 500
                 && (f.details_is(b"via_upstream")
-                    || (f.details.raw.is_empty() && (f.flags.is_empty() || f.flags == only(Flag::URX))))
+                    || (f.details.raw.is_empty()
+                        && (f.flags.is_empty() || f.flags == ResponseFlags::only(Flag::URX))))
         },
         evidence: DETAILS,
     },
+    // Last: a delay is the cause only when nothing else went wrong (`DI,UT` is a timeout, and a
+    // delayed `503 via_upstream` is still the app's 5xx). The duration shows the delay.
+    Rule { cause: Cause::FaultInjected, test: |f| f.has(Flag::DI), evidence: TIMING },
 ];
-
-fn only(flag: Flag) -> ResponseFlags {
-    let mut f = ResponseFlags::NONE;
-    f.insert(flag);
-    f
-}
 
 /// The domain of a cause as seen by a reporter (see the module docs for the reasons).
 pub fn domain(cause: Cause, reporter: Reporter, facts: &Facts<'_>) -> Domain {

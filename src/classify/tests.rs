@@ -287,8 +287,10 @@ fn client_side_and_policy() {
 fn successes_are_not_failures() {
     assert_eq!(verdict(&istio("200", "-", "via_upstream", "-", "4", OUT), None), None);
     assert_eq!(verdict(&istio("404", "-", "via_upstream", "-", "4", OUT), None), None);
-    // Delay injection alone is informational.
-    assert_eq!(verdict(&istio("200", "DI", "via_upstream", "-", "2004", OUT), None), None);
+    // RFCF alone is informational (DI is not: see `delays_count_and_yield_to_real_failures`).
+    assert_eq!(verdict(&istio("200", "RFCF", "via_upstream", "-", "4", OUT), None), None);
+    // A WebSocket the client closed.
+    assert_eq!(verdict(&istio("101", "DC", "downstream_remote_disconnect", "-", "13342", OUT), None), None);
     // A TCP session has code 0 and no flags.
     let tcp_ok = r#"2020-11-22T20:04:54.223086877Z [2020-11-22T20:04:33.157Z] "- - -" 0 - "-" "-" 4841 9845236 16230 - "-" "-" "-" "-" "104.20.28.24:443" PassthroughCluster 172.18.0.10:49944 104.20.28.24:443 172.18.0.10:49942 - -"#;
     let mut d = crate::format::Decoder::new(crate::format::FormatChoice::Auto);
@@ -589,4 +591,28 @@ fn ip_of_matches_the_last_colon_rule() {
             }
         }
     }
+}
+
+/// Issue 17: the delay the user injected is a finding on any status, but a real failure that
+/// came with it keeps its own cause.
+#[test]
+fn delays_count_and_yield_to_real_failures() {
+    assert_eq!(
+        verdict(&istio("200", "DI", "via_upstream", "-", "2004", OUT), None),
+        Some((FaultInjected, Configuration, ClientSidecar))
+    );
+    assert_eq!(
+        verdict(&istio("504", "DI,UT", "response_timeout", "-", "3000", OUT), None).unwrap().0,
+        RouteTimeout
+    );
+    assert_eq!(verdict(&istio("503", "DI", "via_upstream", "-", "2004", OUT), None).unwrap().0, AppError);
+    assert_eq!(
+        verdict(&istio("0", "DI,DC", "downstream_remote_disconnect", "-", "900", OUT), None).unwrap().0,
+        DownstreamDisconnect
+    );
+    // An idle timeout closing a WebSocket is one.
+    assert_eq!(
+        verdict(&istio("101", "SI", "stream_idle_timeout", "-", "413322", OUT), None).unwrap().0,
+        StreamIdleTimeout
+    );
 }

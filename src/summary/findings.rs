@@ -103,15 +103,31 @@ pub struct Finding {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Target {
     pub pod: Option<String>,
+    /// The namespace of the pod that logged the record: `istioctl proxy-config`, `kubectl exec`
+    /// and `x describe` name that pod, so `-n` must be its namespace, not the destination's.
     pub ns: Option<String>,
+    /// The namespace of the destination service (`kubectl get svc/endpoints`, its app logs).
+    pub svc_ns: Option<String>,
     pub svc: Option<String>,
     pub host: Option<String>,
     pub port: Option<String>,
     pub cluster: String,
+    /// The log's earliest start time: app logs to compare with start there, not "now minus".
+    pub since: Option<String>,
 }
 
+/// Where Istio installs its gateways unless told otherwise.
+const GATEWAY_NAMESPACE: &str = "istio-system";
+
 impl Target {
-    pub fn new(cluster: &str, authority: Option<&str>, pod: Option<(&str, &str)>) -> Target {
+    /// `pod` is (namespace, name) of the logging pod as the input said (namespace may be empty:
+    /// `kubectl logs --prefix` does not print it).
+    pub fn new(
+        cluster: &str,
+        authority: Option<&str>,
+        pod: Option<(&str, &str)>,
+        reporter: Reporter,
+    ) -> Target {
         let mut t = Target { cluster: cluster.to_string(), ..Target::default() };
         let parts: Vec<&str> = cluster.split('|').collect();
         if parts.len() == 4 {
@@ -133,28 +149,51 @@ impl Target {
             if labels.first().is_some_and(|l| !l.is_empty() && !l.bytes().all(|b| b.is_ascii_digit())) {
                 t.svc = Some(labels[0].to_string());
                 if labels.len() >= 3 && (labels[2] == "svc" || h.ends_with(".svc.cluster.local")) {
-                    t.ns = Some(labels[1].to_string());
+                    t.svc_ns = Some(labels[1].to_string());
                 }
             }
         }
-        if let Some((ns, p)) = pod {
-            t.pod = Some(p.to_string());
-            if !ns.is_empty() {
-                t.ns = Some(ns.to_string());
+        let (pod_ns, pod_name) = match pod {
+            Some((ns, p)) => (Some(ns).filter(|n| !n.is_empty()), Some(p)),
+            None => (None, None),
+        };
+        t.pod = pod_name.map(str::to_string);
+        let istio_gateway_pod = pod_name
+            .is_some_and(|p| p.starts_with("istio-ingressgateway") || p.starts_with("istio-egressgateway"));
+        t.ns = match pod_ns {
+            Some(ns) => Some(ns.to_string()),
+            // A server sidecar's inbound cluster, authority or SNI names the pod's own Service,
+            // and a Service selects pods in its own namespace.
+            None if reporter == Reporter::ServerSidecar => t.svc_ns.clone(),
+            None if istio_gateway_pod
+                || (reporter == Reporter::Gateway
+                    && pod_name.is_none()
+                    && cluster.starts_with("outbound|")) =>
+            {
+                Some(GATEWAY_NAMESPACE.to_string())
             }
-        }
+            None => None,
+        };
         t
     }
 
-    /// Substitutes `{pod}`, `{ns}`, `{svc}`, `{host}`, `{port}`, `{cluster}`.
+    /// Substitutes `{pod}`, `{ns}`, `{svc_ns}`, `{svc}`, `{host}`, `{port}`, `{cluster}`,
+    /// `{since}`; what the log does not say becomes a named placeholder, never an empty one.
     pub fn fill(&self, template: &str) -> String {
+        let cluster = match self.cluster.as_str() {
+            "" | "-" => "<cluster>",
+            c => c,
+        };
+        let since = self.since.as_deref().map(|s| format!(" --since-time={s}")).unwrap_or_default();
         template
             .replace("{pod}", self.pod.as_deref().unwrap_or("<pod>"))
-            .replace("{ns}", self.ns.as_deref().unwrap_or("<namespace>"))
+            .replace("{ns}", self.ns.as_deref().unwrap_or("<namespace of the logging pod>"))
+            .replace("{svc_ns}", self.svc_ns.as_deref().unwrap_or("<namespace of the service>"))
             .replace("{svc}", self.svc.as_deref().unwrap_or("<service>"))
             .replace("{host}", self.host.as_deref().unwrap_or("<host>"))
             .replace("{port}", self.port.as_deref().unwrap_or("<port>"))
-            .replace("{cluster}", &self.cluster)
+            .replace("{cluster}", cluster)
+            .replace("{since}", &since)
     }
 }
 
@@ -321,13 +360,21 @@ fn judgement(
                 format!(
                     "{n} TLS handshakes reached a plaintext endpoint (WRONG_VERSION_NUMBER): the client originates mTLS (DestinationRule ISTIO_MUTUAL or auto mTLS) to a pod without a sidecar or a non-TLS port."
                 )
+            } else if tf.contains("istio_converted_static_strict") {
+                format!(
+                    "{n} plaintext connections were refused by ztunnel under STRICT mTLS (`istio_converted_static_strict` is ztunnel's form of a STRICT PeerAuthentication, not an AuthorizationPolicy): the client is outside the ambient mesh or its traffic is not captured. Enrol the client, or a port-level PERMISSIVE exception."
+                )
             } else if tf.contains("Secret_is_not_supplied") || tf.contains("Secret is not supplied") {
                 format!(
-                    "{n} handshakes failed because the proxy had no certificate yet (SDS): check istiod and the pod's istio-proxy startup."
+                    "{n} handshakes failed because the proxy had no certificate (SDS never delivered it): check that istiod is up and reachable from the pod (`istioctl proxy-config secret`), then restart the pod."
+                )
+            } else if tf.contains("EXPIRED") || tf.contains("expired") {
+                format!(
+                    "{n} handshakes failed on an expired certificate: the proxy stopped renewing it (istiod unreachable, or a custom CA certificate expired) — check istiod and the CA, then restart the pod."
                 )
             } else if tf.contains("CERTIFICATE_VERIFY_FAILED") || tf.contains("UNKNOWN_CA") {
                 format!(
-                    "{n} handshakes failed certificate verification: different trust roots / trust domains, an expired certificate, or a SAN mismatch."
+                    "{n} handshakes failed certificate verification: different trust roots / trust domains (unknown CA: a root changed or a cluster joined with its own CA), an expired certificate, or a SAN mismatch."
                 )
             } else {
                 format!("{n} TLS handshakes failed ({pct:.1}% of {upstream}).")
@@ -424,6 +471,25 @@ fn judgement(
                 "{n} requests found no healthy endpoint for {upstream} ({pct:.1}%): no ready pod behind the Service, or all ejected by outlier detection."
             )
         }
+        Cause::FaultInjected if ev.response_flags.contains("DI") && !ev.response_flags.contains("FI") => {
+            let delay = match (&cut_text, ev.duration_ms.p50) {
+                (Some(c), _) => format!(" — {c}, the configured delay"),
+                (None, Some(p50)) => format!(" — median {}", human_ms(p50)),
+                (None, None) => String::new(),
+            };
+            format!(
+                "{n} requests ({pct:.1}% of {upstream}) were delayed by fault injection (DI){delay}: a VirtualService `fault.delay` (or fault filter) configured on purpose, not an upstream failure."
+            )
+        }
+        Cause::StreamIdleTimeout if ev.response_code == Some(101) => {
+            let mut s = format!(
+                "{n} WebSocket (101) connections ({pct:.1}% of {upstream}) were closed by an idle timeout"
+            );
+            if let Some(c) = &cut_text {
+                s += &format!(" — {c}");
+            }
+            s + ": upgrades live as long as the socket, so the HTTP connection manager's `stream_idle_timeout` (5 min by default) or the route `idleTimeout` cuts a quiet one. Raise it (or set 0) for the WebSocket route, or have the client ping."
+        }
         Cause::Overflow => format!(
             "{n} requests were rejected by a circuit breaker or overload limit ({pct:.1}% of {upstream})."
         ),
@@ -462,6 +528,7 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
     let shared_by_pair =
         crate::aggregate::BottomK::common_pairs(&sketches.iter().map(|s| &**s).collect::<Vec<_>>());
     let total_records = agg.records;
+    let since = agg.start_range().map(|(first, _)| super::values::format_epoch_ms(first));
     let mut findings: Vec<Finding> = groups
         .iter()
         .enumerate()
@@ -569,7 +636,9 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                 &upstream,
                 authority.as_deref(),
                 pod.as_ref().map(|(n, p)| (n.as_str(), p.as_str())),
+                reporter,
             );
+            target.since = since.clone();
             if target.svc.is_none() {
                 target.svc = workload.clone();
             }
@@ -648,20 +717,53 @@ mod tests {
 
     #[test]
     fn targets_from_cluster_names() {
-        let t = Target::new("outbound|8000||httpbin.foo.svc.cluster.local", None, None);
+        let t =
+            Target::new("outbound|8000||httpbin.foo.svc.cluster.local", None, None, Reporter::ClientSidecar);
         assert_eq!(t.host.as_deref(), Some("httpbin.foo.svc.cluster.local"));
         assert_eq!(
-            (t.svc.as_deref(), t.ns.as_deref(), t.port.as_deref()),
+            (t.svc.as_deref(), t.svc_ns.as_deref(), t.port.as_deref()),
             (Some("httpbin"), Some("foo"), Some("8000"))
         );
-        let t =
-            Target::new("inbound|8080||", Some("internal-api:8080"), Some(("shop", "internal-api-7d9f-x")));
+        let t = Target::new(
+            "inbound|8080||",
+            Some("internal-api:8080"),
+            Some(("shop", "internal-api-7d9f-x")),
+            Reporter::ServerSidecar,
+        );
         assert_eq!(t.port.as_deref(), Some("8080"));
         assert_eq!(t.svc.as_deref(), Some("internal-api"));
         assert_eq!((t.ns.as_deref(), t.pod.as_deref()), (Some("shop"), Some("internal-api-7d9f-x")));
-        assert_eq!(t.fill("kubectl get svc {svc} -n {ns}"), "kubectl get svc internal-api -n shop");
-        let t = Target::new("-", None, None);
-        assert_eq!(t.fill("{pod} -n {ns}"), "<pod> -n <namespace>");
+        assert_eq!(t.fill("{pod} -n {ns}"), "internal-api-7d9f-x -n shop");
+        let t = Target::new("-", None, None, Reporter::Unknown);
+        assert_eq!(
+            t.fill("{pod} -n {ns} --cluster '{cluster}'"),
+            "<pod> -n <namespace of the logging pod> --cluster '<cluster>'"
+        );
+    }
+
+    /// `-n` goes with the pod it names: the logging pod's namespace, never the destination's.
+    #[test]
+    fn the_namespace_is_the_logging_pods() {
+        let cluster = "outbound|8000||httpbin.foo.svc.cluster.local";
+        // A client sidecar whose namespace the input did not give (`kubectl logs --prefix`).
+        let t = Target::new(cluster, None, Some(("", "sleep-7656cf8794-9v2gq")), Reporter::ClientSidecar);
+        assert_eq!(t.fill("{pod} -n {ns}"), "sleep-7656cf8794-9v2gq -n <namespace of the logging pod>");
+        assert_eq!(t.fill("svc {svc} -n {svc_ns}"), "svc httpbin -n foo");
+        // An Istio gateway pod: where Istio installs it.
+        let t =
+            Target::new(cluster, None, Some(("", "istio-ingressgateway-7d4f8b9c6-x2x9z")), Reporter::Gateway);
+        assert_eq!(t.fill("-n {ns}"), "-n istio-system");
+        // A server sidecar: its inbound cluster names its own Service, in its own namespace.
+        let t = Target::new(
+            "inbound|8000||httpbin.foo.svc.cluster.local",
+            None,
+            Some(("", "httpbin-8cb97b8f4-9dk9p")),
+            Reporter::ServerSidecar,
+        );
+        assert_eq!(t.fill("-n {ns}"), "-n foo");
+        // A namespace the input gave wins.
+        let t = Target::new(cluster, None, Some(("edge", "istio-ingressgateway-1")), Reporter::Gateway);
+        assert_eq!(t.fill("-n {ns}"), "-n edge");
     }
 
     #[test]

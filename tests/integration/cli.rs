@@ -116,7 +116,8 @@ fn the_kubectl_prefix_names_the_gateway_pod_in_commands() {
     assert_eq!(f["pods"][0], "istio-ingressgateway-7d4f8b9c6-x2x9z");
     let cmd = f["hint"]["commands"][0].as_str().unwrap();
     assert!(
-        cmd.contains("istioctl proxy-config routes istio-ingressgateway-7d4f8b9c6-x2x9z -n foo"),
+        // The gateway's namespace (issue 17), not that of the service it calls (`httpbin.foo`).
+        cmd.contains("istioctl proxy-config routes istio-ingressgateway-7d4f8b9c6-x2x9z -n istio-system"),
         "{cmd}"
     );
 }
