@@ -16,6 +16,7 @@ pub mod compile;
 pub mod error;
 pub mod json;
 pub mod keyvalue;
+pub mod operators;
 pub mod products;
 pub mod recover;
 pub mod wrapper;
