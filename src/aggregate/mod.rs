@@ -76,6 +76,17 @@ const EXEMPT_GROUPS: usize = 2 * Cause::COUNT * Reporter::COUNT;
 /// for every few new names would lock the merged state for each chunk.
 const MIN_SHARE: usize = 32;
 
+/// Writes the key an upstream is indexed and ranked by into `key`: `cluster`, or
+/// `cluster \0 workload`.
+fn upstream_key(key: &mut Vec<u8>, cluster: &[u8], workload: Option<&[u8]>) {
+    key.clear();
+    key.extend_from_slice(cluster);
+    if let Some(w) = workload {
+        key.push(0);
+        key.extend_from_slice(w);
+    }
+}
+
 /// Keys that are never folded: records without a cluster, and the fold itself.
 #[inline]
 fn is_exempt(key: &[u8]) -> bool {
@@ -332,12 +343,7 @@ impl Aggregate {
         let cluster = &cluster[..cluster.len().min(MAX_NAME)];
         let workload = workload.map(|w| &w[..w.len().min(MAX_NAME)]);
         let mut key = std::mem::take(&mut self.key_buf);
-        key.clear();
-        key.extend_from_slice(cluster);
-        if let Some(w) = workload {
-            key.push(0);
-            key.extend_from_slice(w);
-        }
+        upstream_key(&mut key, cluster, workload);
         let i = self.upstream_of_key(&key, cluster, workload);
         self.key_buf = key;
         i
@@ -530,13 +536,9 @@ impl Aggregate {
     /// The rank of a folded record's upstream key (as `upstream_index_by_key` built it).
     fn rank_of_record_upstream(&mut self, cluster: &[u8], rec: &Record<'_>, source: &SourceMeta) -> u64 {
         let cluster = &cluster[..cluster.len().min(MAX_NAME)];
+        let workload = self.workload_for(cluster, rec, source).map(|w| &w[..w.len().min(MAX_NAME)]);
         let mut key = std::mem::take(&mut self.key_buf);
-        key.clear();
-        key.extend_from_slice(cluster);
-        if let Some(w) = self.workload_for(cluster, rec, source) {
-            key.push(0);
-            key.extend_from_slice(&w[..w.len().min(MAX_NAME)]);
-        }
+        upstream_key(&mut key, cluster, workload);
         let r = rank(&key);
         self.key_buf = key;
         r
@@ -728,12 +730,7 @@ impl Aggregate {
         // By value: an upstream new here moves over with its histograms instead of being copied
         // (a prune rebuilds the whole state this way).
         for up in std::mem::take(&mut o.upstreams) {
-            key.clear();
-            key.extend_from_slice(&up.name);
-            if let Some(w) = &up.workload {
-                key.push(0);
-                key.extend_from_slice(w);
-            }
+            upstream_key(&mut key, &up.name, up.workload.as_deref());
             let i = match self.index.get(key.as_slice()) {
                 Some(&i) => {
                     self.upstreams[i as usize].merge(&up);

@@ -6,86 +6,16 @@
 //! deadline, never a fixed sleep.
 
 use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{bin, sample_lines};
+use crate::common::sample_lines;
+use crate::live::{DEADLINE, Live};
 use assert_cmd::cargo::cargo_bin;
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// The child's NDJSON events, parsed on a thread as they arrive.
-struct Live {
-    child: Child,
-    events: Receiver<Value>,
-}
-
-impl Live {
-    fn start(args: &[&str], stdin: Stdio) -> Live {
-        Live::start_every("0.2", args, stdin)
-    }
-
-    fn start_every(interval: &str, args: &[&str], stdin: Stdio) -> Live {
-        let mut cmd = bin();
-        cmd.args(["--output", "ndjson", "--interval", interval])
-            .args(args)
-            .stdin(stdin)
-            .stderr(Stdio::inherit());
-        Live::spawn(cmd)
-    }
-
-    /// Runs `cmd` (which asks for NDJSON) with its events parsed as they come.
-    fn spawn(mut cmd: Command) -> Live {
-        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, events) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line).expect("each line is one JSON object");
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        Live { child, events }
-    }
-
-    /// Waits for an event satisfying `cond`; returns it.
-    fn wait_for(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok(v) if cond(&v) => return v,
-                Ok(_) => continue,
-                Err(_) => panic!("timed out waiting for {what}"),
-            }
-        }
-    }
-
-    fn wait_records(&self, n: u64) -> Value {
-        self.wait_for(&format!("{n} records"), |v| v["type"] == "tick" && v["totals"]["records"] == n)
-    }
-
-    fn interrupt(&mut self) -> Value {
-        self.interrupt_expecting(0)
-    }
-
-    fn interrupt_expecting(&mut self, exit: i32) -> Value {
-        let status = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-        let summary = self.wait_for("the final summary", |v| v["type"] == "summary");
-        let code = self.child.wait().unwrap();
-        assert_eq!(code.code(), Some(exit), "SIGINT ends with the report and exit code {exit}");
-        summary
-    }
-}
 
 /// (lines, records, malformed) of a report.
 fn counts(v: &Value) -> (u64, u64, u64) {
@@ -165,7 +95,7 @@ fn follows_appends_partial_lines_rotation_truncation_and_new_files() {
     append(&dir.path().join("other-pod.log"), &tcp[..4]);
     live.wait_records(22);
 
-    let summary = live.interrupt();
+    let summary = live.stop_with("INT");
     let t = &summary["totals"];
     assert_eq!(
         (t["lines"].as_u64(), t["records"].as_u64(), t["malformed"].as_u64()),
@@ -206,7 +136,7 @@ fn a_file_that_does_not_exist_yet_is_waited_for() {
     live.wait_for("the first tick", |v| v["type"] == "tick");
     append(&log, &sample_lines("real-tcp.log")[..5]);
     live.wait_records(5);
-    let summary = live.interrupt();
+    let summary = live.stop_with("INT");
     assert_eq!(summary["totals"]["lines"], 5);
 }
 
@@ -221,7 +151,7 @@ fn sigint_during_a_tick_is_not_lost() {
     for _ in 0..30 {
         let mut live = Live::start_every("0.002", &["--follow", log.to_str().unwrap()], Stdio::null());
         live.wait_for("a few ticks", |v| v["type"] == "tick" && v["seq"].as_u64() >= Some(3));
-        let summary = live.interrupt();
+        let summary = live.stop_with("INT");
         assert_eq!(summary["totals"]["lines"], 0);
     }
 }
@@ -248,7 +178,7 @@ fn one_file_reached_by_two_paths_is_read_once() {
     append(&log, &healthy(10, 7));
     live.wait_records(1010);
 
-    let summary = live.interrupt();
+    let summary = live.stop_with("INT");
     assert_eq!(counts(&summary), (1010, 1010, 0));
 }
 
@@ -298,7 +228,7 @@ fn kubelet_rotation_and_compression_count_every_line_once() {
     append(&log, &healthy(5, 3));
     live.wait_records(4005);
 
-    let summary = live.interrupt();
+    let summary = live.stop_with("INT");
     assert_eq!(counts(&summary), (4005, 4005, 0));
 }
 
@@ -326,7 +256,7 @@ fn lines_written_to_a_renamed_file_are_read() {
     write(&mut writer, &healthy(500, 200));
     live.wait_records(1500);
 
-    let summary = live.interrupt();
+    let summary = live.stop_with("INT");
     assert_eq!(counts(&summary), (1500, 1500, 0));
 }
 
@@ -348,7 +278,7 @@ fn copytruncate_regrown_past_the_old_offset_is_read_from_its_start() {
     drop(f);
     live.wait_records(4000);
 
-    let summary = live.interrupt();
+    let summary = live.stop_with("INT");
     assert_eq!(counts(&summary), (4000, 4000, 0));
 }
 
@@ -381,7 +311,7 @@ fn descriptors_of_deleted_files_are_closed() {
     }
     wait_until("the descriptors of the deleted files closed", || descriptors(pid) <= before);
 
-    let summary = live.interrupt();
+    let summary = live.stop_with("INT");
     assert_eq!(counts(&summary), (1500, 1500, 0));
 }
 
@@ -419,7 +349,7 @@ fn running_out_of_descriptors_is_said_and_exits_2() {
     };
     live.wait_for("every file read or failed", |v| v["type"] == "tick" && accounted(v));
 
-    let summary = live.interrupt_expecting(2);
+    let summary = live.stop_expecting("INT", 2);
     assert!(accounted(&summary), "{:#}", summary["inputs"]);
     let said = said.join().unwrap();
     let failed: Vec<&str> = summary["inputs"]

@@ -5,6 +5,7 @@
 //! test here.
 
 mod common;
+mod live;
 
 mod bounds;
 mod cli;

@@ -8,112 +8,18 @@
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::channel;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::common::{bin, sample_lines};
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// A live run with NDJSON output parsed on a thread; killed if a test fails while it runs.
-struct Live {
-    child: Child,
-    events: Receiver<Value>,
-}
-
-impl Live {
-    fn start(args: &[&str], stdin: Stdio) -> Live {
-        let mut child = bin()
-            .args(["--output", "ndjson", "--interval", "0.2"])
-            .args(args)
-            .stdin(stdin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, events) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line).expect("each line is one JSON object");
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        Live { child, events }
-    }
-
-    fn wait_for(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok(v) if cond(&v) => return v,
-                Ok(_) => continue,
-                Err(_) => panic!("timed out waiting for {what}"),
-            }
-        }
-    }
-
-    fn wait_tick(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-        self.wait_for(what, |v| v["type"] == "tick" && cond(v))
-    }
-
-    /// Sends `signal` (`INT`, `TERM`), waits for the final summary and the exit; the exit code
-    /// must be 0.
-    fn stop_with(&mut self, signal: &str) -> Value {
-        kill(&self.child, signal);
-        let summary =
-            self.wait_for(&format!("the final summary after SIG{signal}"), |v| v["type"] == "summary");
-        let status = wait_exit(&mut self.child);
-        assert_eq!(status.code(), Some(0), "SIG{signal} ends with the report and exit code 0");
-        summary
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn kill(child: &Child, signal: &str) {
-    let status =
-        Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-}
-
-/// Waits for the child to exit; kills it and fails the test at the deadline.
-fn wait_exit(child: &mut Child) -> ExitStatus {
-    let end = Instant::now() + DEADLINE;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("still running {DEADLINE:?} after it was asked to end");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use crate::common::{bin, sample_lines, totals};
+use crate::live::{DEADLINE, Live, wait_exit};
 
 fn mkfifo(path: &Path) {
     let status = Command::new("mkfifo").arg(path).status().unwrap();
     assert!(status.success(), "mkfifo {}", path.display());
-}
-
-fn totals(v: &Value) -> (u64, u64, u64, u64) {
-    let t = &v["totals"];
-    let n = |k: &str| t[k].as_u64().unwrap();
-    (n("lines"), n("records"), n("skipped"), n("malformed"))
 }
 
 fn write_lines(to: &mut impl Write, lines: &[String]) {
