@@ -120,9 +120,14 @@ pub struct Cli {
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
 
-    /// Findings and upstreams shown in the table.
+    /// Incidents and upstreams listed in the table.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
+
+    /// Tell every incident listed in full (evidence, why, what to look at, what to run), not
+    /// only the first three.
+    #[arg(short, long)]
+    pub verbose: bool,
 
     /// Distinct upstream clusters tracked before the rest are folded into `(other)` (at most
     /// 1000000).

@@ -92,7 +92,12 @@ impl Config {
             follow: cli.follow,
             from_start: cli.from_start,
             interval: std::time::Duration::from_secs_f64(cli.interval),
-            report: ReportOptions { format: cli.output, top: cli.top, color: cli.color },
+            report: ReportOptions {
+                format: cli.output,
+                top: cli.top,
+                color: cli.color,
+                verbose: cli.verbose,
+            },
             pipeline,
         })
     }

@@ -5,6 +5,7 @@
 //! by the pipeline through its sink rather than from the summary. A new output is a file here
 //! and an arm in [`emit`].
 
+pub mod fit;
 pub mod json;
 pub mod records;
 pub mod table;
@@ -41,9 +42,12 @@ pub enum Color {
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
     pub format: Format,
-    /// Findings and upstreams shown in the table.
+    /// Incidents and upstreams shown in the table.
     pub top: usize,
     pub color: Color,
+    /// Every incident shown is told in full (`--verbose`), not only the first
+    /// [`table::DETAILS`].
+    pub verbose: bool,
 }
 
 /// What a report is written for: a live refresh or the final report.
@@ -90,7 +94,12 @@ pub fn emit(summary: &Summary, opts: &ReportOptions, frame: Frame) -> io::Result
                 Color::Never => anstream::ColorChoice::Never,
             };
             let mut out = anstream::AutoStream::new(io::stdout().lock(), choice);
-            table::write(summary, opts.top, &mut out)?;
+            let view = table::View {
+                top: opts.top,
+                width: fit::terminal_width(),
+                details: if opts.verbose { opts.top } else { table::DETAILS },
+            };
+            table::write(summary, view, &mut out)?;
             out.flush()
         }
         // The records were the output.

@@ -6,10 +6,10 @@
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 
+use super::fit;
 use crate::escape::{escape_controls as esc, escape_sample};
-use crate::summary::{Finding, human_ms};
+use crate::summary::{Finding, Incident, human_ms};
 use crate::summary::{Percentiles, Summary};
 
 const BOLD: Style = Style::new().bold();
@@ -40,26 +40,95 @@ fn ms(v: Option<u64>) -> String {
     v.map_or_else(|| "-".to_string(), human_ms)
 }
 
-pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
+/// How the table is laid out.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// Incidents and upstreams listed.
+    pub top: usize,
+    /// Columns to fit (see [`fit::terminal_width`]).
+    pub width: usize,
+    /// Incidents whose full text (evidence, why, look at, run) follows the lists.
+    pub details: usize,
+}
+
+/// Incidents told in full after the lists unless `--verbose`: enough to act on the first
+/// screen's top, few enough that the lists stay on it.
+pub const DETAILS: usize = 3;
+
+/// `1 request`, `2 requests`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// A cluster as a list shows it: `outbound|8080|v1|checkout.shop.svc.cluster.local` as the
+/// service people name, `checkout.shop:8080 v1`; an inbound cluster with the workload that
+/// logged it. The incident's full text keeps the cluster's own name.
+fn short_upstream(cluster: &str, workload: Option<&str>) -> String {
+    let c = esc(cluster);
+    let parts: Vec<&str> = c.split('|').collect();
+    let name = match parts[..] {
+        ["outbound", port, subset, host] if !host.is_empty() => {
+            let host = host.strip_suffix(".svc.cluster.local").unwrap_or(host);
+            let port = if port.is_empty() { String::new() } else { format!(":{port}") };
+            let subset = if subset.is_empty() { String::new() } else { format!(" {subset}") };
+            format!("{host}{port}{subset}")
+        }
+        ["inbound", port, _, _] => format!("inbound|{port}"),
+        _ if &*c == "-" => "(no upstream)".to_string(),
+        _ => c.to_string(),
+    };
+    match workload {
+        Some(w) => format!("{name} ({})", esc(w)),
+        None => name,
+    }
+}
+
+fn reporter_words(r: &str) -> String {
+    r.replace('_', " ")
+}
+
+/// `client` for `client_sidecar`: where a list is narrow.
+fn reporter_short(r: &str) -> &str {
+    r.strip_suffix("_sidecar").unwrap_or(r)
+}
+
+fn share_text(share: f64) -> String {
+    let p = share * 100.0;
+    if p >= 99.95 {
+        "100%".into()
+    } else if p > 0.0 && p < 0.05 {
+        "<0.1%".into()
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+pub fn write(s: &Summary, view: View, out: &mut dyn Write) -> io::Result<()> {
+    let width = view.width.max(fit::MIN_WIDTH);
     let t = &s.totals;
     writeln!(
         out,
-        "{BOLD}envoy-triage{BOLD:#} · {} lines → {} records · {} skipped · {} malformed",
-        thousands(t.lines),
-        thousands(t.records),
+        "{BOLD}envoy-triage{BOLD:#} · {} → {} · {} skipped · {} malformed",
+        plural(t.lines, "line", "lines"),
+        plural(t.records, "record", "records"),
         thousands(t.skipped),
         if t.malformed > 0 { format!("{YELLOW}{}{YELLOW:#}", thousands(t.malformed)) } else { "0".into() },
     )?;
     let mut context = Vec::new();
     if let Some(r) = &s.time_range {
-        context.push(format!("requests started {} … {}", r.first_start, r.last_start));
+        // One day's log needs its date once.
+        let last = match (r.first_start.split_once('T'), r.last_start.split_once('T')) {
+            (Some((d1, _)), Some((d2, t2))) if d1 == d2 => t2.to_string(),
+            _ => r.last_start.clone(),
+        };
+        context.push(format!("requests started {} … {last}", r.first_start));
     }
     if !s.formats.0.is_empty() {
         let f: Vec<String> = s.formats.0.iter().map(|(k, n)| format!("{k} {}", thousands(*n))).collect();
         context.push(format!("formats: {}", f.join(", ")));
     }
-    if !context.is_empty() {
-        writeln!(out, "{DIM}{}{DIM:#}", context.join(" · "))?;
+    for line in fit::pack(&context, width) {
+        writeln!(out, "{DIM}{line}{DIM:#}")?;
     }
     if let Some(w) = &s.windows {
         let fig = |label: &str, f: &crate::aggregate::window::WindowFigures| {
@@ -80,126 +149,148 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
             fig("since start", &w.since_start)
         )?;
     }
+    let mut notes = Vec::new();
     for input in s.inputs.iter().filter(|i| i.error.is_some()) {
-        writeln!(
-            out,
-            "{RED}input error{RED:#} {}: {} (what was read is counted)",
-            esc(&input.name),
-            esc(input.error.as_deref().unwrap_or(""))
-        )?;
+        notes.push((
+            format!("{RED}input error{RED:#}"),
+            format!(
+                "{}: {} (what was read is counted)",
+                esc(&input.name),
+                esc(input.error.as_deref().unwrap_or(""))
+            ),
+            "input error".len(),
+        ));
     }
     if s.folding.folded_records > 0 {
-        writeln!(
-            out,
-            "{YELLOW}note{YELLOW:#}: more than {} upstream clusters; {} records of the rest are counted under (other) (raise --max-clusters)",
-            thousands(s.folding.max_clusters as u64),
-            thousands(s.folding.folded_records)
-        )?;
+        notes.push((
+            format!("{YELLOW}note{YELLOW:#}"),
+            format!(
+                "more than {} upstream clusters; {} records of the rest are counted under (other) (raise --max-clusters)",
+                thousands(s.folding.max_clusters as u64),
+                thousands(s.folding.folded_records)
+            ),
+            4,
+        ));
     }
     if s.folding.folded_failures > 0 {
-        writeln!(
-            out,
-            "{YELLOW}note{YELLOW:#}: more than {} kinds of failure (cause × upstream × proxy); {} failures of the rest are in the findings at (other)",
-            thousands(s.folding.max_groups as u64),
-            thousands(s.folding.folded_failures)
-        )?;
+        notes.push((
+            format!("{YELLOW}note{YELLOW:#}"),
+            format!(
+                "more than {} kinds of failure (cause × upstream × proxy); {} failures of the rest are in the findings at (other)",
+                thousands(s.folding.max_groups as u64),
+                thousands(s.folding.folded_failures)
+            ),
+            4,
+        ));
     }
     if t.partial > 0 {
-        writeln!(
-            out,
-            "{YELLOW}note{YELLOW:#}: {} records come from cut lines (pasted?) and miss some fields",
-            thousands(t.partial)
-        )?;
+        notes.push((
+            format!("{YELLOW}note{YELLOW:#}"),
+            format!(
+                "{} come from cut lines (pasted?) and miss some fields",
+                plural(t.partial, "record", "records")
+            ),
+            4,
+        ));
+    }
+    for (label, text, label_width) in notes {
+        let lines = fit::wrap(&text, label_width + 2, 2, width);
+        writeln!(out, "{label}: {}", lines[0])?;
+        for l in &lines[1..] {
+            writeln!(out, "  {l}")?;
+        }
     }
     writeln!(out)?;
 
     if t.records == 0 {
         writeln!(out, "No Envoy access-log records found.")?;
         if t.lines > 0 {
-            writeln!(
-                out,
-                "Is this the istio-proxy container (`kubectl logs <pod> -c istio-proxy`), and is access logging on (meshConfig.accessLogFile: /dev/stdout)? For a custom layout pass --format '<the format string>'."
-            )?;
+            let hint = "Is this the istio-proxy container (`kubectl logs <pod> -c istio-proxy`), and is access logging on (meshConfig.accessLogFile: /dev/stdout)? For a custom layout pass --format '<the format string>'.";
+            for l in fit::wrap(hint, 0, 0, width) {
+                writeln!(out, "{l}")?;
+            }
         }
     } else if t.failed == 0 {
-        writeln!(out, "{GREEN}No failed requests{GREEN:#} in {} records.", thousands(t.records))?;
+        writeln!(out, "{GREEN}No failed requests{GREEN:#} in {}.", plural(t.records, "record", "records"))?;
     } else {
-        let causes: Vec<String> =
-            s.by_cause.0.iter().take(6).map(|(c, n)| format!("{c} {}", thousands(*n))).collect();
-        writeln!(
-            out,
-            "{RED}{} failed{RED:#} of {} records ({}) · 5xx {} · {}",
-            thousands(t.failed),
-            thousands(t.records),
-            pct(t.failed, t.records),
-            thousands(s.count_5xx()),
-            causes.join(" · ")
-        )?;
+        headline(s, width, out)?;
     }
 
-    if !s.findings.is_empty() {
+    let shown = s.incidents.len().min(view.top);
+    if shown > 0 {
         writeln!(out)?;
-        writeln!(out, "{BOLD}TOP FINDINGS{BOLD:#} ({} of {})", s.findings.len().min(top), s.findings.len())?;
-        for (i, f) in s.findings.iter().take(top).enumerate() {
-            finding(out, i + 1, f)?;
+        let more = if shown < s.incidents.len() {
+            format!(" — --top {} for all", s.incidents.len())
+        } else {
+            String::new()
+        };
+        writeln!(out, "{BOLD}INCIDENTS{BOLD:#} ({} of {} by impact{more})", shown, s.incidents.len())?;
+        let cols = [
+            fit::Col::fixed("#", true),
+            fit::Col { head: "cause", right: false, drop: None, shrink: Some((19, 12)) },
+            fit::Col { head: "where", right: false, drop: None, shrink: Some((24, 12)) },
+            fit::Col::fixed("requests", true),
+            fit::Col::fixed("share", true),
+            fit::Col { head: "logged by", right: false, drop: Some(1), shrink: None },
+        ];
+        let rows = |long: bool| -> Vec<Vec<String>> {
+            s.incidents
+                .iter()
+                .take(shown)
+                .map(|inc| {
+                    let f = &s.findings[inc.findings[0]];
+                    let hops = inc.findings.len() - 1;
+                    let by = if long {
+                        reporter_words(f.reporter)
+                    } else {
+                        reporter_short(f.reporter).to_string()
+                    };
+                    let by = if hops > 0 { format!("{by} +{hops}") } else { by };
+                    vec![
+                        inc.rank.to_string(),
+                        f.cause.to_string(),
+                        short_upstream(&f.upstream, f.workload.as_deref()),
+                        thousands(f.count),
+                        share_text(f.share),
+                        by,
+                    ]
+                })
+                .collect()
+        };
+        // Who logged it matters more than its full name: short names before dropping it.
+        let (mut lines, keep) = fit::layout(&cols, &rows(true), 1, width);
+        if !keep[5] {
+            lines = fit::layout(&cols, &rows(false), 1, width).0;
+        }
+        writeln!(out, "{DIM}{}{DIM:#}", lines[0])?;
+        for l in &lines[1..] {
+            writeln!(out, "{l}")?;
         }
     }
 
     if !s.upstreams.is_empty() {
+        upstream_table(s, view.top, width, out)?;
+    }
+
+    for inc in s.incidents.iter().take(shown.min(view.details)) {
+        writeln!(out)?;
+        incident(out, s, inc, width)?;
+    }
+    if shown > view.details.min(shown) {
         writeln!(out)?;
         writeln!(
             out,
-            "{BOLD}UPSTREAMS{BOLD:#} (top {} of {} by requests)",
-            s.upstreams.len().min(top),
-            s.upstreams.len()
+            "{DIM}The other {} are told in full with --verbose (or --output json).{DIM:#}",
+            plural((shown - view.details.min(shown)) as u64, "incident", "incidents")
         )?;
-        let live = s.windows.is_some();
-        let mut table = Table::new();
-        table.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
-        let mut header = vec!["cluster", "requests", "failed", "fail%", "top cause", "p50", "p99", "max"];
-        if live {
-            header.extend(["1m req/s", "1m fail%"]);
-        }
-        table.set_header(header);
-        for u in s.upstreams.iter().take(top) {
-            let top_cause =
-                u.by_cause.0.first().map_or("-".to_string(), |(c, n)| format!("{c} ({})", thousands(*n)));
-            let name = match &u.workload {
-                Some(w) => format!("{} ({})", esc(&u.cluster), esc(w)),
-                None => esc(&u.cluster).into_owned(),
-            };
-            let mut row = vec![
-                name,
-                thousands(u.requests),
-                thousands(u.failed),
-                pct(u.failed, u.requests),
-                top_cause,
-                ms(u.duration_ms.p50),
-                ms(u.duration_ms.p99),
-                ms(u.duration_ms.max),
-            ];
-            if let Some(w) = &u.windows {
-                row.push(format!("{:.1}", w.last_1m.rps));
-                row.push(pct(w.last_1m.failed, w.last_1m.requests));
-            }
-            table.add_row(row);
-        }
-        for i in [1, 2, 3, 5, 6, 7, 8, 9] {
-            if let Some(c) = table.column_mut(i) {
-                c.set_cell_alignment(CellAlignment::Right);
-            }
-        }
-        for line in table.lines() {
-            writeln!(out, "{}", line.trim_end())?;
-        }
     }
 
     if !s.malformed_samples.is_empty() {
         writeln!(out)?;
         writeln!(
             out,
-            "{BOLD}MALFORMED{BOLD:#} ({} lines; first {}) {DIM}{}{DIM:#}",
-            thousands(t.malformed),
+            "{BOLD}MALFORMED{BOLD:#} ({}; first {}) {DIM}{}{DIM:#}",
+            plural(t.malformed, "line", "lines"),
             s.malformed_samples.len(),
             s.totals
                 .malformed_by_kind
@@ -210,20 +301,119 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
                 .join(", ")
         )?;
         for m in &s.malformed_samples {
-            let mut text: String = esc(&m.text).into_owned();
-            if text.chars().count() > 100 {
-                text = text.chars().take(100).collect::<String>() + "…";
-            }
-            writeln!(
-                out,
-                "  {}:{} col {} {YELLOW}{}{YELLOW:#}: {}",
-                esc(&m.input),
-                m.line,
-                m.column,
-                m.message,
-                text
-            )?;
+            let head = format!("  {}:{} col {} ", esc(&m.input), m.line, m.column);
+            let room = width.saturating_sub(fit::width(&head) + fit::width(m.message) + 2).max(20);
+            let text = fit::elide_end(&esc(&m.text), room);
+            writeln!(out, "{head}{YELLOW}{}{YELLOW:#}: {text}", m.message)?;
         }
+    }
+    Ok(())
+}
+
+/// `221 failed of 968 records (22.8%) · 5xx 158 · upstream_reset 31 · …`: the causes by count
+/// on at most two lines, as many as fit, always with the first incident's.
+fn headline(s: &Summary, width: usize, out: &mut dyn Write) -> io::Result<()> {
+    const LINES: usize = 2;
+    let t = &s.totals;
+    let head = format!(
+        "{} failed of {} ({})",
+        thousands(t.failed),
+        plural(t.records, "record", "records"),
+        pct(t.failed, t.records)
+    );
+    let lead_cause = s.incidents.first().map(|i| s.findings[i.findings[0]].cause);
+    let mut parts = vec![head.clone(), format!("5xx {}", thousands(s.count_5xx()))];
+    let mut left_out = false;
+    let fits = |parts: &[String]| fit::pack(&[parts, &["…".to_string()]].concat(), width).len() <= LINES;
+    for (c, n) in &s.by_cause.0 {
+        let text = format!("{c} {}", thousands(*n));
+        let mut with = parts.clone();
+        with.push(text.clone());
+        if fits(&with) {
+            parts = with;
+            continue;
+        }
+        left_out = true;
+        if Some(c.as_str()) == lead_cause {
+            // The cause the first incident names must be on the lines that count causes.
+            while parts.len() > 2 && !fits(&[parts.clone(), vec![text.clone()]].concat()) {
+                parts.pop();
+            }
+            parts.push(text);
+        }
+    }
+    if left_out {
+        parts.push("…".to_string());
+    }
+    for (i, line) in fit::pack(&parts, width).into_iter().enumerate() {
+        match line.strip_prefix(head.as_str()).filter(|_| i == 0) {
+            Some(rest) => writeln!(out, "{RED}{head}{RED:#}{rest}")?,
+            None => writeln!(out, "{line}")?,
+        }
+    }
+    Ok(())
+}
+
+fn upstream_table(s: &Summary, top: usize, width: usize, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out)?;
+    let shown = s.upstreams.len().min(top);
+    let more = if shown < s.upstreams.len() {
+        format!(" — --top {} for all", s.upstreams.len())
+    } else {
+        String::new()
+    };
+    writeln!(out, "{BOLD}UPSTREAMS{BOLD:#} ({shown} of {} by requests{more})", s.upstreams.len())?;
+    let live = s.windows.is_some();
+    let mut cols = vec![
+        fit::Col { head: "cluster", right: false, drop: None, shrink: Some((24, 12)) },
+        fit::Col::fixed("requests", true),
+        fit::Col::fixed("failed", true),
+        fit::Col::fixed("fail%", true),
+        fit::Col { head: "top cause", right: false, drop: Some(5), shrink: Some((21, 10)) },
+        fit::Col { head: "", right: true, drop: Some(3), shrink: None },
+        fit::Col { head: "p50", right: true, drop: Some(2), shrink: None },
+        fit::Col { head: "p99", right: true, drop: Some(4), shrink: None },
+        fit::Col { head: "max", right: true, drop: Some(1), shrink: None },
+    ];
+    if live {
+        cols.push(fit::Col { head: "1m req/s", right: true, drop: Some(6), shrink: None });
+        cols.push(fit::Col { head: "1m fail%", right: true, drop: Some(7), shrink: None });
+    }
+    let rows: Vec<Vec<String>> = s
+        .upstreams
+        .iter()
+        .take(shown)
+        .map(|u| {
+            let (cause, n) = u.by_cause.0.first().map_or(("-".to_string(), String::new()), |(c, n)| {
+                (c.clone(), format!("({})", thousands(*n)))
+            });
+            let mut row = vec![
+                short_upstream(&u.cluster, u.workload.as_deref()),
+                thousands(u.requests),
+                thousands(u.failed),
+                pct(u.failed, u.requests),
+                cause,
+                n,
+                ms(u.duration_ms.p50),
+                ms(u.duration_ms.p99),
+                ms(u.duration_ms.max),
+            ];
+            if live {
+                match &u.windows {
+                    Some(w) => {
+                        row.push(format!("{:.1}", w.last_1m.rps));
+                        row.push(pct(w.last_1m.failed, w.last_1m.requests));
+                    }
+                    None => row.extend(["-".to_string(), "-".to_string()]),
+                }
+            }
+            row
+        })
+        .collect();
+    let (lines, _) = fit::layout(&cols, &rows, 0, width);
+    writeln!(out, "{DIM}{}{DIM:#}", lines[0])?;
+    for l in &lines[1..] {
+        writeln!(out, "{l}")?;
     }
     Ok(())
 }
@@ -245,21 +435,42 @@ fn samples(values: &[String], from: &Option<Vec<Option<u64>>>, sep: &str) -> Str
     values.iter().enumerate().map(|(i, v)| escape_sample(v, from(i))).collect::<Vec<_>>().join(sep)
 }
 
-fn finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
-    let share = format!("{:.1}%", f.share * 100.0);
-    writeln!(
-        out,
-        " {BOLD}#{n}{BOLD:#} {RED}{}{RED:#} · {} · {} · {} requests ({share} of {})",
-        f.cause,
-        f.domain,
-        f.reporter.replace('_', " "),
-        thousands(f.count),
-        match &f.workload {
-            Some(w) => format!("{} ({})", esc(&f.upstream), esc(w)),
-            None if f.upstream == "-" => "all requests".to_string(),
-            None => esc(&f.upstream).into_owned(),
+/// Label column of an incident's full text.
+const LABEL: usize = 13;
+
+/// One labelled field, wrapped under the label.
+fn field(out: &mut dyn Write, label: &str, text: &str, width: usize) -> io::Result<()> {
+    let lines = fit::wrap(text, LABEL, LABEL, width);
+    writeln!(out, "   {DIM}{label:<9}{DIM:#} {}", lines[0])?;
+    for l in &lines[1..] {
+        writeln!(out, "{:LABEL$}{l}", "")?;
+    }
+    Ok(())
+}
+
+/// A field made of ` · `-separated parts, wrapped between parts (`p50 0 ms` stays whole).
+fn field_parts(out: &mut dyn Write, label: &str, parts: &[String], width: usize) -> io::Result<()> {
+    let mut lines: Vec<String> = Vec::new();
+    for p in parts {
+        match lines.last_mut() {
+            Some(l) if LABEL + fit::width(l) + 3 + fit::width(p) <= width => {
+                l.push_str(" · ");
+                l.push_str(p);
+            }
+            _ => lines.push(p.clone()),
         }
-    )?;
+    }
+    for (i, l) in lines.iter().enumerate() {
+        if i == 0 {
+            writeln!(out, "   {DIM}{label:<9}{DIM:#} {l}")?;
+        } else {
+            writeln!(out, "{:LABEL$}{l}", "")?;
+        }
+    }
+    Ok(())
+}
+
+fn evidence(f: &Finding) -> Vec<String> {
     let e = &f.evidence;
     let mut ev = vec![];
     ev.push(format!("{} {}", e.response_code.map_or("-".to_string(), |c| c.to_string()), e.response_flags));
@@ -279,41 +490,91 @@ fn finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
     if !e.upstream_hosts.is_empty() {
         ev.push(format!("host {}", samples(&e.upstream_hosts, &e.upstream_hosts_truncated_from, ", ")));
     }
-    writeln!(out, "     {DIM}evidence{DIM:#}  {}", ev.join(" · "))?;
-    if e.other_signatures > 0 {
+    ev
+}
+
+fn full_upstream(f: &Finding) -> String {
+    match &f.workload {
+        Some(w) => format!("{} ({})", esc(&f.upstream), esc(w)),
+        None if f.upstream == "-" => "all requests".to_string(),
+        None => esc(&f.upstream).into_owned(),
+    }
+}
+
+/// An incident in full: its lead finding's judgement, evidence and next steps, then how the
+/// other proxies saw the same requests.
+fn incident(out: &mut dyn Write, s: &Summary, inc: &Incident, width: usize) -> io::Result<()> {
+    let f = &s.findings[inc.findings[0]];
+    let title = format!(
+        "{} · {} · {} ({} of {})",
+        f.domain,
+        reporter_words(f.reporter),
+        plural(f.count, "request", "requests"),
+        share_text(f.share),
+        full_upstream(f)
+    );
+    let prefix = format!("#{} {} · ", inc.rank, f.cause);
+    let lines = fit::wrap(&title, fit::width(&prefix), 3, width);
+    writeln!(out, "{BOLD}#{}{BOLD:#} {RED}{}{RED:#} · {}", inc.rank, f.cause, lines[0])?;
+    for l in &lines[1..] {
+        writeln!(out, "   {l}")?;
+    }
+    field_parts(out, "evidence", &evidence(f), width)?;
+    if f.evidence.other_signatures > 0 {
         writeln!(
             out,
-            "               {DIM}({} more with other flags or details){DIM:#}",
-            thousands(e.other_signatures)
+            "{:LABEL$}{DIM}({} more with other flags or details){DIM:#}",
+            "",
+            thousands(f.evidence.other_signatures)
         )?;
     }
-    writeln!(out, "     {DIM}why{DIM:#}       {}", esc(&f.hint.summary))?;
-    writeln!(out, "     {DIM}look at{DIM:#}   {}", esc(&f.hint.look_at))?;
+    field(out, "why", &esc(&f.hint.summary), width)?;
+    field(out, "look at", &esc(&f.hint.look_at), width)?;
+    // Commands are never wrapped: they must run as pasted.
     for (i, c) in f.hint.commands.iter().enumerate() {
         let label = if i == 0 { "run" } else { "" };
-        writeln!(out, "     {DIM}{label:<9}{DIM:#} {CYAN}{}{CYAN:#}", esc(c))?;
+        writeln!(out, "   {DIM}{label:<9}{DIM:#} {CYAN}{}{CYAN:#}", esc(c))?;
+    }
+    for &j in &inc.findings[1..] {
+        let h = &s.findings[j];
+        let text = format!(
+            "{}: {} · {} ({} of {}) · {} {}",
+            reporter_words(h.reporter),
+            h.cause,
+            plural(h.count, "request", "requests"),
+            share_text(h.share),
+            full_upstream(h),
+            h.evidence.response_code.map_or("-".to_string(), |c| c.to_string()),
+            h.evidence.response_flags
+        );
+        field(out, if j == inc.findings[1] { "other hop" } else { "" }, &text, width)?;
     }
     if !f.request_ids.is_empty() {
-        writeln!(
-            out,
-            "     {DIM}ids{DIM:#}       {}",
-            samples(&f.request_ids, &f.request_ids_truncated_from, " ")
-        )?;
+        field(out, "ids", &samples(&f.request_ids, &f.request_ids_truncated_from, " "), width)?;
     }
     if !f.pods.is_empty() {
-        writeln!(out, "     {DIM}logged by{DIM:#} {}", samples(&f.pods, &f.pods_truncated_from, ", "))?;
+        field(out, "logged by", &samples(&f.pods, &f.pods_truncated_from, ", "), width)?;
     }
-    for r in &f.related {
-        writeln!(
-            out,
-            "     {DIM}same reqs{DIM:#} {}{} also logged as {} by the {} at {}{}",
+    let member = |r: &crate::summary::findings::Related| {
+        inc.findings.iter().any(|&j| {
+            let m = &s.findings[j];
+            m.cause == r.cause
+                && m.reporter == r.reporter
+                && m.upstream == r.upstream
+                && m.workload == r.workload
+        })
+    };
+    for r in f.related.iter().filter(|r| !member(r)) {
+        let text = format!(
+            "{}{} also logged as {} by the {} at {}{}",
             if r.estimated { "≈" } else { "" },
             thousands(r.shared_requests),
             r.cause,
-            r.reporter.replace('_', " "),
+            reporter_words(r.reporter),
             esc(&r.upstream),
             r.workload.as_deref().map(|w| format!(" ({})", esc(w))).unwrap_or_default()
-        )?;
+        );
+        field(out, "same reqs", &text, width)?;
     }
     Ok(())
 }

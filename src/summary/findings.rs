@@ -97,6 +97,10 @@ pub struct Finding {
     pub pods_truncated_from: Option<Vec<Option<u64>>>,
     /// The same requests seen elsewhere, largest first.
     pub related: Vec<Related>,
+    /// `count × severity × √share` (see `super::rank`), rounded to 0.01.
+    pub impact: f64,
+    /// The rank of the incident this finding is part of (`Summary::incidents`).
+    pub incident: usize,
 }
 
 /// What the cluster name and samples reveal, to fill the playbook's placeholders.
@@ -498,8 +502,10 @@ fn judgement(
     (text, domain, playbook)
 }
 
-/// Builds the findings, largest first.
-pub fn build(agg: &Aggregate) -> Vec<Finding> {
+/// Builds the findings, largest first, and the pairs of them (by index) that are the same
+/// requests seen by two proxies: at least half of the smaller one's request ids shared, or a
+/// client's `UC` at the address where the server logged `filter_chain_not_found`.
+pub fn build(agg: &Aggregate) -> (Vec<Finding>, Vec<(usize, usize)>) {
     let mut groups: Vec<(Cause, u32, Reporter, &Group)> =
         agg.groups.iter().map(|(&(c, u, r), g)| (c, u, r, g)).collect();
     groups.sort_by(|a, b| {
@@ -529,7 +535,7 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
         crate::aggregate::BottomK::common_pairs(&sketches.iter().map(|s| &**s).collect::<Vec<_>>());
     let total_records = agg.records;
     let since = agg.start_range().map(|(first, _)| super::values::format_epoch_ms(first));
-    let mut findings: Vec<Finding> = groups
+    let findings: Vec<Finding> = groups
         .iter()
         .enumerate()
         .map(|(i, &(cause, ui, reporter, g))| {
@@ -689,17 +695,37 @@ pub fn build(agg: &Aggregate) -> Vec<Finding> {
                     })
                 })),
                 related,
+                impact: 0.0,
+                incident: 0,
             }
         })
         .collect();
-    // Symptoms (a client giving up on a request another hop timed out; a 5xx passed on from a
-    // hop that logged the real failure) go after the causes they point to.
-    findings.sort_by_key(is_symptom);
-    findings
+    let mut links = Vec::new();
+    let shown = groups.len().min(CORRELATE);
+    for i in 0..shown {
+        for j in i + 1..shown {
+            let shared = shared_by_pair.get(i, j);
+            if shared > 0 && shared * 2 >= groups[i].3.count.min(groups[j].3.count) {
+                links.push((i, j));
+            }
+        }
+    }
+    for (i, f) in findings.iter().enumerate().take(shown) {
+        if f.cause == Cause::UpstreamReset.name() && f.evidence.response_flags.contains("UC") {
+            for (j, addrs) in &fcnf {
+                if f.evidence.upstream_hosts.iter().any(|h| addrs.contains(h)) {
+                    links.push((i.min(*j), i.max(*j)));
+                }
+            }
+        }
+    }
+    (findings, links)
 }
 
-/// True when the finding's own related findings explain it.
-fn is_symptom(f: &Finding) -> bool {
+/// True when the finding's own related findings explain it: a client giving up on a request
+/// another hop timed out, a 5xx passed on from a hop that logged the real failure. Such a
+/// finding never leads its incident (`super::rank`).
+pub fn is_symptom(f: &Finding) -> bool {
     match f.cause {
         "downstream_disconnect" => {
             f.related.iter().any(|r| r.cause == "route_timeout" || r.cause == "per_try_timeout")

@@ -13,9 +13,11 @@ use crate::response_flags::Flag;
 use crate::source::InputInfo;
 
 pub mod findings;
+pub mod rank;
 mod values;
 
 pub use findings::Finding;
+pub use rank::Incident;
 pub use values::{Counts, Percentiles, format_epoch_ms, human_ms};
 
 /// Bumped on any incompatible change of the JSON output; additions keep the version.
@@ -115,7 +117,10 @@ pub struct Summary {
     pub windows: Option<crate::aggregate::window::Windows>,
     pub upstreams: Vec<UpstreamSummary>,
     pub folding: Folding,
+    /// Ordered by incident (see [`rank`]): each incident's lead, then its other hops.
     pub findings: Vec<Finding>,
+    /// Findings that are one failure seen by several proxies, by impact.
+    pub incidents: Vec<Incident>,
     pub malformed_samples: Vec<MalformedOut>,
 }
 
@@ -240,6 +245,8 @@ impl Summary {
                 text: String::from_utf8_lossy(&s.text).into_owned(),
             })
             .collect();
+        let (findings, links) = findings::build(agg);
+        let (findings, incidents) = rank::rank(findings, &links, findings::is_symptom);
         Summary {
             schema_version: SCHEMA_VERSION,
             tool: "envoy-triage",
@@ -271,7 +278,8 @@ impl Summary {
                 max_groups: agg.max_groups,
                 folded_failures: agg.folded_failures(),
             },
-            findings: findings::build(agg),
+            findings,
+            incidents,
             malformed_samples,
         }
     }

@@ -7,9 +7,13 @@ use std::process::Command;
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 
-/// The built `envoy-triage` binary, ready for arguments.
+/// The built `envoy-triage` binary, ready for arguments. `COLUMNS` is removed, so that the
+/// table is laid out for 80 columns (stdout is a pipe) whatever the shell running the tests
+/// exports; a test wanting another width sets it.
 pub fn bin() -> Command {
-    Command::cargo_bin("envoy-triage").unwrap()
+    let mut c = Command::cargo_bin("envoy-triage").unwrap();
+    c.env_remove("COLUMNS");
+    c
 }
 
 /// The crate root (where Cargo.toml, sample-logs/ and docs/ are).

@@ -15,9 +15,18 @@ use crate::common::{bin, root};
 /// Runs `envoy-triage --color never -j N <args>` in the crate root for N = 1 and N = 2, checks
 /// that both succeed quietly with the same bytes on stdout, and returns that output.
 fn output_at_1_and_2_threads(args: &[&str]) -> String {
+    output_at_1_and_2_threads_in(args, None)
+}
+
+/// As [`output_at_1_and_2_threads`], laid out for `columns` (`COLUMNS`) when given.
+fn output_at_1_and_2_threads_in(args: &[&str], columns: Option<usize>) -> String {
     let run = |threads: &str| {
+        let mut cmd = bin();
+        if let Some(c) = columns {
+            cmd.env("COLUMNS", c.to_string());
+        }
         let out =
-            bin().current_dir(root()).args(["--color", "never", "-j", threads]).args(args).output().unwrap();
+            cmd.current_dir(root()).args(["--color", "never", "-j", threads]).args(args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "-j {threads} {args:?}: {err}");
         assert!(err.is_empty(), "-j {threads} {args:?}: {err}");
@@ -50,10 +59,30 @@ fn assert_bytes_snapshot(name: &str, command: &str, text: &str) {
     });
 }
 
+/// The first screen at 80 columns (a pipe, or a usual terminal) and at 120: every row of the
+/// lists fits; only a command (never wrapped: it must run as pasted) or a single value longer
+/// than a line may pass the edge.
 #[test]
 fn the_table_on_the_sample_directory_is_unchanged() {
+    for columns in [80, 120] {
+        let text = output_at_1_and_2_threads_in(&["sample-logs/"], Some(columns));
+        let may_pass_the_edge = |l: &str| {
+            // The text of an incident's field starts at column 13.
+            let value = l.get(13..).unwrap_or("");
+            let command = value.starts_with("kubectl ") || value.starts_with("istioctl ");
+            command && (l.starts_with("   run ") || l.starts_with(&" ".repeat(13)))
+                || !value.trim().contains(' ')
+        };
+        let too_wide: Vec<&str> =
+            text.lines().filter(|l| l.chars().count() > columns && !may_pass_the_edge(l)).collect();
+        assert!(too_wide.is_empty(), "{columns} columns: {too_wide:#?}");
+        let name = format!("table_{columns}");
+        let command = format!("COLUMNS={columns} envoy-triage --color never -j 1|2 sample-logs/");
+        assert_bytes_snapshot(&name, &command, &text);
+    }
+    // Not a terminal and no COLUMNS: 80.
     let text = output_at_1_and_2_threads(&["sample-logs/"]);
-    assert_bytes_snapshot("table", "envoy-triage --color never -j 1|2 sample-logs/", &text);
+    assert_eq!(text, output_at_1_and_2_threads_in(&["sample-logs/"], Some(80)));
 }
 
 #[test]
