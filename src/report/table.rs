@@ -428,6 +428,12 @@ fn duration_note(p: &Percentiles, cutoff: Option<u64>) -> String {
     }
 }
 
+/// Sample values, each escaped and marked when cut.
+fn sample_list(values: &[String], from: &Option<Vec<Option<u64>>>) -> Vec<String> {
+    let from = |i: usize| from.as_ref().and_then(|f| f.get(i).copied().flatten());
+    values.iter().enumerate().map(|(i, v)| escape_sample(v, from(i)).into_owned()).collect()
+}
+
 /// Sample values joined by `sep`, each escaped and marked when cut (`from`, the summary's
 /// `_truncated_from` list).
 fn samples(values: &[String], from: &Option<Vec<Option<u64>>>, sep: &str) -> String {
@@ -448,13 +454,20 @@ fn field(out: &mut dyn Write, label: &str, text: &str, width: usize) -> io::Resu
     Ok(())
 }
 
-/// A field made of ` · `-separated parts, wrapped between parts (`p50 0 ms` stays whole).
-fn field_parts(out: &mut dyn Write, label: &str, parts: &[String], width: usize) -> io::Result<()> {
+/// A field made of parts joined by `sep`, wrapped between parts only (`p50 0 ms`, a cut value's
+/// `…(+N bytes)` stay whole).
+fn field_parts(
+    out: &mut dyn Write,
+    label: &str,
+    parts: &[String],
+    sep: &str,
+    width: usize,
+) -> io::Result<()> {
     let mut lines: Vec<String> = Vec::new();
     for p in parts {
         match lines.last_mut() {
-            Some(l) if LABEL + fit::width(l) + 3 + fit::width(p) <= width => {
-                l.push_str(" · ");
+            Some(l) if LABEL + fit::width(l) + fit::width(sep) + fit::width(p) <= width => {
+                l.push_str(sep);
                 l.push_str(p);
             }
             _ => lines.push(p.clone()),
@@ -519,7 +532,7 @@ fn incident(out: &mut dyn Write, s: &Summary, inc: &Incident, width: usize) -> i
     for l in &lines[1..] {
         writeln!(out, "   {l}")?;
     }
-    field_parts(out, "evidence", &evidence(f), width)?;
+    field_parts(out, "evidence", &evidence(f), " · ", width)?;
     if f.evidence.other_signatures > 0 {
         writeln!(
             out,
@@ -550,10 +563,10 @@ fn incident(out: &mut dyn Write, s: &Summary, inc: &Incident, width: usize) -> i
         field(out, if j == inc.findings[1] { "other hop" } else { "" }, &text, width)?;
     }
     if !f.request_ids.is_empty() {
-        field(out, "ids", &samples(&f.request_ids, &f.request_ids_truncated_from, " "), width)?;
+        field_parts(out, "ids", &sample_list(&f.request_ids, &f.request_ids_truncated_from), " ", width)?;
     }
     if !f.pods.is_empty() {
-        field(out, "logged by", &samples(&f.pods, &f.pods_truncated_from, ", "), width)?;
+        field_parts(out, "logged by", &sample_list(&f.pods, &f.pods_truncated_from), ", ", width)?;
     }
     let member = |r: &crate::summary::findings::Related| {
         inc.findings.iter().any(|&j| {

@@ -6,9 +6,10 @@
 //!
 //! - A finding's **impact** is `count × severity × √share`, where `share` is the finding's part
 //!   of its upstream's requests (of all records when it has no upstream) and `severity` is 1 for
-//!   a 5xx or no response (`0`), 0.3 for a 4xx or any other code and for a client that gave up
-//!   (`downstream_disconnect`), 0.1 for a `404 NR` at the edge (scanners) and for injected
-//!   faults (configured on purpose); ×1.5 when a gateway logged it (users saw it). The count
+//!   a 5xx or no response (`0`), 0.3 for a 4xx or any other code, 0.1 for a client that gave up
+//!   (`downstream_disconnect`) and for injected faults (configured on purpose), 0.02 for a
+//!   `404 NR` at the edge (scanners probe hosts and paths that do not exist); ×1.5 when a
+//!   gateway logged it (users saw it). The count
 //!   weighs breadth (how much of the log fails), the square root of the share weighs
 //!   concentration (an upstream that fails most of its requests is an outage; a sporadic rate
 //!   on a busy one is noise) without letting three requests to a tiny upstream outrank a
@@ -43,9 +44,8 @@ pub fn severity(f: &Finding) -> f64 {
     let code = f.evidence.response_code;
     let edge = f.reporter == "gateway";
     let base = match f.cause {
-        "fault_injected" => 0.1,
-        "no_route" if code == Some(404) && (edge || f.reporter == "unknown") => 0.1,
-        "downstream_disconnect" => 0.3,
+        "fault_injected" | "downstream_disconnect" => 0.1,
+        "no_route" if code == Some(404) && (edge || f.reporter == "unknown") => 0.02,
         _ => match code {
             None | Some(0) | Some(500..=599) => 1.0,
             _ => 0.3,

@@ -14,6 +14,7 @@ mod failon;
 mod follow;
 mod hostile;
 mod inputs;
+mod ranking;
 mod real_lines;
 mod records;
 mod signals;
