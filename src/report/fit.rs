@@ -22,6 +22,13 @@ pub fn terminal_width() -> usize {
     from_env.or_else(from_tty).unwrap_or(DEFAULT_WIDTH).clamp(MIN_WIDTH, MAX_WIDTH)
 }
 
+/// The terminal's rows, when stdout is one (`LINES` when set, as `COLUMNS` for the width).
+pub fn terminal_height() -> Option<usize> {
+    let from_env =
+        std::env::var("LINES").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|&c| c > 0);
+    from_env.or_else(|| terminal_size::terminal_size().map(|(_, h)| h.0 as usize).filter(|&h| h > 0))
+}
+
 /// Display width.
 pub fn width(s: &str) -> usize {
     s.width()

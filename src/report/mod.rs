@@ -94,11 +94,19 @@ pub fn emit(summary: &Summary, opts: &ReportOptions, frame: Frame) -> io::Result
                 Color::Never => anstream::ColorChoice::Never,
             };
             let mut out = anstream::AutoStream::new(io::stdout().lock(), choice);
-            let view = table::View {
+            let mut view = table::View {
                 top: opts.top,
                 width: fit::terminal_width(),
                 details: if opts.verbose { opts.top } else { table::DETAILS },
             };
+            if frame.redraw {
+                // A redrawn screen shows its top: the lists, as many rows as the terminal
+                // holds; the incidents' full text is in the final report.
+                view.details = 0;
+                if let Some(rows) = fit::terminal_height() {
+                    view.top = view.top.min(rows.saturating_sub(table::LIVE_LINES) / 2).max(1);
+                }
+            }
             table::write(summary, view, &mut out)?;
             out.flush()
         }

@@ -51,6 +51,10 @@ pub struct View {
     pub details: usize,
 }
 
+/// Lines of a live screen besides the rows of its two lists: the header (with the live
+/// figures and a note), the headline and the lists' titles, column heads and gaps.
+pub const LIVE_LINES: usize = 16;
+
 /// Incidents told in full after the lists unless `--verbose`: enough to act on the first
 /// screen's top, few enough that the lists stay on it.
 pub const DETAILS: usize = 3;
@@ -131,23 +135,28 @@ pub fn write(s: &Summary, view: View, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{DIM}{line}{DIM:#}")?;
     }
     if let Some(w) = &s.windows {
+        // Laid out plain, coloured after: escape codes take no columns.
         let fig = |label: &str, f: &crate::aggregate::window::WindowFigures| {
-            format!(
-                "{label} {} req ({:.1}/s) {}{:.1}% failed{}",
-                thousands(f.requests),
-                f.rps,
-                if f.error_rate > 0.0 { RED } else { Style::new() },
-                f.error_rate * 100.0,
-                if f.error_rate > 0.0 { RED } else { Style::new() }.render_reset()
-            )
+            (format!("{label} {} req ({:.1}/s) ", thousands(f.requests), f.rps), f.error_rate)
         };
-        writeln!(
-            out,
-            "{BOLD}live{BOLD:#} · {} · {} · {}",
-            fig("last 1m", &w.last_1m),
-            fig("last 5m", &w.last_5m),
-            fig("since start", &w.since_start)
-        )?;
+        let figs =
+            [fig("last 1m", &w.last_1m), fig("last 5m", &w.last_5m), fig("since start", &w.since_start)];
+        let parts: Vec<String> = std::iter::once("live".to_string())
+            .chain(figs.iter().map(|(text, rate)| format!("{text}{:.1}% failed", rate * 100.0)))
+            .collect();
+        for line in fit::pack(&parts, width) {
+            let mut line = line.replacen("live", &format!("{BOLD}live{BOLD:#}"), 1);
+            let mut failing: Vec<String> = figs
+                .iter()
+                .filter(|(_, r)| *r > 0.0)
+                .map(|(_, r)| format!("{:.1}% failed", r * 100.0))
+                .collect();
+            failing.dedup();
+            for failed in failing {
+                line = line.replace(&failed, &format!("{RED}{failed}{RED:#}"));
+            }
+            writeln!(out, "{line}")?;
+        }
     }
     let mut notes = Vec::new();
     for input in s.inputs.iter().filter(|i| i.error.is_some()) {
@@ -276,7 +285,7 @@ pub fn write(s: &Summary, view: View, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         incident(out, s, inc, width)?;
     }
-    if shown > view.details.min(shown) {
+    if view.details > 0 && shown > view.details.min(shown) {
         writeln!(out)?;
         writeln!(
             out,
