@@ -99,7 +99,7 @@ pub fn emit(summary: &Summary, opts: &ReportOptions, frame: Frame) -> io::Result
                 width: fit::terminal_width(),
                 details: if opts.verbose { opts.top } else { table::DETAILS },
             };
-            if frame.redraw {
+            if frame.redraw && frame.tick {
                 // A redrawn screen shows its top: the lists, as many rows as the terminal
                 // holds; the incidents' full text is in the final report.
                 view.details = 0;

@@ -739,3 +739,47 @@ fn records_into_a_closed_pipe_stop_early_and_quietly() {
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// On a terminal, each live refresh redraws one screen that fits it: no line wider than
+/// `COLUMNS`, no more lines than `LINES` (the header and the lists stay in view; the incidents'
+/// full text waits for the final report).
+#[test]
+fn a_live_screen_fits_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = fifo_in(dir.path());
+    let command = format!(
+        "COLUMNS=90 LINES=30 '{}' --color never --interval 0.05 < '{}'",
+        env!("CARGO_BIN_EXE_envoy-triage"),
+        fifo.display()
+    );
+    let mut terminal = Terminal::run(&command);
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    for name in ["real-refused-localhost.log", "real-timeout-15s.log", "real-circuit-breaker.log"] {
+        writer.write_all(&std::fs::read(sample(name)).unwrap()).unwrap();
+    }
+    // A whole frame: from a clear-screen that drew the lists to the next clear-screen.
+    const CLEAR: &str = "\x1b[H\x1b[2J";
+    let shown = terminal.wait_for("UPSTREAMS");
+    let start = shown[..shown.rfind("UPSTREAMS").unwrap()].rfind(CLEAR).unwrap() + CLEAR.len();
+    let mut frame = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while frame.is_empty() {
+        let text = String::from_utf8_lossy(&terminal.shown).into_owned();
+        if let Some(end) = text[start..].find(CLEAR) {
+            frame = text[start..start + end].to_string();
+        } else {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            terminal.shown.extend(terminal.drawn.recv_timeout(left).expect("a second frame"));
+        }
+    }
+    let lines: Vec<&str> = frame.trim_end().split("\r\n").collect();
+    assert!(lines.len() <= 30, "{} lines:\n{frame}", lines.len());
+    assert!(lines.iter().all(|l| l.chars().count() <= 90), "{frame}");
+    assert!(lines[0].starts_with("envoy-triage ·") && frame.contains("\r\nlive · "), "{frame}");
+    assert!(frame.contains("INCIDENTS") && !frame.contains("   why "), "{frame}");
+    drop(writer);
+    // The end of input prints the final report, with the full text.
+    let drawn = String::from_utf8_lossy(&terminal.finish()).into_owned();
+    let last = &drawn[drawn.rfind(CLEAR).unwrap()..];
+    assert!(last.contains("   why "), "{last}");
+}
