@@ -541,6 +541,21 @@ fn incident(out: &mut dyn Write, s: &Summary, inc: &Incident, width: usize) -> i
     for l in &lines[1..] {
         writeln!(out, "   {l}")?;
     }
+    if let Some(o) = &inc.origin {
+        let place = crate::classify::origin::Place::ALL
+            .into_iter()
+            .find(|p| p.name() == o.place)
+            .map_or(o.place, |p| p.describe());
+        // The why below is the lead's; when another hop shows where it began, name that hop
+        // (the full sentence is in the JSON and in `envoy-triage trace`).
+        let text = if o.finding != inc.findings[0] {
+            let h = &s.findings[o.finding];
+            format!("{place}, as the {} at {} shows", reporter_words(h.reporter), full_upstream(h))
+        } else {
+            place.to_string()
+        };
+        field(out, "broke at", &text, width)?;
+    }
     field_parts(out, "evidence", &evidence(f), " · ", width)?;
     if f.evidence.other_signatures > 0 {
         writeln!(

@@ -23,6 +23,9 @@
 //!   other hops' views.
 
 use super::findings::Finding;
+use crate::classify::origin::{Hop, origin};
+use crate::classify::{Cause, Reporter};
+use crate::response_flags::ResponseFlags;
 
 /// A group of findings that are one failure seen by several proxies.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -37,6 +40,47 @@ pub struct Incident {
     /// Indices into `findings`: the lead first, then the other hops (gateway → client sidecar →
     /// server sidecar), larger first.
     pub findings: Vec<usize>,
+    /// Where the failure began, judged from every hop's view of it
+    /// ([`crate::classify::origin`]), as `envoy-triage trace` judges one request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Broke>,
+}
+
+/// Where an incident's failure began.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Broke {
+    /// `caller`, `gateway`, `client_sidecar`, `proxy`, `between`, `server_sidecar`, `app`,
+    /// `upstream` (`crate::classify::origin::Place`).
+    pub place: &'static str,
+    /// The index into `findings` of the hop whose record shows it.
+    pub finding: usize,
+    /// One sentence: the hop, what it saw, what to look at.
+    pub why: String,
+}
+
+/// The judgement of [`origin`] on findings: each finding's dominant signature is one hop's view.
+fn broke(findings: &[Finding], members: &[usize]) -> Option<Broke> {
+    let hops: Vec<Hop<'_>> = members
+        .iter()
+        .map(|&i| {
+            let f = &findings[i];
+            let e = &f.evidence;
+            Hop {
+                reporter: Reporter::ALL
+                    .into_iter()
+                    .find(|r| r.name() == f.reporter)
+                    .unwrap_or(Reporter::Unknown),
+                cause: Cause::ALL.into_iter().find(|c| c.name() == f.cause),
+                response_code: e.response_code,
+                flags: ResponseFlags::parse(e.response_flags.as_bytes()).unwrap_or(ResponseFlags::NONE),
+                details: e.response_code_details.as_deref().unwrap_or(""),
+                upstream_cluster: &f.upstream,
+                upstream_host: e.upstream_hosts.first().map_or("", String::as_str),
+            }
+        })
+        .collect();
+    let o = origin(&hops)?;
+    Some(Broke { place: o.place.name(), finding: members[o.hop], why: o.why })
 }
 
 /// How much a finding's failure hurts, per request: see the module doc.
@@ -156,7 +200,11 @@ pub fn rank(
             impact: round2(impact),
             requests,
             findings: (first..ordered.len()).collect(),
+            origin: None,
         });
+    }
+    for inc in &mut incidents {
+        inc.origin = broke(&ordered, &inc.findings);
     }
     (ordered, incidents)
 }

@@ -154,6 +154,10 @@ fn an_outage_at_a_few_percent_of_the_lines_is_the_first_incident() {
     assert_eq!(seen, [("connection_refused", "server_sidecar", 120), ("app_error", "client_sidecar", 120)]);
     assert_eq!(members[1]["upstream"], "outbound|8080||payments.shop.svc.cluster.local");
     assert!(members.iter().all(|f| f["incident"] == 1));
+    // Where it broke: the app behind the server sidecar, refusing on the pod IP.
+    assert_eq!(first["origin"]["place"], "app", "{first}");
+    assert_eq!(first["origin"]["finding"], first["findings"][0], "{first}");
+    assert!(first["origin"]["why"].as_str().unwrap().contains("does not listen on the pod IP"), "{first}");
     // The noise comes after every real failure: scanners last.
     let causes: Vec<&str> = (0..v["incidents"].as_array().unwrap().len())
         .map(|r| lead(&v, r)["cause"].as_str().unwrap())
@@ -176,6 +180,7 @@ fn an_outage_at_a_few_percent_of_the_lines_is_the_first_incident() {
     assert!(row.ends_with("  server +1") && row.chars().count() <= 80, "{row}\n{table}");
     assert!(table.contains("#1 connection_refused · application · server sidecar · 120 requests"), "{table}");
     assert!(table.contains("other hop client sidecar: app_error · 120 requests"), "{table}");
+    assert!(table.contains("   broke at  the app (behind the server sidecar)\n"), "{table}");
 }
 
 /// A flood of scanners is many more lines than a small outage, and still comes after it.
