@@ -36,6 +36,20 @@ fn pct(part: u64, whole: u64) -> String {
     if whole == 0 { "-".to_string() } else { format!("{:.1}%", part as f64 * 100.0 / whole as f64) }
 }
 
+/// The filters of the run, when any: `filter: --since 10m (≥ …) · --code 5xx · 1,234 records
+/// outside`. Values come from the command line: escaped.
+fn filter_line(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    let Some(f) = &s.filters else { return Ok(()) };
+    let outside = s.totals.filtered_out;
+    writeln!(
+        out,
+        "{CYAN}filter{CYAN:#}: {} · {} record{} outside",
+        esc(&f.describe()),
+        thousands(outside),
+        if outside == 1 { "" } else { "s" }
+    )
+}
+
 fn ms(v: Option<u64>) -> String {
     v.map_or_else(|| "-".to_string(), human_ms)
 }
@@ -88,6 +102,7 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
             esc(input.error.as_deref().unwrap_or(""))
         )?;
     }
+    filter_line(s, out)?;
     if s.folding.folded_records > 0 {
         writeln!(
             out,
@@ -122,7 +137,7 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
     } else if t.failed == 0 {
-        writeln!(out, "{GREEN}No failed requests{GREEN:#} in {} records.", thousands(t.records))?;
+        writeln!(out, "{GREEN}No failed requests{GREEN:#} in {} records.", thousands(t.analysed))?;
     } else {
         let causes: Vec<String> =
             s.by_cause.0.iter().take(6).map(|(c, n)| format!("{c} {}", thousands(*n))).collect();
@@ -130,8 +145,8 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
             out,
             "{RED}{} failed{RED:#} of {} records ({}) · 5xx {} · {}",
             thousands(t.failed),
-            thousands(t.records),
-            pct(t.failed, t.records),
+            thousands(t.analysed),
+            pct(t.failed, t.analysed),
             thousands(s.count_5xx()),
             causes.join(" · ")
         )?;
@@ -149,9 +164,10 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(
             out,
-            "{BOLD}UPSTREAMS{BOLD:#} (top {} of {} by requests)",
+            "{BOLD}UPSTREAMS{BOLD:#} (top {} of {} by {})",
             s.upstreams.len().min(top),
-            s.upstreams.len()
+            s.upstreams.len(),
+            s.upstreams_sorted_by
         )?;
         let live = s.windows.is_some();
         let mut table = Table::new();
