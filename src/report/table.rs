@@ -136,6 +136,8 @@ pub fn write(s: &Summary, top: usize, out: &mut dyn Write) -> io::Result<()> {
                 "Is this the istio-proxy container (`kubectl logs <pod> -c istio-proxy`), and is access logging on (meshConfig.accessLogFile: /dev/stdout)? For a custom layout pass --format '<the format string>'."
             )?;
         }
+    } else if t.analysed == 0 {
+        writeln!(out, "No record within the filters.")?;
     } else if t.failed == 0 {
         writeln!(out, "{GREEN}No failed requests{GREEN:#} in {} records.", thousands(t.analysed))?;
     } else {

@@ -135,6 +135,13 @@ fn the_filters_are_said_in_the_table_and_the_json() {
     assert_eq!(f["code"], serde_json::json!(["5xx"]));
     assert_eq!(f["cause"], serde_json::json!(["route_timeout"]));
     assert_eq!(f["since"], Value::Null);
+    // Filters nothing passes: said as such, not as "no failed requests".
+    let out =
+        bin().args([dir, "--code", "200", "--cause", "no_cluster", "--color", "never"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let all = json_of(&[dir]).1["totals"]["records"].as_u64().unwrap();
+    let all = envoy_triage::report::table::thousands(all);
+    assert!(text.contains(&format!("· {all} records outside\n\nNo record within the filters.\n")), "{text}");
     // Without filters, nothing is said.
     let (_, plain, _) = json_of(&[dir]);
     assert!(plain.get("filters").is_none());
