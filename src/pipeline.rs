@@ -170,6 +170,8 @@ pub struct RecordAt<'a> {
     pub input: &'a str,
     /// 1-based line number in the input (counted by the reader: see [`Feed::lines_in`]).
     pub line: u64,
+    /// What the input's path says (kubelet paths: namespace, pod, container).
+    pub source: &'a SourceMeta,
 }
 
 /// A per-record output: a [`RecordSink`] for each worker, and whatever writes what they made.
@@ -221,7 +223,8 @@ pub fn process_chunk(
                     }
                 };
                 if let Some(sink) = sink.as_mut() {
-                    let at = RecordAt { input: &meta.name, line: chunk.first_line + line_no as u64 };
+                    let at =
+                        RecordAt { input: &meta.name, line: chunk.first_line + line_no as u64, source: meta };
                     sink.record(&rec, at, reporter, verdict.as_ref());
                 }
             }

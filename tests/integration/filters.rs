@@ -369,3 +369,32 @@ fn bad_filter_values_exit_2_naming_the_flag_and_what_it_takes() {
         assert!(out.stdout.is_empty(), "{args:?}: no report");
     }
 }
+
+#[test]
+fn namespace_from_a_kubelet_path_is_filtered_on_and_shown_in_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    for (ns, pod, n) in
+        [("shop", "checkout-7b9c8d6f5-w3x4v", 3), ("bookinfo", "reviews-v1-5c9d7f8b6-abcde", 5)]
+    {
+        let d = dir.path().join("pods").join(format!("{ns}_{pod}_0c1d2e3f")).join("istio-proxy");
+        std::fs::create_dir_all(&d).unwrap();
+        let text: String =
+            (0..n).map(|i| line_at(&format!("2026-11-25T01:00:0{i}.000Z"), 200) + "\n").collect();
+        std::fs::write(d.join("0.log"), text).unwrap();
+    }
+    let root = dir.path().join("pods");
+    let root = root.to_str().unwrap();
+    // The lines call httpbin.foo: only the path says shop.
+    let (_, v, _) = json_of(&[root, "--namespace", "shop"]);
+    assert_eq!(v["totals"]["analysed"], 3);
+    assert_eq!(v["totals"]["filtered_out"], 5);
+    let got = records_of(&[root, "--namespace", "shop"]);
+    assert_eq!(got.len(), 3);
+    for r in &got {
+        assert_eq!(r["namespace"], "shop", "{r}");
+        assert_eq!(r["pod"], "checkout-7b9c8d6f5-w3x4v", "{r}");
+        assert_eq!(r["container"], "istio-proxy", "{r}");
+    }
+    // And the service's namespace from the cluster name matches every record.
+    assert_eq!(json_of(&[root, "--namespace", "foo"]).1["totals"]["analysed"], 8);
+}
