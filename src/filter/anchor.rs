@@ -76,7 +76,9 @@ pub fn last_record_ms(
         }
         match tail_latest(&file, meta.len(), TAIL, &cfg.format) {
             Some(t) => latest = latest.max(Some(t)),
-            None if meta.len() > TAIL => whole.push(input.clone()),
+            // Nothing in the tail, or a size that says 0 (`/proc` files have content all the
+            // same): read it whole.
+            None if meta.len() > TAIL || meta.len() == 0 => whole.push(input.clone()),
             None => {}
         }
     }

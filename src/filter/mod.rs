@@ -1,11 +1,12 @@
 //! Filters (`--since`, `--until`, `--namespace`, `--upstream`, `--code`, `--cause`,
 //! `--reporter`): which records a run analyses. `crate::config` parses the flags into a
-//! [`FilterSpec`] (errors name the flag and what it takes); `crate::app` and `crate::live`
-//! resolve relative times into a [`Filter`] (batch mode against the log's own last record,
-//! found by [`anchor`]; live mode against now); the pipeline's workers (`crate::pipeline`) ask it
+//! [`FilterSpec`] (errors name the flag and what it takes); `crate::app` resolves relative
+//! times into a [`Filter`] (batch mode against the log's own last record, found by
+//! [`anchor`]; live mode against the time the run starts); the pipeline's workers (`crate::pipeline`) ask it
 //! about each record after parsing and classifying it. A record it refuses is counted in
 //! `Aggregate::filtered_out` and goes nowhere else: records = analysed + filtered_out.
-//! `crate::summary` says back what was asked ([`FilterSpec::describe`]).
+//! `crate::summary` says back what was asked ([`FilterOut`]: the JSON `filters`, and
+//! [`FilterOut::describe`], the table's line).
 //!
 //! Every test is on borrowed bytes and fixed-size sets: checking a record allocates nothing
 //! (except a cluster name that is not UTF-8 matched against `--upstream`, made text once).
@@ -293,8 +294,8 @@ impl Filter {
         true
     }
 
-    /// Whether `--cause` or `--reporter` is given: only then does [`admits_verdict`]
-    /// (Self::admits_verdict) have anything to say.
+    /// Whether `--cause` or `--reporter` is given: only then does
+    /// [`admits_verdict`](Self::admits_verdict) have anything to say.
     #[inline]
     pub fn needs_verdict(&self) -> bool {
         self.causes != 0 || self.reporters != 0
