@@ -47,6 +47,10 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "Narrow: the last 15 minutes of the log (not of now), one namespace's 5xx:",
+        &["envoy-triage archive/ --since 15m --namespace shop --code 5xx --sort fail-rate"],
+    ),
+    (
         "Tab completion and this manual (the README's Install says where, per shell):",
         &[
             "envoy-triage completions fish > ~/.config/fish/completions/envoy-triage.fish",
