@@ -32,6 +32,7 @@ fn stdin_is_stream() -> bool {
 pub fn run(config: &Config) -> io::Result<ExitCode> {
     let format = config.report.format;
     if config.follow {
+        let config = &with_filter(config, Some(crate::pipeline::now_ms()));
         let patterns = config.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
         let source =
             if patterns.iter().all(|p| p == "-") { LiveSource::Stdin } else { LiveSource::Files(patterns) };
@@ -43,6 +44,7 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     let watched = matches!(format, Format::Ndjson | Format::Records)
         || (format == Format::Table && io::IsTerminal::is_terminal(&io::stdout()));
     if stdin_only && watched && stdin_is_stream() {
+        let config = &with_filter(config, Some(crate::pipeline::now_ms()));
         hint_if_typing();
         let ended = live::run(config, LiveSource::Stdin)?;
         return finish(config, &ended.summary, &ended.infos, false, ended.frame);
@@ -63,6 +65,13 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     if inputs.contains(&source::Input::Stdin) {
         hint_if_typing();
     }
+    let config = &match resolve_batch_filter(config, &inputs) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("envoy-triage: {}", escape_controls(&e.to_string()));
+            return Ok(ExitCode::from(2));
+        }
+    };
     let output = (format == Format::Records)
         .then(|| Box::new(RecordsOutput::stdout(config.pipeline.threads, true)) as Box<dyn RecordOutput>);
     let counts = Arc::new(Progress::default());
@@ -72,8 +81,39 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     // Cleared before anything else is written to the terminal.
     drop(bar);
     let (agg, infos) = ran?;
-    let summary = Summary::build(&agg, &infos);
+    let mut summary = Summary::build(&agg, &infos);
+    config.view.apply(&mut summary);
     finish(config, &summary, &infos, !errors.is_empty(), Frame::BATCH)
+}
+
+/// The config with its filter resolved: relative times counted back from `anchor_ms`, into
+/// the pipeline's filter and the report's view.
+fn with_filter(config: &Config, anchor_ms: Option<i64>) -> Config {
+    let mut c = config.clone();
+    if let Some(spec) = &config.filter {
+        let filter = spec.resolve(anchor_ms);
+        c.view.filters = Some(filter.out().clone());
+        c.pipeline.filter = Some(Arc::new(filter));
+    }
+    c
+}
+
+/// Batch mode's filter: a relative time counts back from the log's own last record, which is
+/// looked for first (`crate::filter::anchor`); only then, and refused for a stream.
+fn resolve_batch_filter(
+    config: &Config,
+    inputs: &[source::Input],
+) -> Result<Config, crate::filter::anchor::NeedsAFile> {
+    let Some(spec) = config.filter.as_ref().filter(|s| s.is_relative()) else {
+        return Ok(with_filter(config, None));
+    };
+    let flag = match (&spec.since, &spec.until) {
+        (Some((arg, crate::filter::TimeSpec::Ago(_))), _) => ("since", arg.as_str()),
+        (_, Some((arg, _))) => ("until", arg.as_str()),
+        _ => ("since", ""),
+    };
+    let anchor = crate::filter::anchor::last_record_ms(inputs, &config.pipeline, flag)?;
+    Ok(with_filter(config, anchor))
 }
 
 /// The progress bar is for someone watching stderr; not over records streaming to the same

@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum, ValueHint};
 use clap_complete::Shell;
 
 use crate::report::{Color, Format};
+use crate::summary::UpstreamSort;
 
 /// The examples that end `--help` (and make the manual's EXAMPLES): what each does, then its
 /// commands. They are printed through the help template, which clap does not wrap, because
@@ -44,6 +45,10 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
             "envoy-triage logs/ --fail-on 'rate(5xx) > 1%' --fail-on 'code(504) > 0'",
             "envoy-triage logs/ --fail-on 'p99(duration) > 2s'",
         ],
+    ),
+    (
+        "Narrow: the last 15 minutes of the log (not of now), one namespace's 5xx:",
+        &["envoy-triage archive/ --since 15m --namespace shop --code 5xx --sort fail-rate"],
     ),
     (
         "Tab completion and this manual (the README's Install says where, per shell):",
@@ -129,6 +134,10 @@ pub struct Cli {
     #[arg(short, long)]
     pub verbose: bool,
 
+    /// Order of the upstream table (and of the JSON `upstreams`), largest first.
+    #[arg(long, value_enum, default_value_t = UpstreamSort::Failed, value_name = "BY")]
+    pub sort: UpstreamSort,
+
     /// Distinct upstream clusters tracked before the rest are folded into `(other)` (at most
     /// 1000000).
     #[arg(long, default_value_t = 10_000, value_name = "N")]
@@ -155,6 +164,36 @@ pub struct Cli {
     /// When to use colours (NO_COLOR is honoured by `auto`).
     #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,
+
+    /// Only requests that started at or after TIME: RFC 3339 (2026-11-25T02:30:00Z; no zone =
+    /// UTC), or a span (10m, 1h30m, 2d) back from the log's last record (from now when live).
+    #[arg(long, value_name = "TIME", help_heading = "Filters", allow_hyphen_values = true)]
+    pub since: Option<String>,
+
+    /// Only requests that started before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME", help_heading = "Filters", allow_hyphen_values = true)]
+    pub until: Option<String>,
+
+    /// Only records logged by a pod in NS (wrapper or kubelet path), or calling a service in NS
+    /// (outbound|…||svc.NS.svc.cluster.local) (repeatable).
+    #[arg(long, value_name = "NS", help_heading = "Filters")]
+    pub namespace: Vec<String>,
+
+    /// Only upstream clusters matching GLOB, e.g. '*reviews*', 'outbound|9080||*' (repeatable).
+    #[arg(long, value_name = "GLOB", help_heading = "Filters")]
+    pub upstream: Vec<String>,
+
+    /// Only these response codes: 503, 5xx, 0 (no response); comma list or repeated.
+    #[arg(long, value_name = "CODES", help_heading = "Filters")]
+    pub code: Vec<String>,
+
+    /// Only failures of this cause, as in the JSON (route_timeout, tls_failure, …; repeatable).
+    #[arg(long, value_name = "CAUSE", help_heading = "Filters")]
+    pub cause: Vec<String>,
+
+    /// Only records logged by: gateway, client_sidecar, server_sidecar, unknown (repeatable).
+    #[arg(long, value_name = "WHO", help_heading = "Filters")]
+    pub reporter: Vec<String>,
 }
 
 /// The subcommands' names (for "did you mean" when a file argument is not found).
@@ -274,6 +313,21 @@ impl ValueEnum for Color {
             Color::Auto => "auto",
             Color::Always => "always",
             Color::Never => "never",
+        }))
+    }
+}
+
+impl ValueEnum for UpstreamSort {
+    fn value_variants<'a>() -> &'a [Self] {
+        &UpstreamSort::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()).help(match self {
+            UpstreamSort::Failed => "Failed requests (the incident first)",
+            UpstreamSort::Requests => "Requests (the busiest first)",
+            UpstreamSort::FailRate => "Failed share of requests",
+            UpstreamSort::P99 => "p99 duration (the slowest first)",
         }))
     }
 }

@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 
 use crate::cli::Cli;
+use crate::filter::{FilterArgs, FilterSpec};
 use crate::format::FormatChoice;
 use crate::pipeline::PipelineConfig;
 use crate::report::ReportOptions;
+use crate::summary::View;
 
 /// Most worker threads `--threads` takes. A fixed number, not a multiple of this machine's
 /// cores, so that a command line means the same on a laptop and in CI; above the hardware
@@ -42,6 +44,8 @@ pub enum ConfigError {
     FollowWithoutFiles,
     #[error(transparent)]
     FailOn(#[from] crate::failon::FailOnError),
+    #[error(transparent)]
+    Filter(#[from] crate::filter::FilterError),
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +60,11 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// `--format` as written, when it was given (not `auto`): said back if it read nothing.
     pub forced_format: Option<String>,
+    /// The filter flags, checked; relative times are resolved when the run starts
+    /// (`crate::app`), into `pipeline.filter` and `view.filters`.
+    pub filter: Option<FilterSpec>,
+    /// How the summary is shown (`--sort`; the filters once resolved).
+    pub view: View,
 }
 
 impl Config {
@@ -85,6 +94,15 @@ impl Config {
             .map(|e| crate::failon::Expr::parse(e).map(|x| (e.clone(), x)))
             .collect::<Result<Vec<_>, _>>()?;
         let forced_format = (cli.format != "auto").then(|| cli.format.clone());
+        let filter = FilterSpec::parse(&FilterArgs {
+            since: cli.since,
+            until: cli.until,
+            namespace: cli.namespace,
+            upstream: cli.upstream,
+            code: cli.code,
+            cause: cli.cause,
+            reporter: cli.reporter,
+        })?;
         Ok(Config {
             forced_format,
             fail_on,
@@ -99,6 +117,8 @@ impl Config {
                 verbose: cli.verbose,
             },
             pipeline,
+            filter,
+            view: View { sort: cli.sort, filters: None },
         })
     }
 }

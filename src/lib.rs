@@ -31,6 +31,7 @@ pub mod config;
 pub mod escape;
 pub mod explain;
 pub mod failon;
+pub mod filter;
 pub mod format;
 pub mod live;
 pub mod pipeline;

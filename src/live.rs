@@ -88,7 +88,8 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
                     seq += 1;
                     let agg = workers.snapshot();
                     let infos = registry.lock().expect("registry lock").clone();
-                    let summary = Summary::build(&agg, &infos);
+                    let mut summary = Summary::build(&agg, &infos);
+                    config.view.apply(&mut summary);
                     if let Err(e) = report::emit(&summary, &config.report, frame(true, seq)) {
                         break Err(e);
                     }
@@ -121,7 +122,8 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
     result?;
     written?;
     let infos = registry.lock().expect("registry lock").clone();
-    let summary = Summary::build(&agg, &infos);
+    let mut summary = Summary::build(&agg, &infos);
+    config.view.apply(&mut summary);
     Ok(Ended { summary, infos, frame: frame(false, seq + 1) })
 }
 

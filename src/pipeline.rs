@@ -20,7 +20,8 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use crate::aggregate::{Aggregate, Position, Shared};
-use crate::classify::{Classification, Reporter};
+use crate::classify::{self, Classification, Reporter};
+use crate::filter::Filter;
 use crate::format::{Decoded, Decoder, FormatChoice};
 use crate::record::Record;
 use crate::source::SourceMeta;
@@ -80,6 +81,8 @@ pub struct PipelineConfig {
     pub chunk_size: usize,
     /// Keep sliding windows (live mode).
     pub windows: bool,
+    /// Which records to analyse (`None`: all, and nothing is checked per record).
+    pub filter: Option<Arc<Filter>>,
 }
 
 impl Default for PipelineConfig {
@@ -90,6 +93,7 @@ impl Default for PipelineConfig {
             max_clusters: 10_000,
             chunk_size: CHUNK_SIZE,
             windows: false,
+            filter: None,
         }
     }
 }
@@ -166,6 +170,8 @@ pub struct RecordAt<'a> {
     pub input: &'a str,
     /// 1-based line number in the input (counted by the reader: see [`Feed::lines_in`]).
     pub line: u64,
+    /// What the input's path says (kubelet paths: namespace, pod, container).
+    pub source: &'a SourceMeta,
 }
 
 /// A per-record output: a [`RecordSink`] for each worker, and whatever writes what they made.
@@ -176,12 +182,15 @@ pub trait RecordOutput: Send {
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
 
-/// Decodes and aggregates one chunk, pushing each record into `sink` when there is one.
+/// Decodes and aggregates one chunk, pushing each record into `sink` when there is one. A
+/// record `filter` refuses is only counted (`Aggregate::filtered_out`): not aggregated, not
+/// pushed.
 pub fn process_chunk(
     decoder: &mut Decoder,
     agg: &mut Aggregate,
     chunk: &Chunk,
     data: &[u8],
+    filter: Option<&Filter>,
     mut sink: Option<&mut dyn RecordSink>,
 ) {
     let meta = &*chunk.meta;
@@ -197,9 +206,25 @@ pub fn process_chunk(
         let mut rec = Record::default();
         match decoder.decode_into(line, &mut rec) {
             Decoded::Record => {
-                let (reporter, verdict) = agg.add_record(&rec, pos, meta);
+                let (reporter, verdict) = match filter {
+                    None => agg.add_record(&rec, pos, meta),
+                    Some(f) => {
+                        if !f.admits(&rec, meta) {
+                            agg.filtered_out += 1;
+                            return;
+                        }
+                        let reporter = classify::reporter(&rec, meta.pod.as_deref());
+                        let verdict = classify::classify(&rec, reporter);
+                        if f.needs_verdict() && !f.admits_verdict(reporter, verdict.as_ref()) {
+                            agg.filtered_out += 1;
+                            return;
+                        }
+                        agg.add_classified(&rec, pos, meta, reporter, verdict)
+                    }
+                };
                 if let Some(sink) = sink.as_mut() {
-                    let at = RecordAt { input: &meta.name, line: chunk.first_line + line_no as u64 };
+                    let at =
+                        RecordAt { input: &meta.name, line: chunk.first_line + line_no as u64, source: meta };
                     sink.record(&rec, at, reporter, verdict.as_ref());
                 }
             }
@@ -261,6 +286,7 @@ struct Worker {
     pool: Sender<Vec<u8>>,
     /// Per-record output, when on.
     sink: Option<Box<dyn RecordSink>>,
+    filter: Option<Arc<Filter>>,
     halted: Arc<AtomicBool>,
     read_errors: Arc<Mutex<Vec<(u32, io::Error)>>>,
 }
@@ -320,9 +346,12 @@ impl Worker {
             }
         };
         match self.sink.as_deref_mut() {
-            None => process_chunk(&mut self.decoder, &mut self.agg, &chunk, data, None),
+            None => {
+                process_chunk(&mut self.decoder, &mut self.agg, &chunk, data, self.filter.as_deref(), None)
+            }
             Some(sink) => {
-                process_chunk(&mut self.decoder, &mut self.agg, &chunk, data, Some(&mut *sink));
+                let filter = self.filter.as_deref();
+                process_chunk(&mut self.decoder, &mut self.agg, &chunk, data, filter, Some(&mut *sink));
                 if !sink.chunk_done(chunk.seq) {
                     self.halted.store(true, Ordering::Relaxed);
                 }
@@ -555,6 +584,7 @@ impl Workers {
                     own: Vec::new(),
                     pool: pool_tx.clone(),
                     sink: output.as_ref().map(|o| o.sink()),
+                    filter: cfg.filter.clone(),
                     halted: Arc::clone(&halted),
                     read_errors: Arc::clone(&read_errors),
                 };

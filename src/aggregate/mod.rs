@@ -150,7 +150,10 @@ pub struct Aggregate {
     pub max_clusters: usize,
     /// Most failure groups tracked apart ([`MAX_GROUPS`] unless a test says otherwise).
     pub max_groups: usize,
+    /// Records analysed: those a filter let through (all, without one).
     pub records: u64,
+    /// Records a filter (`crate::filter`) refused: counted here, nowhere else.
+    pub filtered_out: u64,
     /// Records read from cut (pasted) lines: some fields missing.
     pub partial: u64,
     pub failed: u64,
@@ -211,6 +214,7 @@ impl Aggregate {
             max_clusters: max_clusters.max(1),
             max_groups: MAX_GROUPS,
             records: 0,
+            filtered_out: 0,
             partial: 0,
             failed: 0,
             skipped: [0; SkipReason::COUNT],
@@ -311,7 +315,7 @@ impl Aggregate {
 
     /// Lines accounted for: every line is exactly one of these.
     pub fn lines(&self) -> u64 {
-        self.records + self.skipped_total() + self.malformed
+        self.records + self.filtered_out + self.skipped_total() + self.malformed
     }
 
     pub fn skipped_total(&self) -> u64 {
@@ -437,11 +441,28 @@ impl Aggregate {
     }
 
     /// Counts one record; returns who logged it and, if it failed, its classification.
+    #[inline]
     pub fn add_record(
         &mut self,
         rec: &Record<'_>,
         pos: Position,
         source: &SourceMeta,
+    ) -> (Reporter, Option<Classification>) {
+        let reporter = classify::reporter(rec, source.pod.as_deref());
+        let verdict = classify::classify(rec, reporter);
+        self.add_classified(rec, pos, source, reporter, verdict)
+    }
+
+    /// Counts one record already classified (by a filter that needed to know); returns what
+    /// it was given.
+    #[inline]
+    pub fn add_classified(
+        &mut self,
+        rec: &Record<'_>,
+        pos: Position,
+        source: &SourceMeta,
+        reporter: Reporter,
+        verdict: Option<Classification>,
     ) -> (Reporter, Option<Classification>) {
         if self.spill_due {
             self.spill();
@@ -460,9 +481,7 @@ impl Aggregate {
         let cluster = rec.upstream_cluster.unwrap_or(NO_CLUSTER.as_bytes());
         let workload = self.workload_for(cluster, rec, source);
         let ui = self.upstream_index(cluster, workload);
-        let reporter = classify::reporter(rec, source.pod.as_deref());
         self.reporters[reporter as usize] += 1;
-        let verdict = classify::classify(rec, reporter);
         let up = &mut self.upstreams[ui as usize];
         up.requests += 1;
         if let Some(c) = code {
@@ -700,6 +719,7 @@ impl Aggregate {
             }
         }
         self.records += o.records;
+        self.filtered_out += o.filtered_out;
         self.partial += o.partial;
         self.failed += o.failed;
         for (a, b) in self.skipped.iter_mut().zip(o.skipped) {

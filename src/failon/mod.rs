@@ -232,7 +232,8 @@ fn count(sel: &Selector, s: &Summary) -> u64 {
     let t = &s.totals;
     match sel {
         Selector::Lines => t.lines,
-        Selector::Records => t.records,
+        // Under filters, the records analysed: the condition is about the filtered set.
+        Selector::Records => t.analysed,
         Selector::Failed => t.failed,
         Selector::Malformed => t.malformed,
         Selector::Skipped => t.skipped,
@@ -260,7 +261,7 @@ fn value(o: &Operand, s: &Summary) -> Result<f64, String> {
         Operand::Rate(sel) => {
             let (base, none) = match sel {
                 Selector::Malformed | Selector::Skipped | Selector::Lines => (s.totals.lines, "no lines"),
-                _ => (s.totals.records, "no records"),
+                _ => (s.totals.analysed, "no records"),
             };
             if base == 0 {
                 return Err(none.into());

@@ -33,6 +33,7 @@ fn summary() -> Summary {
     let mut s = empty();
     s.totals.lines = 12;
     s.totals.records = 11;
+    s.totals.analysed = 11;
     s.totals.malformed = 1;
     s.totals.failed = 4;
     s.by_code = counts(&[("200", 7), ("503", 4)]);

@@ -177,7 +177,18 @@ impl RecordSink for RecordsSink {
         reporter: Reporter,
         verdict: Option<&Classification>,
     ) {
-        write_record(&mut self.buf, rec, at.input, at.line, reporter, verdict);
+        let src = at.source;
+        if src.namespace.is_some() || src.pod.is_some() || src.container.is_some() {
+            // A kubelet log path names the pod: said as the wrapper would, as the JSON report's
+            // `pods` and `--namespace` read it.
+            let mut rec = rec.clone();
+            rec.meta.namespace = rec.meta.namespace.or(src.namespace.as_deref());
+            rec.meta.pod = rec.meta.pod.or(src.pod.as_deref());
+            rec.meta.container = rec.meta.container.or(src.container.as_deref());
+            write_record(&mut self.buf, &rec, at.input, at.line, reporter, verdict);
+        } else {
+            write_record(&mut self.buf, rec, at.input, at.line, reporter, verdict);
+        }
     }
 
     fn chunk_done(&mut self, seq: u64) -> bool {

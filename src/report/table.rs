@@ -36,6 +36,20 @@ fn pct(part: u64, whole: u64) -> String {
     if whole == 0 { "-".to_string() } else { format!("{:.1}%", part as f64 * 100.0 / whole as f64) }
 }
 
+/// The filters of the run, when any: `filter: --since 10m (≥ …) · --code 5xx · 1,234 records
+/// outside`. Values come from the command line: escaped.
+fn filter_line(s: &Summary, width: usize, out: &mut dyn Write) -> io::Result<()> {
+    let Some(f) = &s.filters else { return Ok(()) };
+    let text =
+        format!("{} · {} outside", esc(&f.describe()), plural(s.totals.filtered_out, "record", "records"));
+    let lines = fit::wrap(&text, "filter: ".len(), 2, width);
+    writeln!(out, "{CYAN}filter{CYAN:#}: {}", lines[0])?;
+    for l in &lines[1..] {
+        writeln!(out, "  {l}")?;
+    }
+    Ok(())
+}
+
 fn ms(v: Option<u64>) -> String {
     v.map_or_else(|| "-".to_string(), human_ms)
 }
@@ -170,6 +184,7 @@ pub fn write(s: &Summary, view: View, out: &mut dyn Write) -> io::Result<()> {
             "input error".len(),
         ));
     }
+    filter_line(s, width, out)?;
     if s.folding.folded_records > 0 {
         notes.push((
             format!("{YELLOW}note{YELLOW:#}"),
@@ -219,8 +234,10 @@ pub fn write(s: &Summary, view: View, out: &mut dyn Write) -> io::Result<()> {
                 writeln!(out, "{l}")?;
             }
         }
+    } else if t.analysed == 0 {
+        writeln!(out, "No record within the filters.")?;
     } else if t.failed == 0 {
-        writeln!(out, "{GREEN}No failed requests{GREEN:#} in {}.", plural(t.records, "record", "records"))?;
+        writeln!(out, "{GREEN}No failed requests{GREEN:#} in {}.", plural(t.analysed, "record", "records"))?;
     } else {
         headline(s, width, out)?;
     }
@@ -327,8 +344,8 @@ fn headline(s: &Summary, width: usize, out: &mut dyn Write) -> io::Result<()> {
     let head = format!(
         "{} failed of {} ({})",
         thousands(t.failed),
-        plural(t.records, "record", "records"),
-        pct(t.failed, t.records)
+        plural(t.analysed, "record", "records"),
+        pct(t.failed, t.analysed)
     );
     let lead_cause = s.incidents.first().map(|i| s.findings[i.findings[0]].cause);
     let mut parts = vec![head.clone(), format!("5xx {}", thousands(s.count_5xx()))];
@@ -371,7 +388,12 @@ fn upstream_table(s: &Summary, top: usize, width: usize, out: &mut dyn Write) ->
     } else {
         String::new()
     };
-    writeln!(out, "{BOLD}UPSTREAMS{BOLD:#} ({shown} of {} by requests{more})", s.upstreams.len())?;
+    writeln!(
+        out,
+        "{BOLD}UPSTREAMS{BOLD:#} ({shown} of {} by {}{more})",
+        s.upstreams.len(),
+        s.upstreams_sorted_by
+    )?;
     let live = s.windows.is_some();
     let mut cols = vec![
         fit::Col { head: "cluster", right: false, drop: None, shrink: Some((24, 12)) },

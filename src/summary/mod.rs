@@ -15,10 +15,12 @@ use crate::source::InputInfo;
 pub mod findings;
 pub mod rank;
 mod values;
+mod view;
 
 pub use findings::Finding;
 pub use rank::Incident;
 pub use values::{Counts, Percentiles, format_epoch_ms, human_ms};
+pub use view::{UpstreamSort, View};
 
 /// Bumped on any incompatible change of the JSON output; additions keep the version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -26,13 +28,19 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Totals {
     pub lines: u64,
+    /// Every record read: `analysed + filtered_out`.
     pub records: u64,
+    /// Records the filters let through (all of them without filters): what every other count,
+    /// rate and percentile of the report is about.
+    pub analysed: u64,
+    /// Records outside the filters (`--since`, `--code`, …; 0 without filters).
+    pub filtered_out: u64,
     pub skipped: u64,
     pub malformed: u64,
     /// Records read from cut lines (pasted into a ticket), with only some fields (a subset of
     /// `records`).
     pub partial: u64,
-    /// Records classified as failures (a subset of `records`).
+    /// Records classified as failures (a subset of `analysed`).
     pub failed: u64,
     pub skipped_by_reason: Counts,
     pub malformed_by_kind: Counts,
@@ -101,6 +109,9 @@ pub struct Summary {
     pub tool: &'static str,
     pub version: &'static str,
     pub totals: Totals,
+    /// The filters of the run, when any was given (see `crate::filter`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filters: Option<crate::filter::FilterOut>,
     pub inputs: Vec<InputSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_range: Option<TimeRange>,
@@ -115,6 +126,8 @@ pub struct Summary {
     /// Live mode only: last minute, last five minutes, since start, over all records.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub windows: Option<crate::aggregate::window::Windows>,
+    /// What `upstreams` is ordered by (`--sort`): `failed`, `requests`, `fail-rate`, `p99`.
+    pub upstreams_sorted_by: &'static str,
     pub upstreams: Vec<UpstreamSummary>,
     pub folding: Folding,
     /// Ordered by incident (see [`rank`]): each incident's lead, then its other hops.
@@ -184,7 +197,9 @@ impl Summary {
         }
         let totals = Totals {
             lines: agg.lines(),
-            records: agg.records,
+            records: agg.records + agg.filtered_out,
+            analysed: agg.records,
+            filtered_out: agg.filtered_out,
             skipped: agg.skipped_total(),
             malformed: agg.malformed,
             partial: agg.partial,
@@ -252,6 +267,7 @@ impl Summary {
             tool: "envoy-triage",
             version: env!("CARGO_PKG_VERSION"),
             totals,
+            filters: None,
             inputs: inputs
                 .iter()
                 .zip(per_input)
@@ -271,6 +287,7 @@ impl Summary {
             windows: live.map(|(l, now, first)| {
                 crate::aggregate::window::Windows::of(&l.overall, now, first, (agg.records, agg.failed))
             }),
+            upstreams_sorted_by: "requests",
             upstreams,
             folding: Folding {
                 max_clusters: agg.max_clusters,

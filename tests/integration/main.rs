@@ -11,6 +11,7 @@ mod bounds;
 mod cli;
 mod explain;
 mod failon;
+mod filters;
 mod follow;
 mod hostile;
 mod inputs;
