@@ -794,6 +794,7 @@ fn classify_failure(rec: &Record<'_>, reporter: Reporter) -> Classification {
     Classification { cause, domain: domain(cause, reporter, &facts), reporter, evidence }
 }
 
+pub mod origin;
 pub mod reporter;
 
 pub use reporter::{ip_of, reporter};
