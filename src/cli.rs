@@ -2,6 +2,7 @@
 //! scripts and the manual page (`completions`, `man`). `crate::config` validates the flags into
 //! a `Config`, and nothing past that boundary sees clap.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::builder::PossibleValue;
@@ -9,6 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum, ValueHint};
 use clap_complete::Shell;
 
 use crate::report::{Color, Format};
+use crate::trace::Output as TraceOutput;
 
 /// The examples that end `--help` (and make the manual's EXAMPLES): what each does, then its
 /// commands. They are printed through the help template, which clap does not wrap, because
@@ -32,6 +34,13 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
         &[
             "envoy-triage --follow '/var/log/pods/*/istio-proxy/*.log'",
             "kubectl logs -f deploy/checkout -c istio-proxy | envoy-triage --interval 5",
+        ],
+    ),
+    (
+        "Which hop failed? One request across gateway and sidecars, by x-request-id:",
+        &[
+            "envoy-triage trace fd6eb3c7-bdb0-455b-8206-513d90478c8a logs/",
+            "envoy-triage trace -e ID1 -e ID2 logs/ -o json | jq .origin",
         ],
     ),
     (
@@ -153,7 +162,7 @@ pub struct Cli {
 }
 
 /// The subcommands' names (for "did you mean" when a file argument is not found).
-pub const SUBCOMMANDS: [&str; 3] = ["explain", "completions", "man"];
+pub const SUBCOMMANDS: [&str; 4] = ["explain", "trace", "completions", "man"];
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -168,6 +177,37 @@ pub enum Command {
         /// Log format, as for the main command.
         #[arg(short = 'F', long, default_value = "auto", value_name = "FORMAT")]
         format: String,
+    },
+    /// Trace requests across hops: every record of a request id (x-request-id) across files and
+    /// pods, in hop order (gateway → client sidecar → server sidecar), and the hop where its
+    /// failure originated, with why.
+    ///
+    /// As in ripgrep, the first argument is the request id and the others are inputs; with -e,
+    /// every argument is an input. Inputs are read as by the main command (files, directories,
+    /// gzip, zstd, kubectl/stern/CRI wrappers); none or `-` reads stdin. Records without a
+    /// request id are attached by address and time. Exit code 0 when every id was found, 1 when
+    /// one was not (said on stderr), 2 on error.
+    ///
+    /// Example: envoy-triage trace fd6eb3c7-bdb0-455b-8206-513d90478c8a logs/
+    Trace {
+        /// The request id to trace (`%REQ(X-REQUEST-ID)%`); with -e, the first input instead.
+        #[arg(value_name = "REQUEST-ID", required_unless_present = "ids")]
+        id: Option<OsString>,
+        /// Access-log files or directories; `-` or none reads stdin.
+        #[arg(value_name = "PATH", value_hint = ValueHint::AnyPath)]
+        paths: Vec<PathBuf>,
+        /// A request id to trace (repeatable); every argument is then an input.
+        #[arg(short = 'e', long = "id", value_name = "ID")]
+        ids: Vec<String>,
+        /// How traces are written.
+        #[arg(short, long, value_enum, default_value_t = TraceOutput::Table)]
+        output: TraceOutput,
+        /// Log format, as for the main command.
+        #[arg(short = 'F', long, default_value = "auto", value_name = "FORMAT")]
+        format: String,
+        /// Worker threads, as for the main command [default: the cores available].
+        #[arg(short = 'j', long, value_name = "N")]
+        threads: Option<usize>,
     },
     /// Print the completion script for a shell to stdout.
     ///
@@ -255,6 +295,21 @@ impl ValueEnum for Format {
                 "One JSON object per record, every field under stable names, with its cause (for jq, DuckDB, \
                  ClickHouse); see docs/records.md",
             ),
+        })
+    }
+}
+
+impl ValueEnum for TraceOutput {
+    fn value_variants<'a>() -> &'a [Self] {
+        &TraceOutput::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            TraceOutput::Table => PossibleValue::new("table")
+                .help("Each request: its hops in order, one line each, then where its failure originated"),
+            TraceOutput::Json => PossibleValue::new("json")
+                .help("One JSON object per line per request id, with its hops and origin (docs/trace.md)"),
         })
     }
 }

@@ -41,3 +41,4 @@ pub mod response_flags;
 pub mod scan;
 pub mod source;
 pub mod summary;
+pub mod trace;

@@ -166,6 +166,8 @@ pub struct RecordAt<'a> {
     pub input: &'a str,
     /// 1-based line number in the input (counted by the reader: see [`Feed::lines_in`]).
     pub line: u64,
+    /// The pod the input's path names (a kubelet log path), when it does.
+    pub pod: Option<&'a [u8]>,
 }
 
 /// A per-record output: a [`RecordSink`] for each worker, and whatever writes what they made.
@@ -199,7 +201,11 @@ pub fn process_chunk(
             Decoded::Record => {
                 let (reporter, verdict) = agg.add_record(&rec, pos, meta);
                 if let Some(sink) = sink.as_mut() {
-                    let at = RecordAt { input: &meta.name, line: chunk.first_line + line_no as u64 };
+                    let at = RecordAt {
+                        input: &meta.name,
+                        line: chunk.first_line + line_no as u64,
+                        pod: meta.pod.as_deref(),
+                    };
                     sink.record(&rec, at, reporter, verdict.as_ref());
                 }
             }
