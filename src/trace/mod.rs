@@ -442,3 +442,75 @@ fn next_by_address(h: &Hit, trace: &[Hit], by_remote: &HashMap<&str, Vec<&Hit>>)
     }
     Some(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client sidecar's `503 UC` on connection 10.44.1.20:46102 → 10.44.2.40:9080 (traced), and
+    /// the server's id-less `0 NR filter_chain_not_found` records starting `server_starts` ms
+    /// after it, on the same connection.
+    fn attached(client_duration: u64, server_starts: &[i64]) -> Vec<(u64, bool)> {
+        let t0 = 1_795_000_000_000;
+        let client = Hit {
+            input: Arc::from("a.log"),
+            line: 1,
+            pod: None,
+            reporter: Reporter::ClientSidecar,
+            cause: Some(Cause::UpstreamReset),
+            start_time: None,
+            start_ms: Some(t0),
+            method: Some("GET".into()),
+            path: Some("/ratings/1".into()),
+            authority: None,
+            response_code: Some(503),
+            flags: ResponseFlags::only(crate::response_flags::Flag::UC),
+            details: "upstream_reset_before_response_started{connection_termination}".into(),
+            transport_failure: None,
+            duration_ms: Some(client_duration),
+            request_id: Some("id".into()),
+            upstream_cluster: "outbound|9080||ratings.bookinfo.svc.cluster.local".into(),
+            upstream_host: "10.44.2.40:9080".into(),
+            upstream_local: Some("10.44.1.20:46102".into()),
+            downstream_local: Some("10.96.14.3:9080".into()),
+            downstream_remote: Some("10.44.1.20:51544".into()),
+            matched: false,
+        };
+        let candidates: Vec<(u64, Hit)> = server_starts
+            .iter()
+            .enumerate()
+            .map(|(i, dt)| {
+                let server = Hit {
+                    line: 2 + i as u64,
+                    reporter: Reporter::Unknown,
+                    cause: Some(Cause::TlsFailure),
+                    start_ms: Some(t0 + dt),
+                    request_id: None,
+                    response_code: Some(0),
+                    details: "filter_chain_not_found".into(),
+                    upstream_cluster: String::new(),
+                    upstream_host: String::new(),
+                    upstream_local: None,
+                    downstream_local: Some("10.44.2.40:9080".into()),
+                    downstream_remote: Some("10.44.1.20:46102".into()),
+                    ..client.clone()
+                };
+                (0, server)
+            })
+            .collect();
+        let order = HashMap::from([("a.log".to_string(), 0)]);
+        let traces = build(&["id".to_string()], vec![client], &candidates, &order);
+        traces[0].hops.iter().map(|h| (h.line, h.matched)).collect()
+    }
+
+    #[test]
+    fn the_next_hop_is_the_nearest_start_within_the_span_and_its_slack() {
+        assert_eq!(attached(0, &[2]), [(1, false), (2, true)]);
+        // The nearest of several on the same connection (a reused port).
+        assert_eq!(attached(0, &[700, -3, 40_000]), [(1, false), (3, true)]);
+        // Outside the client's span and the slack: not this request's.
+        assert_eq!(attached(0, &[SLACK_MS + 1]), [(1, false)]);
+        assert_eq!(attached(5_000, &[5_000 + SLACK_MS]), [(1, false), (2, true)]);
+        assert_eq!(attached(0, &[-SLACK_MS - 1]), [(1, false)]);
+    }
+}
