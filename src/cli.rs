@@ -61,7 +61,7 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
             "envoy-triage man > ~/.local/share/man/man1/envoy-triage.1",
         ],
     ),
-    ("A file named like a command (explain, completions, man): give its path:", &["envoy-triage ./man"]),
+    ("A file named like a subcommand (explain, trace, man, …): give its path:", &["envoy-triage ./man"]),
 ];
 
 /// The prose after the examples in `--help` (wrapped by clap) and the manual's NOTES.
@@ -111,7 +111,7 @@ pub struct Cli {
     /// Access-log files (plain, gzip or zstd) or directories (walked recursively); `-` or none
     /// reads stdin.
     ///
-    /// A file named like a command (explain, completions, man) is read when given as a path:
+    /// A file named like a command (explain, trace, completions, man) is read when given as a path:
     /// `./man`.
     #[arg(value_hint = ValueHint::AnyPath)]
     pub files: Vec<PathBuf>,

@@ -18,3 +18,4 @@ mod real_lines;
 mod records;
 mod signals;
 mod snapshots;
+mod trace;
