@@ -66,6 +66,11 @@ pub enum TraceError {
     Config(#[from] crate::config::ConfigError),
     #[error("a request id cannot be empty")]
     EmptyId,
+    /// (Escaped where it is printed, as every argument error is.)
+    #[error(
+        "'{0}' is a path, not a request id: give the id first (envoy-triage trace <REQUEST-ID> {0}), or ids with -e"
+    )]
+    IdIsAPath(String),
 }
 
 impl TraceConfig {
@@ -93,6 +98,10 @@ impl TraceConfig {
         let mut ids = given;
         match id {
             Some(first) if !ids.is_empty() => files.insert(0, PathBuf::from(first)),
+            // `trace logs/` forgot the id: it would read stdin for a request named `logs/`.
+            Some(first) if files.is_empty() && std::path::Path::new(&first).exists() => {
+                return Err(TraceError::IdIsAPath(first.to_string_lossy().into_owned()));
+            }
             Some(first) => ids.push(first.to_string_lossy().into_owned()),
             None => {}
         }

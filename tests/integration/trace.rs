@@ -266,6 +266,17 @@ fn an_unreadable_input_exits_2_even_when_the_id_is_found() {
 }
 
 #[test]
+fn a_path_where_the_id_goes_is_said_rather_than_waiting_on_stdin() {
+    let out = bin().args(["trace", &fixture("")]).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is a path, not a request id: give the id first"), "{err}");
+    // With -e it is an input.
+    let (code, _, err) = traced(&["-e", "6b8d4fa5-3e2c-4d7a-9b01-4f6e8a2c0d43", &fixture("")]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
 fn ids_and_arguments_from_the_terminal_are_escaped() {
     let out = bin().args(["trace", "\x1b[31mred\u{202e}", &fixture("refused-pod-ip.log")]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
