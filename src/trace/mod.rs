@@ -44,6 +44,10 @@ pub enum Output {
 /// fail (about 0.5 KB each).
 pub const CANDIDATES: usize = 20_000;
 
+/// Records kept per request id: a request has a handful, and an id that thousands of records
+/// share (a client that sends a fixed `x-request-id`) must not hold them all.
+pub const HOPS: usize = 1_000;
+
 /// How far outside a hop's own span (start … start + duration) the next hop's record may
 /// start: proxies on other nodes have other clocks, and a record's start is taken when its
 /// request began, not when the connection did.
@@ -196,12 +200,16 @@ pub struct Trace {
     pub hops: Vec<Hit>,
     /// `hop` indexes `hops`.
     pub origin: Option<Origin>,
+    /// Records of this id past the first [`HOPS`], left out.
+    pub not_shown: u64,
 }
 
 /// What every worker's sink found.
 #[derive(Debug, Default)]
 struct Collected {
     hits: Vec<Hit>,
+    /// Records seen per traced id (kept or not).
+    hits_seen: HashMap<String, u64>,
     /// Failed records without a request id, kept for matching by address.
     candidates: Vec<(u64, Hit)>,
     /// Candidates seen (kept or not).
@@ -209,10 +217,18 @@ struct Collected {
 }
 
 impl Collected {
-    /// Keeps the [`CANDIDATES`] of smallest key: the same set whatever order they came in.
+    /// Keeps the [`CANDIDATES`] of smallest key, and the first [`HOPS`] records of each id by
+    /// input name and line: the same sets whatever order they came in.
     fn prune(&mut self) {
         self.candidates.sort_by(|a, b| (a.0, &a.1.input, a.1.line).cmp(&(b.0, &b.1.input, b.1.line)));
         self.candidates.truncate(CANDIDATES);
+        self.hits.sort_by(|a, b| (&a.request_id, &a.input, a.line).cmp(&(&b.request_id, &b.input, b.line)));
+        let mut kept: HashMap<Option<String>, usize> = HashMap::new();
+        self.hits.retain(|h| {
+            let n = kept.entry(h.request_id.clone()).or_default();
+            *n += 1;
+            *n <= HOPS
+        });
     }
 }
 
@@ -276,10 +292,14 @@ impl RecordSink for TraceSink {
             return true;
         }
         let mut c = self.collected.lock().unwrap_or_else(|p| p.into_inner());
+        for h in &self.hits {
+            *c.hits_seen.entry(h.request_id.clone().unwrap_or_default()).or_default() += 1;
+        }
+        let grown = c.hits.len() + self.hits.len() > 2 * HOPS * c.hits_seen.len().max(1);
         c.hits.append(&mut self.hits);
         c.seen += self.candidates.len() as u64;
         c.candidates.append(&mut self.candidates);
-        if c.candidates.len() > 2 * CANDIDATES {
+        if grown || c.candidates.len() > 2 * CANDIDATES {
             c.prune();
         }
         true
@@ -320,7 +340,11 @@ pub fn run(cfg: &TraceConfig) -> io::Result<ExitCode> {
     collected.prune();
     let order: HashMap<String, usize> =
         inputs.iter().enumerate().map(|(i, input)| (input.name(), i)).collect();
-    let traces = build(&cfg.ids, collected.hits, &collected.candidates, &order);
+    let mut traces = build(&cfg.ids, collected.hits, &collected.candidates, &order);
+    for t in &mut traces {
+        let seen = collected.hits_seen.get(&t.id).copied().unwrap_or(0);
+        t.not_shown = seen.saturating_sub(t.hops.iter().filter(|h| !h.matched).count() as u64);
+    }
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -412,7 +436,7 @@ pub fn build(
             });
             let views: Vec<Hop<'_>> = hops.iter().map(Hit::hop).collect();
             let origin = origin::origin(&views);
-            Trace { id: id.clone(), hops, origin }
+            Trace { id: id.clone(), hops, origin, not_shown: 0 }
         })
         .collect()
 }

@@ -30,6 +30,9 @@ pub fn table(traces: &[Trace], out: &mut dyn Write) -> io::Result<()> {
         }
         let n = t.hops.len();
         header.push(format!("{n} {}", if n == 1 { "hop" } else { "hops" }));
+        if t.not_shown > 0 {
+            header.push(format!("{} more records of this id not shown", t.not_shown));
+        }
         writeln!(out, "{}", header.join(" · "))?;
         let mut rows: Vec<Vec<String>> = t.hops.iter().enumerate().map(|(i, h)| row(i, h)).collect();
         // The pod column only when a wrapper or a kubelet path named one.
@@ -100,6 +103,7 @@ struct JsonTrace<'a> {
     request_id: &'a str,
     found: bool,
     hops: Vec<JsonHop<'a>>,
+    hops_not_shown: u64,
     origin: Option<JsonOrigin<'a>>,
 }
 
@@ -179,7 +183,13 @@ pub fn json(traces: &[Trace], out: &mut dyn Write) -> io::Result<()> {
             place: o.place.name(),
             why: Cow::Borrowed(&o.why),
         });
-        let row = JsonTrace { request_id: &t.id, found: !t.hops.is_empty(), hops, origin };
+        let row = JsonTrace {
+            request_id: &t.id,
+            found: !t.hops.is_empty(),
+            hops,
+            hops_not_shown: t.not_shown,
+            origin,
+        };
         crate::report::json::write_compact(&mut *out, &row).map_err(io::Error::from)?;
         out.write_all(b"\n")?;
     }

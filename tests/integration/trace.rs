@@ -295,7 +295,7 @@ fn the_json_shape_is_the_documented_one() {
         k.sort();
         k
     };
-    assert_eq!(keys(&traces[0]), sorted(&["request_id", "found", "hops", "origin"]));
+    assert_eq!(keys(&traces[0]), sorted(&["request_id", "found", "hops", "hops_not_shown", "origin"]));
     assert_eq!(
         keys(&traces[0]["hops"][0]),
         sorted(&[
@@ -403,4 +403,29 @@ fn the_table_of_one_trace_is_unchanged_at_any_thread_count() {
     insta::with_settings!({ description => "envoy-triage trace -j 1|2 fd6eb3c7-bdb0-455b-8206-513d90478c8a tests/data/encodings/wrapped/", omit_expression => true }, {
         insta::assert_snapshot!("trace_table", one);
     });
+}
+
+#[test]
+fn an_id_thousands_of_records_share_keeps_the_first_thousand_and_says_so() {
+    // A client that sends a fixed x-request-id: 2,500 records of one "request".
+    let line = r#"[2026-11-25T02:30:52.320Z] "GET /reviews/1 HTTP/1.1" 503 - via_upstream - "-" 0 121 77 75 "-" "python-requests/2.31.0" "fixed-id" "reviews:9080" "127.0.0.40:9080" outbound|9080||reviews.bookinfo.svc.cluster.local 127.0.0.20:34052 127.0.1.2:9080 127.0.0.20:36111 - default"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fixed.log");
+    std::fs::write(&path, format!("{line}\n").repeat(2_500)).unwrap();
+    let path = path.display().to_string();
+    let run = |threads: &str| traced(&["-j", threads, "fixed-id", &path]);
+    let (code, one, err) = run("1");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(one, run("3").1, "the same records at any thread count");
+    let t = &one[0];
+    assert_eq!(t["hops"].as_array().unwrap().len(), 1_000);
+    assert_eq!(t["hops_not_shown"], 1_500);
+    let lines: Vec<u64> = t["hops"].as_array().unwrap().iter().map(|h| h["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, (1..=1_000).collect::<Vec<u64>>());
+    let table = bin().args(["trace", "fixed-id", &path]).output().unwrap();
+    let head = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        head.lines().next().unwrap().ends_with("· 1000 hops · 1500 more records of this id not shown"),
+        "{head:.300}"
+    );
 }
