@@ -357,8 +357,8 @@ pub fn run(cfg: &TraceConfig) -> io::Result<ExitCode> {
     if dropped > 0 {
         eprintln!(
             "envoy-triage: {dropped} failed records without a request id were not kept for matching by \
-             address (only the first {CANDIDATES} are): trace fewer inputs, or a shorter time range, if a \
-             hop is missing"
+             address (at most {CANDIDATES} are kept, chosen by address): if a hop is missing, trace \
+             fewer inputs, or only the proxies of this request"
         );
     }
     let missing: Vec<&Trace> = traces.iter().filter(|t| t.hops.is_empty()).collect();
