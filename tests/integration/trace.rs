@@ -429,3 +429,38 @@ fn an_id_thousands_of_records_share_keeps_the_first_thousand_and_says_so() {
         "{head:.300}"
     );
 }
+
+#[test]
+fn past_twenty_thousand_records_without_an_id_the_rest_are_counted_and_said() {
+    // 25,000 connections a STRICT server closed, each from another client port, and a traced
+    // request: memory stays bounded, and stderr says what matching by address could not see.
+    let mut text = std::fs::read_to_string(fixture("circuit-breaker.log")).unwrap();
+    for i in 0..25_000u32 {
+        text.push_str(&format!(
+            "[2026-11-25T03:11:{:02}.{:03}Z] \"- - -\" 0 NR filter_chain_not_found - \"-\" 0 0 0 - \"-\" \"-\" \"-\" \"-\" \"-\" - - 10.44.2.40:9080 10.44.{}.{}:{} - -\n",
+            i / 1000 % 60,
+            i % 1000,
+            i % 200,
+            i % 250,
+            20_000 + i % 40_000
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.log");
+    std::fs::write(&path, text).unwrap();
+    let path = path.display().to_string();
+    let run = |threads: &str| traced(&["-j", threads, "6b8d4fa5-3e2c-4d7a-9b01-4f6e8a2c0d43", &path]);
+    let (code, one, err) = run("1");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        err,
+        "envoy-triage: 5000 failed records without a request id were not kept for matching by address \
+         (at most 20000 are kept, chosen by address): if a hop is missing, trace fewer inputs, or only \
+         the proxies of this request\n"
+    );
+    assert_eq!((one.clone(), err), {
+        let (_, v, e) = run("2");
+        (v, e)
+    });
+    assert_eq!(origin(&one[0]), (2, "client_sidecar".to_string()));
+}
