@@ -127,7 +127,7 @@ fn show_progress(format: Format, inputs: &[source::Input]) -> bool {
 
 /// Someone is about to type log lines by hand, which is rarely what they meant: say how logs
 /// get in (in batch and in live mode alike: a terminal is a stream).
-fn hint_if_typing() {
+pub(crate) fn hint_if_typing() {
     if io::IsTerminal::is_terminal(&io::stdin()) {
         eprintln!(
             "envoy-triage: reading access logs from the terminal (end with Ctrl-D); pipe them in \

@@ -2,6 +2,7 @@
 //! scripts and the manual page (`completions`, `man`). `crate::config` validates the flags into
 //! a `Config`, and nothing past that boundary sees clap.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::builder::PossibleValue;
@@ -10,6 +11,7 @@ use clap_complete::Shell;
 
 use crate::report::{Color, Format};
 use crate::summary::UpstreamSort;
+use crate::trace::Output as TraceOutput;
 
 /// The examples that end `--help` (and make the manual's EXAMPLES): what each does, then its
 /// commands. They are printed through the help template, which clap does not wrap, because
@@ -36,6 +38,13 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "Which hop failed? One request across gateway and sidecars, by x-request-id:",
+        &[
+            "envoy-triage trace fd6eb3c7-bdb0-455b-8206-513d90478c8a logs/",
+            "envoy-triage trace -e ID1 -e ID2 logs/ -o json | jq .origin",
+        ],
+    ),
+    (
         "A custom access-log format (the string from meshConfig.accessLogFormat):",
         &["envoy-triage --format '%START_TIME% %RESPONSE_CODE% %RESPONSE_FLAGS%' app.log"],
     ),
@@ -57,7 +66,7 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
             "envoy-triage man > ~/.local/share/man/man1/envoy-triage.1",
         ],
     ),
-    ("A file named like a command (explain, completions, man): give its path:", &["envoy-triage ./man"]),
+    ("A file named like a subcommand (explain, trace, man, …): give its path:", &["envoy-triage ./man"]),
 ];
 
 /// The prose after the examples in `--help` (wrapped by clap) and the manual's NOTES.
@@ -107,7 +116,7 @@ pub struct Cli {
     /// Access-log files (plain, gzip or zstd) or directories (walked recursively); `-` or none
     /// reads stdin.
     ///
-    /// A file named like a command (explain, completions, man) is read when given as a path:
+    /// A file named like a command (explain, trace, completions, man) is read when given as a path:
     /// `./man`.
     #[arg(value_hint = ValueHint::AnyPath)]
     pub files: Vec<PathBuf>,
@@ -197,7 +206,7 @@ pub struct Cli {
 }
 
 /// The subcommands' names (for "did you mean" when a file argument is not found).
-pub const SUBCOMMANDS: [&str; 3] = ["explain", "completions", "man"];
+pub const SUBCOMMANDS: [&str; 4] = ["explain", "trace", "completions", "man"];
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -212,6 +221,37 @@ pub enum Command {
         /// Log format, as for the main command.
         #[arg(short = 'F', long, default_value = "auto", value_name = "FORMAT")]
         format: String,
+    },
+    /// Trace requests across hops: every record of a request id (x-request-id) across files and
+    /// pods, in hop order (gateway → client sidecar → server sidecar), and the hop where its
+    /// failure originated, with why.
+    ///
+    /// As in ripgrep, the first argument is the request id and the others are inputs; with -e,
+    /// every argument is an input. Inputs are read as by the main command (files, directories,
+    /// gzip, zstd, kubectl/stern/CRI wrappers); none or `-` reads stdin. Records without a
+    /// request id are attached by address and time. Exit code 0 when every id was found, 1 when
+    /// one was not (said on stderr), 2 on error.
+    ///
+    /// Example: envoy-triage trace fd6eb3c7-bdb0-455b-8206-513d90478c8a logs/
+    Trace {
+        /// The request id to trace (`%REQ(X-REQUEST-ID)%`); with -e, the first input instead.
+        #[arg(value_name = "REQUEST-ID", required_unless_present = "ids")]
+        id: Option<OsString>,
+        /// Access-log files or directories; `-` or none reads stdin.
+        #[arg(value_name = "PATH", value_hint = ValueHint::AnyPath)]
+        paths: Vec<PathBuf>,
+        /// A request id to trace (repeatable); every argument is then an input.
+        #[arg(short = 'e', long = "id", value_name = "ID")]
+        ids: Vec<String>,
+        /// How traces are written.
+        #[arg(short, long, value_enum, default_value_t = TraceOutput::Table)]
+        output: TraceOutput,
+        /// Log format, as for the main command.
+        #[arg(short = 'F', long, default_value = "auto", value_name = "FORMAT")]
+        format: String,
+        /// Worker threads, as for the main command [default: the cores available].
+        #[arg(short = 'j', long, value_name = "N")]
+        threads: Option<usize>,
     },
     /// Print the completion script for a shell to stdout.
     ///
@@ -299,6 +339,21 @@ impl ValueEnum for Format {
                 "One JSON object per record, every field under stable names, with its cause (for jq, DuckDB, \
                  ClickHouse); see docs/records.md",
             ),
+        })
+    }
+}
+
+impl ValueEnum for TraceOutput {
+    fn value_variants<'a>() -> &'a [Self] {
+        &TraceOutput::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            TraceOutput::Table => PossibleValue::new("table")
+                .help("Each request: its hops in order, one line each, then where its failure originated"),
+            TraceOutput::Json => PossibleValue::new("json")
+                .help("One JSON object per line per request id, with its hops and origin (docs/trace.md)"),
         })
     }
 }

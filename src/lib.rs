@@ -42,3 +42,4 @@ pub mod response_flags;
 pub mod scan;
 pub mod source;
 pub mod summary;
+pub mod trace;

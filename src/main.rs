@@ -19,6 +19,11 @@ fn main() -> ExitCode {
         Some(Command::Explain { lines, format }) => return explain(lines, &format),
         Some(Command::Completions { shell }) => return print(&cli::completions(shell)),
         Some(Command::Man) => return print(&cli::man_page()),
+        Some(Command::Trace { id, paths, ids, output, format, threads }) => {
+            return trace(envoy_triage::trace::TraceConfig::from_args(
+                id, paths, ids, output, &format, threads,
+            ));
+        }
         None => {}
     }
     let config = match Config::from_cli(cli) {
@@ -30,6 +35,25 @@ fn main() -> ExitCode {
         }
     };
     match app::run(&config) {
+        Ok(code) => code,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("envoy-triage: {}", envoy_triage::escape::escape_controls(&e.to_string()));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `trace`: its exit code is its own (0 all found, 1 an id not found, 2 error).
+fn trace(config: Result<envoy_triage::trace::TraceConfig, envoy_triage::trace::TraceError>) -> ExitCode {
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("envoy-triage: {}", escape_lines(&e.to_string()));
+            return ExitCode::from(2);
+        }
+    };
+    match envoy_triage::trace::run(&config) {
         Ok(code) => code,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {

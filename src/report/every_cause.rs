@@ -90,7 +90,8 @@ fn every_cause_is_counted_summarised_and_written_by_every_output() {
     super::json::write_event(&summary, "summary", 1, 0, &mut event).unwrap();
     let event = String::from_utf8(event).unwrap();
     let mut table = Vec::new();
-    let view = super::table::View { top: Cause::COUNT * 4, width: 120, details: Cause::COUNT * 4 };
+    let view =
+        super::table::View { inputs: &[], top: Cause::COUNT * 4, width: 120, details: Cause::COUNT * 4 };
     super::table::write(&summary, view, &mut table).unwrap();
     let table = String::from_utf8(table).unwrap();
     let records = String::from_utf8(records).unwrap();

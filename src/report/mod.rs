@@ -48,6 +48,9 @@ pub struct ReportOptions {
     /// Every incident shown is told in full (`--verbose`), not only the first
     /// [`table::DETAILS`].
     pub verbose: bool,
+    /// The inputs as given on the command line (none: stdin), for the `envoy-triage trace`
+    /// command the table suggests.
+    pub inputs: Vec<String>,
 }
 
 /// What a report is written for: a live refresh or the final report.
@@ -95,6 +98,7 @@ pub fn emit(summary: &Summary, opts: &ReportOptions, frame: Frame) -> io::Result
             };
             let mut out = anstream::AutoStream::new(io::stdout().lock(), choice);
             let mut view = table::View {
+                inputs: &opts.inputs,
                 top: opts.top,
                 width: fit::terminal_width(),
                 details: if opts.verbose { opts.top } else { table::DETAILS },

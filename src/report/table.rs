@@ -56,7 +56,9 @@ fn ms(v: Option<u64>) -> String {
 
 /// How the table is laid out.
 #[derive(Debug, Clone, Copy)]
-pub struct View {
+pub struct View<'a> {
+    /// The inputs as given (none: stdin), for the `trace` command suggested.
+    pub inputs: &'a [String],
     /// Incidents and upstreams listed.
     pub top: usize,
     /// Columns to fit (see [`fit::terminal_width`]).
@@ -121,7 +123,7 @@ fn share_text(share: f64) -> String {
     }
 }
 
-pub fn write(s: &Summary, view: View, out: &mut dyn Write) -> io::Result<()> {
+pub fn write(s: &Summary, view: View<'_>, out: &mut dyn Write) -> io::Result<()> {
     let width = view.width.max(fit::MIN_WIDTH);
     let t = &s.totals;
     writeln!(
@@ -300,7 +302,7 @@ pub fn write(s: &Summary, view: View, out: &mut dyn Write) -> io::Result<()> {
 
     for inc in s.incidents.iter().take(shown.min(view.details)) {
         writeln!(out)?;
-        incident(out, s, inc, width)?;
+        incident(out, s, inc, view.inputs, width)?;
     }
     if view.details > 0 && shown > view.details.min(shown) {
         writeln!(out)?;
@@ -459,6 +461,32 @@ fn duration_note(p: &Percentiles, cutoff: Option<u64>) -> String {
     }
 }
 
+/// `s` as one shell word: bare when it is only characters no shell treats specially, else in
+/// single quotes (a `'` inside written `'\''`).
+fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The `envoy-triage trace` command that shows request `id` hop by hop over this run's inputs.
+fn trace_command(id: &str, inputs: &[String]) -> String {
+    let paths: Vec<&String> = inputs.iter().filter(|i| i.as_str() != "-").collect();
+    if paths.is_empty() {
+        // Stdin cannot be read again: the same logs must be piped in once more.
+        return format!("… | envoy-triage trace {}", shell_word(id));
+    }
+    let mut c = format!("envoy-triage trace {}", shell_word(id));
+    for p in paths {
+        c.push(' ');
+        c.push_str(&shell_word(p));
+    }
+    c
+}
+
 /// Sample values, each escaped and marked when cut.
 fn sample_list(values: &[String], from: &Option<Vec<Option<u64>>>) -> Vec<String> {
     let from = |i: usize| from.as_ref().and_then(|f| f.get(i).copied().flatten());
@@ -547,7 +575,13 @@ fn full_upstream(f: &Finding) -> String {
 
 /// An incident in full: its lead finding's judgement, evidence and next steps, then how the
 /// other proxies saw the same requests.
-fn incident(out: &mut dyn Write, s: &Summary, inc: &Incident, width: usize) -> io::Result<()> {
+fn incident(
+    out: &mut dyn Write,
+    s: &Summary,
+    inc: &Incident,
+    inputs: &[String],
+    width: usize,
+) -> io::Result<()> {
     let f = &s.findings[inc.findings[0]];
     let title = format!(
         "{} · {} · {} ({} of {})",
@@ -610,6 +644,10 @@ fn incident(out: &mut dyn Write, s: &Summary, inc: &Incident, width: usize) -> i
     }
     if !f.request_ids.is_empty() {
         field_parts(out, "ids", &sample_list(&f.request_ids, &f.request_ids_truncated_from), " ", width)?;
+    }
+    if let Some(id) = f.request_ids.first().filter(|_| f.request_ids_truncated_from.is_none()) {
+        // Commands are never wrapped: it must run as pasted.
+        writeln!(out, "   {DIM}{:<9}{DIM:#} {CYAN}{}{CYAN:#}", "trace", esc(&trace_command(id, inputs)))?;
     }
     if !f.pods.is_empty() {
         field_parts(out, "logged by", &sample_list(&f.pods, &f.pods_truncated_from), ", ", width)?;

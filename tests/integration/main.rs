@@ -20,3 +20,4 @@ mod real_lines;
 mod records;
 mod signals;
 mod snapshots;
+mod trace;

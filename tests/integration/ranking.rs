@@ -181,6 +181,15 @@ fn an_outage_at_a_few_percent_of_the_lines_is_the_first_incident() {
     assert!(table.contains("#1 connection_refused · application · server sidecar · 120 requests"), "{table}");
     assert!(table.contains("other hop client sidecar: app_error · 120 requests"), "{table}");
     assert!(table.contains("   broke at  the app (behind the server sidecar)\n"), "{table}");
+    // The table's `trace` command runs as printed and follows the request to the same hop.
+    let trace = table.lines().find(|l| l.starts_with("   trace ")).unwrap();
+    let words: Vec<&str> = trace.split_whitespace().skip(1).collect();
+    assert_eq!(words[..2], ["envoy-triage", "trace"], "{trace}");
+    assert_eq!(words[3], log, "{trace}");
+    let out = bin().args(&words[1..]).output().unwrap();
+    let traced = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{traced}");
+    assert!(traced.contains("originated at: the app (behind the server sidecar), hop 2"), "{traced}");
 }
 
 /// A flood of scanners is many more lines than a small outage, and still comes after it.

@@ -69,8 +69,9 @@ fn the_table_on_the_sample_directory_is_unchanged() {
         let may_pass_the_edge = |l: &str| {
             // The text of an incident's field starts at column 13.
             let value = l.get(13..).unwrap_or("");
-            let command = value.starts_with("kubectl ") || value.starts_with("istioctl ");
-            command && (l.starts_with("   run ") || l.starts_with(&" ".repeat(13)))
+            let command = ["kubectl ", "istioctl ", "envoy-triage "].iter().any(|c| value.starts_with(c));
+            command
+                && (l.starts_with("   run ") || l.starts_with("   trace ") || l.starts_with(&" ".repeat(13)))
                 || !value.trim().contains(' ')
         };
         let too_wide: Vec<&str> =
