@@ -349,7 +349,7 @@ pub fn run(cfg: &TraceConfig) -> io::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match cfg.output {
-        Output::Table => render::table(&traces, &mut out)?,
+        Output::Table => render::table(&traces, crate::report::fit::terminal_width(), &mut out)?,
         Output::Json => render::json(&traces, &mut out)?,
     }
     out.flush()?;

@@ -8,10 +8,12 @@ use std::io::{self, Write};
 
 use super::{Hit, Trace};
 use crate::escape::escape_controls as esc;
+use crate::report::fit;
 use crate::summary::human_ms;
 
-/// The table: for each request found, its header, its hops, and its origin.
-pub fn table(traces: &[Trace], out: &mut dyn Write) -> io::Result<()> {
+/// The table: for each request found, its header, its hops, and its origin, laid out for
+/// `width` columns (`crate::report::fit`: long values lose their middle, the origin wraps).
+pub fn table(traces: &[Trace], width: usize, out: &mut dyn Write) -> io::Result<()> {
     let mut first = true;
     for t in traces.iter().filter(|t| !t.hops.is_empty()) {
         if !first {
@@ -33,34 +35,62 @@ pub fn table(traces: &[Trace], out: &mut dyn Write) -> io::Result<()> {
         if t.not_shown > 0 {
             header.push(format!("{} more records of this id not shown", t.not_shown));
         }
-        writeln!(out, "{}", header.join(" · "))?;
+        for line in fit::pack(&header, width) {
+            writeln!(out, "{line}")?;
+        }
         let mut rows: Vec<Vec<String>> = t.hops.iter().enumerate().map(|(i, h)| row(i, h)).collect();
+        let mut cols = COLUMNS.to_vec();
         // The pod column only when a wrapper or a kubelet path named one.
         if t.hops.iter().all(|h| h.pod.is_none()) {
+            cols.remove(POD);
             rows.iter_mut().for_each(|r| drop(r.remove(POD)));
         }
-        let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-        let widths: Vec<usize> = (0..columns)
-            .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|v| width(v)).max().unwrap_or(0))
-            .collect();
-        for (r, h) in rows.iter().zip(&t.hops) {
-            let mut line = String::from(" ");
-            for (c, v) in r.iter().enumerate() {
-                line.push_str(v);
-                if c + 1 < r.len() {
-                    line.push_str(&" ".repeat(widths[c] - width(v) + 2));
-                }
+        // One line per hop when every value fits whole; else a block per hop, each value on
+        // a line of its own: a trace is read for its values, which must not lose their middle.
+        let natural: usize = 1
+            + (0..cols.len())
+                .map(|c| rows.iter().map(|r| fit::width(&r[c])).max().unwrap_or(0))
+                .filter(|&w| w > 0)
+                .map(|w| w + 2)
+                .sum::<usize>();
+        if natural <= width + 2 {
+            // Rows only: the values say what they are.
+            let (lines, _) = fit::layout(&cols, &rows, 1, width);
+            for line in &lines[1..] {
+                writeln!(out, "{line}")?;
             }
-            if h.matched {
-                line.push_str("  (matched by address and time)");
+        } else {
+            for (i, h) in t.hops.iter().enumerate() {
+                block(out, i, h, width)?;
             }
-            writeln!(out, "{}", line.trim_end())?;
         }
         match &t.origin {
             Some(o) => {
-                writeln!(out, " originated at: {}, hop {} — {}", o.place.describe(), o.hop + 1, esc(&o.why))?
+                let text =
+                    format!("originated at: {}, hop {} — {}", o.place.describe(), o.hop + 1, esc(&o.why));
+                for (i, l) in fit::wrap(&text, 1, 3, width).iter().enumerate() {
+                    writeln!(out, "{}{l}", if i == 0 { " " } else { "   " })?;
+                }
             }
             None => writeln!(out, " no failure: no hop's record is a failure")?,
+        }
+    }
+    Ok(())
+}
+
+/// One hop as a block: its number, reporter, code, flags and time, then where it was read (and
+/// its pod), its upstream and its details, each on its own line.
+fn block(out: &mut dyn Write, i: usize, h: &Hit, width: usize) -> io::Result<()> {
+    let r = row(i, h);
+    let head = format!("{}  {}  {}  {}  {}", r[0], r[1], r[4], r[5], r[8]);
+    let matched = if h.matched { "  (matched by address and time)" } else { "" };
+    writeln!(out, " {head}{matched}")?;
+    let read = if h.pod.is_some() { format!("{} · pod {}", r[3], r[2]) } else { r[3].clone() };
+    for value in [read, r[7].clone(), r[6].clone()] {
+        if value != "-" {
+            // Whole values: a long one passes the edge rather than lose its middle.
+            let _ = width;
+            writeln!(out, "    {value}")?;
         }
     }
     Ok(())
@@ -69,8 +99,24 @@ pub fn table(traces: &[Trace], out: &mut dyn Write) -> io::Result<()> {
 /// Where the pod is among a hop's columns.
 const POD: usize = 2;
 
+/// A hop's columns: what never shortens (number, reporter, code, flags, duration) and what
+/// loses its middle when the row is too wide (pod, where it was read, details, upstream).
+const COLUMNS: [fit::Col; 10] = [
+    fit::Col::fixed("#", true),
+    fit::Col::fixed("reporter", false),
+    fit::Col { head: "pod", right: false, drop: Some(1), shrink: Some((20, 10)) },
+    fit::Col { head: "read at", right: false, drop: None, shrink: Some((24, 12)) },
+    fit::Col::fixed("code", true),
+    fit::Col::fixed("flags", false),
+    fit::Col { head: "details", right: false, drop: None, shrink: Some((24, 12)) },
+    fit::Col { head: "upstream", right: false, drop: None, shrink: Some((24, 12)) },
+    fit::Col::fixed("time", true),
+    fit::Col { head: "", right: false, drop: Some(2), shrink: None },
+];
+
 /// Columns of one hop: number, reporter, pod, where it was read, code, flags, details, upstream,
-/// duration. Every one is present (`-` when unknown), so that they line up.
+/// duration, and whether it was matched by address and time. Every one is present (`-` when
+/// unknown), so that they line up.
 fn row(i: usize, h: &Hit) -> Vec<String> {
     let or_dash = |v: &str| if v.is_empty() { "-".to_string() } else { esc(v).into_owned() };
     let upstream = match (h.upstream_cluster.is_empty(), h.upstream_host.is_empty()) {
@@ -89,13 +135,8 @@ fn row(i: usize, h: &Hit) -> Vec<String> {
         or_dash(&h.details),
         upstream,
         h.duration_ms.map_or_else(|| "-".to_string(), human_ms),
+        if h.matched { "(matched by address and time)".to_string() } else { String::new() },
     ]
-}
-
-/// Columns a value takes on a terminal (one per character: escaping left none that draws
-/// nothing, and logs rarely hold wide ones).
-fn width(s: &str) -> usize {
-    s.chars().count()
 }
 
 #[derive(serde::Serialize)]

@@ -205,14 +205,25 @@ fn a_record_without_the_id_is_matched_by_address_and_time_and_no_other() {
     assert_eq!(server["matched_by"], "address_and_time");
     assert_eq!(server["request_id"], Value::Null, "{server}");
     assert_eq!(server["downstream_remote_address"], traces[0]["hops"][1]["upstream_local_address"]);
-    let table = bin()
-        .args(["trace", "9d0f6bc7-5a4e-4f9c-9d23-6b8a0c4e2f65", &fixture("strict-mtls-plaintext.log")])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(table.stdout).unwrap();
+    // One line per hop on a wide terminal; a block per hop (the note on its first line, where
+    // it was read on the next) on a usual one.
+    let table = |columns: &str| {
+        let out = bin()
+            .env("COLUMNS", columns)
+            .args(["trace", "9d0f6bc7-5a4e-4f9c-9d23-6b8a0c4e2f65", &fixture("strict-mtls-plaintext.log")])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = table("400");
     let matched: Vec<&str> = text.lines().filter(|l| l.contains("(matched by address and time)")).collect();
     assert_eq!(matched.len(), 1, "{text}");
     assert!(matched[0].contains("strict-mtls-plaintext.log:6"), "{text}");
+    let text = table("80");
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| l.contains("(matched by address and time)")).expect("the note");
+    assert!(lines[at + 1].contains("strict-mtls-plaintext.log:6 · pod reviews-v1-"), "{text}");
+    assert_eq!(text.matches("(matched by address and time)").count(), 1, "{text}");
 }
 
 #[test]
@@ -422,7 +433,7 @@ fn an_id_thousands_of_records_share_keeps_the_first_thousand_and_says_so() {
     assert_eq!(t["hops_not_shown"], 1_500);
     let lines: Vec<u64> = t["hops"].as_array().unwrap().iter().map(|h| h["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, (1..=1_000).collect::<Vec<u64>>());
-    let table = bin().args(["trace", "fixed-id", &path]).output().unwrap();
+    let table = bin().env("COLUMNS", "400").args(["trace", "fixed-id", &path]).output().unwrap();
     let head = String::from_utf8(table.stdout).unwrap();
     assert!(
         head.lines().next().unwrap().ends_with("· 1000 hops · 1500 more records of this id not shown"),
