@@ -349,11 +349,20 @@ fn made(hops: &[Hop<'_>], order: &[usize], pick: usize) -> Origin {
                      protocol than the listener expects"
                 )
             }
-            Cause::ProtocolError => {
-                place = Place::Between;
+            Cause::ProtocolError if h.flags.contains(Flag::UPE) => {
+                // The answer was made past this hop: by the server (or its sidecar), whose record
+                // is not among the inputs.
+                place = Place::Upstream;
                 format!(
                     "the upstream answered the {l} with invalid HTTP ({s}): check the Service port's protocol \
                      (its name or `appProtocol`) against what the server speaks"
+                )
+            }
+            Cause::ProtocolError => {
+                place = Place::Caller;
+                format!(
+                    "the caller sent the {l} a request it could not read ({s}): a client speaking another \
+                     protocol than the port expects (TLS or HTTP/2 to a plaintext HTTP/1 listener), or a malformed request"
                 )
             }
             _ => format!("the {l} failed the request itself ({s}): look at its configuration for this route"),
@@ -465,6 +474,8 @@ mod tests {
     const CLIENT_UH: &str = r#"[2026-11-25T02:31:12.500Z] "GET /api/v1/stock HTTP/1.1" 503 UH no_healthy_upstream - "-" 0 19 0 - "-" "okhttp/4.12.0" "3e2d1c0b-9a8f-4e7d-8c6b-5a4f3e2d1c0b" "inventory:8080" "-" outbound|8080||inventory.shop.svc.cluster.local - 127.0.1.8:8080 127.0.0.20:41002 - default"#;
     const GATEWAY_NR: &str = r#"[pod/istio-ingressgateway-7d4f8b9c6-x2x9z/istio-proxy] [2026-11-25T02:31:14.000Z] "GET /.env HTTP/1.1" 404 NR route_not_found - "-" 0 0 0 - "127.0.0.206" "Mozilla/5.0" "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e" "bookinfo.example.com" "-" - - 127.0.0.10:8080 127.0.0.206:43000 - -"#;
     const CLIENT_UF_NO_SERVER: &str = r#"[2026-11-25T02:31:20.000Z] "GET /api/v1/orders HTTP/1.1" 503 URX,UF upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused} - "delayed_connect_error:_Connection_refused" 0 152 3 - "-" "okhttp/4.12.0" "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a" "orders:8080" "127.0.0.100:8080" outbound|8080||orders.shop.svc.cluster.local - 127.0.1.7:8080 127.0.0.20:41004 - default"#;
+    const GATEWAY_UPE: &str = r#"[2026-11-25T02:31:02.420Z] "GET /api/v1/export/daily.csv HTTP/1.1" 502 UPE upstream_reset_before_response_started{protocol_error} - "-" 0 87 44 - "127.0.0.206" "python-requests/2.31.0" "447e769f-23d9-4f77-8756-b5fd5d012a6d" "inventory.example.com" "127.0.0.90:8080" outbound|8080||inventory.shop.svc.cluster.local 127.0.0.10:51292 127.0.0.10:8080 127.0.0.206:44583 - -"#;
+    const GATEWAY_DPE: &str = r#"[pod/istio-ingressgateway-7d4f8b9c6-x2x9z/istio-proxy] [2026-11-25T02:31:02.635Z] "- - HTTP/1.1" 400 DPE http1.codec_error - "-" 0 11 0 - "-" "-" "-" "-" "-" - - 127.0.0.10:8080 127.0.0.20:48484 - -"#;
     const GATEWAY_200: &str = r#"[2026-11-25T02:30:52.220Z] "GET /api/v1/items?limit=50 HTTP/1.1" 200 - via_upstream - "-" 0 494 16 15 "127.0.0.205" "curl/8.5.0" "142061b0-484d-4f81-aea3-648498f0a23b" "inventory.example.com" "127.0.0.90:8080" outbound|8080||inventory.shop.svc.cluster.local 127.0.0.10:51296 127.0.0.10:8080 127.0.0.205:40711 - -"#;
 
     #[test]
@@ -550,6 +561,20 @@ mod tests {
                 0,
                 Between,
                 &["127.0.0.100:8080", "endpoint is gone"],
+            ),
+            (
+                "invalid HTTP from the upstream, whose record is not in the inputs: beyond the gateway",
+                &[GATEWAY_UPE],
+                0,
+                Upstream,
+                &["invalid HTTP", "appProtocol"],
+            ),
+            (
+                "a request the gateway could not read: its caller",
+                &[GATEWAY_DPE],
+                0,
+                Caller,
+                &["could not parse", "400 DPE"],
             ),
             (
                 "a 503 passed on by the only hop logged: beyond it",
