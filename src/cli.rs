@@ -165,6 +165,11 @@ pub struct Cli {
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub interval: f64,
 
+    /// Live mode on a terminal: redraw the plain table report instead of the full-screen
+    /// dashboard (also the default when TERM=dumb).
+    #[arg(long)]
+    pub no_dashboard: bool,
+
     /// Exit with code 1 when this condition holds, e.g. 'rate(5xx) > 1%',
     /// 'count(cause:tls_failure) > 0' or 'p99(duration) > 2s' (repeatable; see docs/fail-on.md).
     #[arg(long, value_name = "EXPR")]

@@ -53,6 +53,8 @@ pub struct Config {
     pub files: Vec<PathBuf>,
     pub follow: bool,
     pub from_start: bool,
+    /// Live mode may take the terminal for the dashboard (`--no-dashboard` says no).
+    pub dashboard: bool,
     pub interval: std::time::Duration,
     /// `--fail-on` conditions: (as written, parsed).
     pub fail_on: Vec<(String, crate::failon::Expr)>,
@@ -116,6 +118,7 @@ impl Config {
             files: cli.files,
             follow: cli.follow,
             from_start: cli.from_start,
+            dashboard: !cli.no_dashboard,
             interval: std::time::Duration::from_secs_f64(cli.interval),
             pipeline,
             filter,

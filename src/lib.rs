@@ -28,6 +28,7 @@ pub mod app;
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod escape;
 pub mod explain;
 pub mod failon;

@@ -1,7 +1,7 @@
 //! Live mode's tick loop: `--follow` on files, or a streaming stdin. Sources run as tokio tasks
 //! (`crate::source::follow`) feeding the batch worker pool; every `--interval` a tick snapshots
-//! the workers and renders through `report::emit` (the table redrawn in place on a terminal,
-//! or one NDJSON object). End of input, SIGINT and SIGTERM end the loop; what it gathered goes
+//! the workers and renders through `report::emit` (one NDJSON object, or the table redrawn in
+//! place with `--no-dashboard`) or, on a terminal, `crate::dashboard`, whose `q` ends the loop. End of input, SIGINT and SIGTERM end the loop; what it gathered goes
 //! back to `crate::app`, which writes the final report as batch mode does. A stop never waits
 //! for a read that is blocked (a quiet stdin). A closed stdout (`| head`) ends the run quietly,
 //! as in batch mode.
@@ -16,6 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::dashboard::{Action, Dashboard};
 use crate::pipeline::{RecordOutput, Workers};
 use crate::report::records::RecordsOutput;
 use crate::report::{self, Format, Frame};
@@ -50,8 +51,17 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
     let registry: Registry = Registry::default();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let started = Instant::now();
-    let redraw = format == Format::Table && io::stdout().is_terminal();
-    let ticks = redraw || format == Format::Ndjson;
+    let on_terminal = format == Format::Table && io::stdout().is_terminal();
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    // Lines typed on the terminal are the input: its keys are not the dashboard's.
+    let typed = matches!(source, LiveSource::Stdin) && io::stdin().is_terminal();
+    let mut dashboard = if on_terminal && config.dashboard && !dumb && !typed {
+        Some(Dashboard::start(config.report.inputs.clone(), config.view.sort)?)
+    } else {
+        None
+    };
+    let redraw = on_terminal && dashboard.is_none();
+    let ticks = on_terminal || format == Format::Ndjson;
     let frame =
         |tick: bool, seq: u64| Frame { tick, seq, elapsed_ms: started.elapsed().as_millis() as u64, redraw };
     let mut seq = 0u64;
@@ -90,10 +100,19 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
                     let infos = registry.lock().expect("registry lock").clone();
                     let mut summary = Summary::build(&agg, &infos);
                     config.view.apply(&mut summary);
-                    if let Err(e) = report::emit(&summary, &config.report, frame(true, seq)) {
+                    let shown = match &mut dashboard {
+                        Some(d) => d.update(summary),
+                        None => report::emit(&summary, &config.report, frame(true, seq)),
+                    };
+                    if let Err(e) = shown {
                         break Err(e);
                     }
                 }
+                key = keys(&mut dashboard) => match key {
+                    Ok(Action::Continue) => {}
+                    Ok(Action::Quit) => break Ok(()),
+                    Err(e) => break Err(e),
+                },
                 _ = interrupt.recv() => break Ok(()),
                 _ = terminate.recv() => break Ok(()),
                 _ = output.closed() => break Err(io::ErrorKind::BrokenPipe.into()),
@@ -117,6 +136,8 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
     // Not a drop, which waits for every blocking thread: tokio reads stdin on one, and a quiet
     // writer (`kubectl logs -f`) would hold the final report until it writes or closes.
     runtime.shutdown_background();
+    // The terminal back to normal before the final report is written on it.
+    drop(dashboard);
     // Live sources send data, never file ranges: there are no range read errors.
     let (agg, _, written) = workers.finish_with_output();
     result?;
@@ -125,6 +146,14 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
     let mut summary = Summary::build(&agg, &infos);
     config.view.apply(&mut summary);
     Ok(Ended { summary, infos, frame: frame(false, seq + 1) })
+}
+
+/// The dashboard's next key; never, without one.
+async fn keys(dashboard: &mut Option<Dashboard>) -> io::Result<Action> {
+    match dashboard {
+        Some(d) => d.key().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Tells when stdout is a pipe (or socket) whose reader has gone: the kernel reports an error

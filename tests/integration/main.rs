@@ -9,6 +9,7 @@ mod live;
 
 mod bounds;
 mod cli;
+mod dashboard;
 mod explain;
 mod failon;
 mod filters;
