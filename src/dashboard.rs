@@ -8,6 +8,8 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, Stdout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::report::table::short_upstream;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
@@ -137,7 +139,7 @@ impl Dashboard {
         }
         self.ui.last = Some((summary.totals.lines, now));
         for u in &summary.upstreams {
-            let (prev, ring) = self.ui.sparks.entry(u.cluster.clone()).or_default();
+            let (prev, ring) = self.ui.sparks.entry(spark_key(u)).or_default();
             ring.push_back(u.failed.saturating_sub(*prev));
             *prev = u.failed;
             if ring.len() > SPARK {
@@ -206,6 +208,11 @@ impl Drop for Dashboard {
         self.stop_keys.store(true, Ordering::Relaxed);
         restore();
     }
+}
+
+/// An upstream's sparkline is its own: inbound clusters repeat across the workloads that log them.
+fn spark_key(u: &crate::summary::UpstreamSummary) -> String {
+    format!("{}\u{0}{}", u.cluster, u.workload.as_deref().unwrap_or(""))
 }
 
 fn esc(s: &str) -> String {
@@ -300,9 +307,9 @@ impl Ui {
                 self.lines_per_s, t.records, t.failed, accounted, t.lines
             )),
         ];
-        let filter = s.filters.as_ref().and_then(|f| serde_json::to_string(f).ok());
-        lines.push(Line::from(match filter {
-            Some(f) => format!("filters: {} · {} filtered out", esc(&f), t.filtered_out),
+        // The table's wording (`--since 10m (≥ …) · --code 5xx`), not the JSON.
+        lines.push(Line::from(match &s.filters {
+            Some(f) => format!("filter: {} · {} outside", esc(&f.describe()), t.filtered_out),
             None => "no filters".to_string(),
         }));
         lines
@@ -328,15 +335,16 @@ impl Ui {
             .take(rows)
             .map(|(i, inc)| {
                 let lead = &s.findings[inc.findings[0]];
-                let hops: Vec<&str> = inc.findings.iter().map(|&h| s.findings[h].reporter).collect();
+                let by = lead.reporter.strip_suffix("_sidecar").unwrap_or(lead.reporter);
+                let hops = inc.findings.len() - 1;
+                let by = if hops > 0 { format!("{by} +{hops}") } else { by.to_string() };
                 let text = format!(
-                    "#{} {} · {} · {} req · {:.0}% · logged by {}",
+                    "#{} {} · {} · {} req · {:.0}% · {by}",
                     inc.rank,
                     lead.cause,
-                    esc(&lead.upstream),
+                    short_upstream(&lead.upstream, lead.workload.as_deref()),
                     inc.requests,
                     lead.share * 100.0,
-                    hops.join(", ")
                 );
                 let style = if i == self.selected {
                     Style::new().add_modifier(Modifier::REVERSED)
@@ -370,14 +378,14 @@ impl Ui {
                 };
                 let (m1, m5) = (w(u.windows.map(|x| x.last_1m)), w(u.windows.map(|x| x.last_5m)));
                 let all = format!("{}/{}", u.requests, rate(u.requests, u.failed));
-                let sp = self.sparks.get(&u.cluster).map(|(_, r)| spark(r)).unwrap_or_default();
+                let sp = self.sparks.get(&spark_key(u)).map(|(_, r)| spark(r)).unwrap_or_default();
                 let figures = format!(" {m1:>12} {m5:>12} {all:>12} {sp}");
                 let name_w =
                     width.saturating_sub(unicode_width::UnicodeWidthStr::width(figures.as_str())).max(8);
-                let mut name = esc(&u.cluster);
-                if unicode_width::UnicodeWidthStr::width(name.as_str()) > name_w {
-                    name = name.chars().take(name_w.saturating_sub(1)).collect::<String>() + "…";
-                }
+                let name = crate::report::fit::elide_middle(
+                    &short_upstream(&u.cluster, u.workload.as_deref()),
+                    name_w,
+                );
                 Line::from(format!("{name:<name_w$}{figures}"))
             })
             .collect();

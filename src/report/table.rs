@@ -83,7 +83,7 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
 /// A cluster as a list shows it: `outbound|8080|v1|checkout.shop.svc.cluster.local` as the
 /// service people name, `checkout.shop:8080 v1`; an inbound cluster with the workload that
 /// logged it. The incident's full text keeps the cluster's own name.
-fn short_upstream(cluster: &str, workload: Option<&str>) -> String {
+pub fn short_upstream(cluster: &str, workload: Option<&str>) -> String {
     let c = esc(cluster);
     let parts: Vec<&str> = c.split('|').collect();
     let name = match parts[..] {
