@@ -45,7 +45,7 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
         || (format == Format::Table && io::IsTerminal::is_terminal(&io::stdout()));
     if stdin_only && watched && stdin_is_stream() {
         let config = &with_filter(config, Some(crate::pipeline::now_ms()));
-        hint_if_typing();
+        source::hint_if_typing();
         let ended = live::run(config, LiveSource::Stdin)?;
         return finish(config, &ended.summary, &ended.infos, false, ended.frame);
     }
@@ -63,7 +63,7 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     if inputs.contains(&source::Input::Stdin) {
-        hint_if_typing();
+        source::hint_if_typing();
     }
     let config = &match resolve_batch_filter(config, &inputs) {
         Ok(c) => c,
@@ -123,17 +123,6 @@ fn show_progress(format: Format, inputs: &[source::Input]) -> bool {
     io::stderr().is_terminal()
         && !(format == Format::Records && io::stdout().is_terminal())
         && !(inputs.contains(&source::Input::Stdin) && io::stdin().is_terminal())
-}
-
-/// Someone is about to type log lines by hand, which is rarely what they meant: say how logs
-/// get in (in batch and in live mode alike: a terminal is a stream).
-pub(crate) fn hint_if_typing() {
-    if io::IsTerminal::is_terminal(&io::stdin()) {
-        eprintln!(
-            "envoy-triage: reading access logs from the terminal (end with Ctrl-D); pipe them in \
-             (kubectl logs deploy/NAME -c istio-proxy | envoy-triage) or pass files"
-        );
-    }
 }
 
 /// `explian` is more likely a mistyped subcommand than a missing log file: say so.

@@ -8,6 +8,7 @@ use crate::format::FormatChoice;
 use crate::pipeline::PipelineConfig;
 use crate::report::ReportOptions;
 use crate::summary::View;
+use crate::trace::{Output, TraceConfig};
 
 /// Most worker threads `--threads` takes. A fixed number, not a multiple of this machine's
 /// cores, so that a command line means the same on a laptop and in CI; above the hardware
@@ -125,4 +126,56 @@ impl Config {
             view: View { sort: cli.sort, filters: None },
         })
     }
+}
+
+/// Why `trace`'s arguments were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("a request id cannot be empty")]
+    EmptyId,
+    /// (Escaped where it is printed, as every argument error is.)
+    #[error(
+        "'{0}' is a path, not a request id: give the id first (envoy-triage trace <REQUEST-ID> {0}), or ids with -e"
+    )]
+    IdIsAPath(String),
+}
+
+/// From `trace`'s flags: `id` is the first positional argument, a path when ids come with
+/// `-e` (ripgrep's rule for its pattern).
+pub fn trace_config(
+    id: Option<std::ffi::OsString>,
+    mut files: Vec<PathBuf>,
+    given: Vec<String>,
+    output: Output,
+    format: &str,
+    threads: Option<usize>,
+) -> Result<TraceConfig, TraceError> {
+    let mut pipeline = PipelineConfig {
+        format: crate::format::FormatChoice::parse(format).map_err(ConfigError::from)?,
+        ..PipelineConfig::default()
+    };
+    if let Some(t) = threads {
+        if !(1..=MAX_THREADS).contains(&t) {
+            return Err(ConfigError::Threads(t).into());
+        }
+        pipeline.threads = t;
+    }
+    let mut ids = given;
+    match id {
+        Some(first) if !ids.is_empty() => files.insert(0, PathBuf::from(first)),
+        // `trace logs/` forgot the id: it would read stdin for a request named `logs/`.
+        Some(first) if files.is_empty() && std::path::Path::new(&first).exists() => {
+            return Err(TraceError::IdIsAPath(first.to_string_lossy().into_owned()));
+        }
+        Some(first) => ids.push(first.to_string_lossy().into_owned()),
+        None => {}
+    }
+    if ids.iter().any(String::is_empty) {
+        return Err(TraceError::EmptyId);
+    }
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
+    Ok(TraceConfig { ids, files, output, pipeline })
 }

@@ -20,9 +20,7 @@ fn main() -> ExitCode {
         Some(Command::Completions { shell }) => return print(&cli::completions(shell)),
         Some(Command::Man) => return print(&cli::man_page()),
         Some(Command::Trace { id, paths, ids, output, format, threads }) => {
-            return trace(envoy_triage::trace::TraceConfig::from_args(
-                id, paths, ids, output, &format, threads,
-            ));
+            return trace(envoy_triage::config::trace_config(id, paths, ids, output, &format, threads));
         }
         None => {}
     }
@@ -45,7 +43,7 @@ fn main() -> ExitCode {
 }
 
 /// `trace`: its exit code is its own (0 all found, 1 an id not found, 2 error).
-fn trace(config: Result<envoy_triage::trace::TraceConfig, envoy_triage::trace::TraceError>) -> ExitCode {
+fn trace(config: Result<envoy_triage::trace::TraceConfig, envoy_triage::config::TraceError>) -> ExitCode {
     let config = match config {
         Ok(c) => c,
         Err(e) => {

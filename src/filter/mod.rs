@@ -5,7 +5,7 @@
 //! [`anchor`]; live mode against the time the run starts); the pipeline's workers (`crate::pipeline`) ask it
 //! about each record after parsing and classifying it. A record it refuses is counted in
 //! `Aggregate::filtered_out` and goes nowhere else: records = analysed + filtered_out.
-//! `crate::summary` says back what was asked ([`FilterOut`]: the JSON `filters`, and
+//! `crate::summary` says back what was asked (it reads this module; this one does not read it) ([`FilterOut`]: the JSON `filters`, and
 //! [`FilterOut::describe`], the table's line).
 //!
 //! Every test is on borrowed bytes and fixed-size sets: checking a record allocates nothing
@@ -173,11 +173,11 @@ impl FilterSpec {
             causes: self.causes.iter().fold(0, |m, c| m | 1 << *c as u32),
             reporters: self.reporters.iter().fold(0, |m, r| m | 1 << *r as u32),
             resolved: FilterOut {
-                since: since.flatten().map(crate::summary::format_epoch_ms),
-                until: until.flatten().map(crate::summary::format_epoch_ms),
+                since: since.flatten().map(crate::record::format_epoch_ms),
+                until: until.flatten().map(crate::record::format_epoch_ms),
                 since_arg: self.since.as_ref().map(|s| s.0.clone()),
                 until_arg: self.until.as_ref().map(|s| s.0.clone()),
-                anchor: self.is_relative().then(|| anchor_ms.map(crate::summary::format_epoch_ms)).flatten(),
+                anchor: self.is_relative().then(|| anchor_ms.map(crate::record::format_epoch_ms)).flatten(),
                 namespace: self.namespaces.clone(),
                 upstream: self.upstreams.clone(),
                 code: self.codes.clone(),

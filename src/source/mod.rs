@@ -415,6 +415,17 @@ fn walk(dir: &Path, out: &mut Expanded) {
     }
 }
 
+/// Someone is about to type log lines by hand, which is rarely what they meant: say how logs
+/// get in (in batch and in live mode alike: a terminal is a stream).
+pub fn hint_if_typing() {
+    if io::IsTerminal::is_terminal(&io::stdin()) {
+        eprintln!(
+            "envoy-triage: reading access logs from the terminal (end with Ctrl-D); pipe them in \
+             (kubectl logs deploy/NAME -c istio-proxy | envoy-triage) or pass files"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! documented order, latency percentiles, and how times and durations are written. A leaf: it
 //! depends on nothing else in the summary.
 
+pub use crate::record::format_epoch_ms;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// A map serialised in insertion order (JSON objects with a stable, meaningful key order).
@@ -48,15 +49,6 @@ impl Percentiles {
         let q = |p: f64| Some(h.highest_equivalent(h.value_at_quantile(p)).min(h.max()));
         Percentiles { count: h.len(), p50: q(0.50), p90: q(0.90), p99: q(0.99), max: Some(h.max()) }
     }
-}
-
-/// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn format_epoch_ms(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let (y, m, d) = crate::record::civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
 }
 
 /// `15000` → `15.0 s`, `250` → `250 ms`.

@@ -63,61 +63,6 @@ pub struct TraceConfig {
     pub pipeline: PipelineConfig,
 }
 
-/// Why `trace`'s arguments were refused.
-#[derive(Debug, thiserror::Error)]
-pub enum TraceError {
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    #[error("a request id cannot be empty")]
-    EmptyId,
-    /// (Escaped where it is printed, as every argument error is.)
-    #[error(
-        "'{0}' is a path, not a request id: give the id first (envoy-triage trace <REQUEST-ID> {0}), or ids with -e"
-    )]
-    IdIsAPath(String),
-}
-
-impl TraceConfig {
-    /// From `trace`'s flags: `id` is the first positional argument, a path when ids come with
-    /// `-e` (ripgrep's rule for its pattern).
-    pub fn from_args(
-        id: Option<std::ffi::OsString>,
-        mut files: Vec<PathBuf>,
-        given: Vec<String>,
-        output: Output,
-        format: &str,
-        threads: Option<usize>,
-    ) -> Result<TraceConfig, TraceError> {
-        use crate::config::{ConfigError, MAX_THREADS};
-        let mut pipeline = PipelineConfig {
-            format: crate::format::FormatChoice::parse(format).map_err(ConfigError::from)?,
-            ..PipelineConfig::default()
-        };
-        if let Some(t) = threads {
-            if !(1..=MAX_THREADS).contains(&t) {
-                return Err(ConfigError::Threads(t).into());
-            }
-            pipeline.threads = t;
-        }
-        let mut ids = given;
-        match id {
-            Some(first) if !ids.is_empty() => files.insert(0, PathBuf::from(first)),
-            // `trace logs/` forgot the id: it would read stdin for a request named `logs/`.
-            Some(first) if files.is_empty() && std::path::Path::new(&first).exists() => {
-                return Err(TraceError::IdIsAPath(first.to_string_lossy().into_owned()));
-            }
-            Some(first) => ids.push(first.to_string_lossy().into_owned()),
-            None => {}
-        }
-        if ids.iter().any(String::is_empty) {
-            return Err(TraceError::EmptyId);
-        }
-        let mut seen = std::collections::HashSet::new();
-        ids.retain(|id| seen.insert(id.clone()));
-        Ok(TraceConfig { ids, files, output, pipeline })
-    }
-}
-
 /// One record of a traced request, owned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -323,7 +268,7 @@ pub fn run(cfg: &TraceConfig) -> io::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     if inputs.contains(&source::Input::Stdin) {
-        crate::app::hint_if_typing();
+        source::hint_if_typing();
     }
     let ids = Ids(cfg.ids.iter().map(|id| id.as_bytes().into()).collect());
     let collected = Arc::new(Mutex::new(Collected::default()));
