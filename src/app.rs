@@ -49,21 +49,10 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
         let ended = live::run(config, LiveSource::Stdin)?;
         return finish(config, &ended.summary, &ended.infos, false, ended.frame);
     }
-    let source::Expanded { inputs, errors, skipped } = source::expand(&config.files);
-    for e in &errors {
-        eprintln!("envoy-triage: {}{}", escape_controls(&e.to_string()), subcommand_hint(e));
-    }
-    for (dir, skipped) in &skipped {
-        if let Some(what) = skipped.describe(false) {
-            eprintln!("envoy-triage: skipped {what} under {}", escape_controls(dir));
-        }
-    }
+    let (inputs, arguments_failed) = source::expand_and_say(&config.files, subcommand_hint);
     if inputs.is_empty() {
         // Every argument failed, each said above.
         return Ok(ExitCode::from(2));
-    }
-    if inputs.contains(&source::Input::Stdin) {
-        source::hint_if_typing();
     }
     let config = &match resolve_batch_filter(config, &inputs) {
         Ok(c) => c,
@@ -83,7 +72,7 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     let (agg, infos) = ran?;
     let mut summary = Summary::build(&agg, &infos);
     config.view.apply(&mut summary);
-    finish(config, &summary, &infos, !errors.is_empty(), Frame::BATCH)
+    finish(config, &summary, &infos, arguments_failed, Frame::BATCH)
 }
 
 /// The config with its filter resolved: relative times counted back from `anchor_ms`, into

@@ -336,6 +336,26 @@ pub struct Expanded {
     pub skipped: Vec<(String, Skipped)>,
 }
 
+/// [`expand`], with what it met said on stderr as every command says it: each argument that
+/// gave nothing (followed by `hint` of its error), what directory walks skipped, and how logs
+/// get in when one input is a terminal. Returns the inputs, and whether an argument failed
+/// (the run then exits 2).
+pub fn expand_and_say(files: &[PathBuf], hint: impl Fn(&SourceError) -> String) -> (Vec<Input>, bool) {
+    let Expanded { inputs, errors, skipped } = expand(files);
+    for e in &errors {
+        eprintln!("envoy-triage: {}{}", crate::escape::escape_controls(&e.to_string()), hint(e));
+    }
+    for (dir, skipped) in &skipped {
+        if let Some(what) = skipped.describe(false) {
+            eprintln!("envoy-triage: skipped {what} under {}", crate::escape::escape_controls(dir));
+        }
+    }
+    if inputs.contains(&Input::Stdin) {
+        hint_if_typing();
+    }
+    (inputs, !errors.is_empty())
+}
+
 /// Expands command-line arguments into inputs: `-` (or nothing) is stdin; a directory means
 /// the files under it, recursively, in name order (as ripgrep walks), skipping hidden entries,
 /// Markdown (sample-logs/README.md and the like) and binary files; symlinks are followed, loops

@@ -103,6 +103,11 @@ pub fn impact(f: &Finding) -> f64 {
     f.count as f64 * severity(f) * f.share.clamp(0.0, 1.0).sqrt()
 }
 
+/// The names that break every tie, borrowed: sorting compares them, it need not own them.
+fn key(f: &Finding) -> (&str, &str, Option<&str>, &str) {
+    (f.cause, &f.upstream, f.workload.as_deref(), f.reporter)
+}
+
 /// Where a hop sits on a request's path, for ordering an incident's views.
 fn hop_order(reporter: &str) -> u8 {
     match reporter {
@@ -151,7 +156,6 @@ pub fn rank(
         }
         groups[group_of[r]].push(i);
     }
-    let key = |f: &Finding| (f.cause, f.upstream.clone(), f.workload.clone(), f.reporter);
     for g in &mut groups {
         // The lead: not a symptom, then the largest impact.
         g.sort_by(|&a, &b| {

@@ -254,21 +254,9 @@ impl RecordSink for TraceSink {
 /// Runs a trace: reads every input once, writes each id's trace to stdout, and returns the exit
 /// code: 0 every id found, 1 some id not found (said on stderr), 2 an input could not be read.
 pub fn run(cfg: &TraceConfig) -> io::Result<ExitCode> {
-    let source::Expanded { inputs, errors, skipped } = source::expand(&cfg.files);
-    let mut failed = !errors.is_empty();
-    for e in &errors {
-        eprintln!("envoy-triage: {}", escape_controls(&e.to_string()));
-    }
-    for (dir, skipped) in &skipped {
-        if let Some(what) = skipped.describe(false) {
-            eprintln!("envoy-triage: skipped {what} under {}", escape_controls(dir));
-        }
-    }
+    let (inputs, mut failed) = source::expand_and_say(&cfg.files, |_| String::new());
     if inputs.is_empty() {
         return Ok(ExitCode::from(2));
-    }
-    if inputs.contains(&source::Input::Stdin) {
-        source::hint_if_typing();
     }
     let ids = Ids(cfg.ids.iter().map(|id| id.as_bytes().into()).collect());
     let collected = Arc::new(Mutex::new(Collected::default()));
