@@ -43,11 +43,19 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     // Live refreshes only help someone watching: a terminal, or an NDJSON consumer.
     let watched = matches!(format, Format::Ndjson | Format::Records)
         || (format == Format::Table && io::IsTerminal::is_terminal(&io::stdout()));
-    if stdin_only && watched && stdin_is_stream() {
+    // An agent (`--listen`) streams whatever its output.
+    if stdin_only && (watched || config.listen.is_some()) && stdin_is_stream() {
         let config = &with_filter(config, Some(crate::pipeline::now_ms()));
         source::hint_if_typing();
         let ended = live::run(config, LiveSource::Stdin)?;
         return finish(config, &ended.summary, &ended.infos, false, ended.frame);
+    }
+    if config.listen.is_some() {
+        eprintln!(
+            "envoy-triage: --listen serves metrics in live mode only: add --follow (files), or pipe a \
+             stream into stdin"
+        );
+        return Ok(ExitCode::from(2));
     }
     let (inputs, arguments_failed) = source::expand_and_say(&config.files, subcommand_hint);
     if inputs.is_empty() {

@@ -161,6 +161,11 @@ pub struct Cli {
     #[arg(long, requires = "follow")]
     pub from_start: bool,
 
+    /// In live mode (--follow, or a stream on stdin), serve Prometheus metrics on this address
+    /// (`:9464`, `127.0.0.1:9464`, `[::]:9464`): GET /metrics and /healthz (docs/metrics.md).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
     /// Seconds between live refreshes, 0.001 to 86400 (decimals allowed, e.g. 0.5).
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     pub interval: f64,

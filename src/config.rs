@@ -43,6 +43,8 @@ pub enum ConfigError {
     Interval(f64),
     #[error("--follow needs files, directories or quoted glob patterns to follow")]
     FollowWithoutFiles,
+    #[error("{0}")]
+    Listen(String),
     #[error(transparent)]
     FailOn(#[from] crate::failon::FailOnError),
     #[error(transparent)]
@@ -68,6 +70,8 @@ pub struct Config {
     pub filter: Option<FilterSpec>,
     /// How the summary is shown (`--sort`; the filters once resolved).
     pub view: View,
+    /// `--listen`: where live mode serves its metrics (checked to be an address).
+    pub listen: Option<String>,
 }
 
 impl Config {
@@ -106,8 +110,12 @@ impl Config {
             cause: cli.cause,
             reporter: cli.reporter,
         })?;
+        if let Some(addr) = &cli.listen {
+            crate::metrics::http::parse_addr(addr).map_err(ConfigError::Listen)?;
+        }
         Ok(Config {
             forced_format,
+            listen: cli.listen,
             fail_on,
             report: ReportOptions {
                 format: cli.output,

@@ -35,6 +35,7 @@ pub mod failon;
 pub mod filter;
 pub mod format;
 pub mod live;
+pub mod metrics;
 pub mod pipeline;
 pub mod progress;
 pub mod record;

@@ -4,10 +4,12 @@
 //! place with `--no-dashboard`) or, on a terminal, `crate::dashboard`, whose `q` ends the loop. End of input, SIGINT and SIGTERM end the loop; what it gathered goes
 //! back to `crate::app`, which writes the final report as batch mode does. A stop never waits
 //! for a read that is blocked (a quiet stdin). A closed stdout (`| head`) ends the run quietly,
-//! as in batch mode.
+//! as in batch mode. With `--listen`, each tick also updates the exporter (`crate::metrics`),
+//! whose HTTP server runs on the same runtime.
 
 use std::io::{self, IsTerminal};
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::io::Interest;
@@ -17,11 +19,12 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::dashboard::{Action, Dashboard};
+use crate::metrics::{self, Metrics};
 use crate::pipeline::{RecordOutput, Workers};
 use crate::report::records::RecordsOutput;
 use crate::report::{self, Format, Frame};
 use crate::source::InputInfo;
-use crate::source::follow::{self, Registry};
+use crate::source::follow::{self, FollowStats, Registry};
 use crate::summary::Summary;
 
 /// Where live data comes from.
@@ -46,6 +49,18 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
     // Records come out as they are read, not in input order: there is no end to wait for.
     let output = (format == Format::Records)
         .then(|| Box::new(RecordsOutput::stdout(pcfg.threads, false)) as Box<dyn RecordOutput>);
+    // Bound first: a bad address or a port in use ends the run before anything is read.
+    let listener = config.listen.as_deref().map(metrics::http::bind).transpose()?;
+    if let Some(addr) = listener.as_ref().and_then(|l| l.local_addr().ok()) {
+        // The port as bound (`:0` picks one), for a person and for a test reading stderr.
+        eprintln!("envoy-triage: serving metrics on http://{addr}/metrics");
+    }
+    let stats = Arc::new(FollowStats::default());
+    let metrics = listener.is_some().then(|| Metrics::new(pcfg.max_clusters, Arc::clone(&stats)));
+    let output = match &metrics {
+        Some(m) => Some(m.output_beside(output)),
+        None => output,
+    };
     let workers = Workers::spawn_with_output(&pcfg, output)?;
     let feed = workers.feed(pcfg.chunk_size);
     let registry: Registry = Registry::default();
@@ -79,24 +94,34 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
         let halted = feed.clone();
         let mut check = tokio::time::interval(follow::POLL);
         let mut task = match source {
-            LiveSource::Stdin => tokio::spawn(follow::read_stdin(feed, registry.clone(), stop_rx)),
+            LiveSource::Stdin => tokio::spawn(follow::read_stdin(feed, registry.clone(), stats, stop_rx)),
             LiveSource::Files(patterns) => tokio::spawn(follow::follow_files(
                 patterns,
                 config.from_start,
                 feed,
                 registry.clone(),
+                stats,
                 stop_rx,
             )),
         };
+        if let (Some(listener), Some(m)) = (listener, &metrics) {
+            tokio::spawn(metrics::http::serve(listener, m.clone()));
+        }
         let mut interval = tokio::time::interval(config.interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         interval.tick().await;
         let mut source_done = false;
         let outcome = loop {
             tokio::select! {
-                _ = interval.tick(), if ticks => {
-                    seq += 1;
+                _ = interval.tick(), if ticks || metrics.is_some() => {
                     let agg = workers.snapshot();
+                    if let Some(m) = &metrics {
+                        m.set_totals(agg.lines(), agg.records, agg.skipped_total(), agg.malformed);
+                    }
+                    if !ticks {
+                        continue;
+                    }
+                    seq += 1;
                     let infos = registry.lock().expect("registry lock").clone();
                     let mut summary = Summary::build(&agg, &infos);
                     config.view.apply(&mut summary);

@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,17 @@ const RETIRED: usize = 4096;
 
 /// Inputs seen so far, for the report (tailers register themselves).
 pub type Registry = Arc<Mutex<Vec<InputInfo>>>;
+
+/// What the live sources are doing, for the exporter (`crate::metrics`).
+#[derive(Debug, Default)]
+pub struct FollowStats {
+    /// Bytes read from every file, pipe and stdin since the start.
+    pub bytes_read: AtomicU64,
+    /// Files open now.
+    pub files: AtomicU64,
+    /// Bytes the open files held past what was read, at their last read.
+    pub lag_bytes: AtomicU64,
+}
 
 /// Sends without blocking the async runtime: retries while the workers are busy.
 async fn send(feed: &Feed, mut data: Vec<u8>, source: u32, meta: &Arc<SourceMeta>, line: &mut u64) {
@@ -94,7 +106,12 @@ async fn flush(feed: &Feed, carry: &mut Vec<u8>, source: u32, meta: &Arc<SourceM
 }
 
 /// Streams stdin until it ends or `stop` is set.
-pub async fn read_stdin(feed: Feed, registry: Registry, mut stop: watch::Receiver<bool>) {
+pub async fn read_stdin(
+    feed: Feed,
+    registry: Registry,
+    stats: Arc<FollowStats>,
+    mut stop: watch::Receiver<bool>,
+) {
     let meta = Arc::new(Input::Stdin.meta());
     let source = register(&registry, &meta);
     let mut stdin = tokio::io::stdin();
@@ -109,6 +126,7 @@ pub async fn read_stdin(feed: Feed, registry: Registry, mut stop: watch::Receive
         match n {
             Ok(0) => break,
             Ok(n) => {
+                stats.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
                 carry.extend_from_slice(&buf[..n]);
                 send_lines(&feed, &mut carry, source, &meta, &mut line).await;
             }
@@ -178,9 +196,11 @@ pub async fn follow_files(
     from_start: bool,
     feed: Feed,
     registry: Registry,
+    stats: Arc<FollowStats>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut follower = Follower::new(patterns, from_start, registry.clone(), stop.clone());
+    let mut follower =
+        Follower::new(patterns, from_start, registry.clone(), Arc::clone(&stats), stop.clone());
     let mut fifos = tokio::task::JoinSet::new();
     // Kernel notifications wake the reads; without them (or with a watch refused) every open
     // file is read each POLL, as `tail -F` does.
@@ -193,7 +213,13 @@ pub async fn follow_files(
         if rescan || now >= next_scan {
             follower.scan();
             for path in follower.new_fifos.drain(..) {
-                fifos.spawn(follow_fifo(path, feed.clone(), registry.clone(), stop.clone()));
+                fifos.spawn(follow_fifo(
+                    path,
+                    feed.clone(),
+                    registry.clone(),
+                    Arc::clone(&stats),
+                    stop.clone(),
+                ));
             }
             if let Some(w) = &mut wake
                 && !w.watch(follower.watch_dirs())
@@ -208,6 +234,7 @@ pub async fn follow_files(
         } else {
             follower.read_some(&feed, &dirty).await;
         }
+        follower.publish();
         let notified = async {
             match &wake {
                 Some(w) => w.shared.notify.notified().await,
@@ -306,6 +333,7 @@ struct Follower {
     patterns: Vec<String>,
     from_start: bool,
     registry: Registry,
+    stats: Arc<FollowStats>,
     /// The files being read.
     open: HashMap<Id, Tail>,
     /// Each followed path at the last look: the file it reached, and where a symlink led.
@@ -352,6 +380,8 @@ struct Tail {
     reached: bool,
     /// When it last gave data, or stopped being reached: a file no path reaches is closed after [`IDLE`].
     active: Instant,
+    /// Bytes the file held past what was read, at the last read.
+    behind: u64,
 }
 
 /// A closed file still on disk: where it was left, and a hash of its first bytes (an inode is
@@ -377,12 +407,14 @@ impl Follower {
         patterns: Vec<String>,
         from_start: bool,
         registry: Registry,
+        stats: Arc<FollowStats>,
         stop: watch::Receiver<bool>,
     ) -> Follower {
         let mut f = Follower {
             patterns,
             from_start,
             registry,
+            stats,
             open: HashMap::new(),
             paths: HashMap::new(),
             retired: HashMap::new(),
@@ -543,6 +575,7 @@ impl Follower {
             line,
             reached: true,
             active: Instant::now(),
+            behind: 0,
         };
         self.open.insert(id, tail);
     }
@@ -555,6 +588,13 @@ impl Follower {
                 escape_controls(&meta.name)
             );
         }
+    }
+
+    /// Files open and bytes behind, for the exporter.
+    fn publish(&self) {
+        self.stats.files.store(self.open.len() as u64, Ordering::Relaxed);
+        let behind = self.open.values().map(|t| t.behind).sum();
+        self.stats.lag_bytes.store(behind, Ordering::Relaxed);
     }
 
     /// The directories whose notifications matter: those of every followed path and of where a
@@ -602,7 +642,7 @@ impl Follower {
     /// Reads one open file; closes it when no path reaches it and it has been idle for [`IDLE`].
     async fn read(&mut self, feed: &Feed, id: Id) {
         let Some(tail) = self.open.get_mut(&id) else { return };
-        let outcome = tail.read_available(feed, &self.stop).await;
+        let outcome = tail.read_available(feed, &self.stop, &self.stats).await;
         let now = Instant::now();
         let close = match outcome {
             Ok(Outcome::Data(true)) => {
@@ -664,11 +704,18 @@ impl Tail {
     /// whose first bytes changed, was rewritten from its start (copytruncate, perhaps already
     /// grown past where we were): it is read again from its start.
     /// Once `stop` is set, at most [`LAST_LOOK`] more bytes are read.
-    async fn read_available(&mut self, feed: &Feed, stop: &watch::Receiver<bool>) -> io::Result<Outcome> {
+    async fn read_available(
+        &mut self,
+        feed: &Feed,
+        stop: &watch::Receiver<bool>,
+        stats: &FollowStats,
+    ) -> io::Result<Outcome> {
         let md = self.file.metadata()?;
+        let mut size = None;
         if md.is_file() {
-            let size = md.len();
+            let size = *size.insert(md.len());
             if size == self.offset {
+                self.behind = 0;
                 return Ok(Outcome::Data(false));
             }
             if size < self.offset || read_head(&self.file, self.head.len()) != self.head {
@@ -699,6 +746,7 @@ impl Tail {
             if n == 0 {
                 break;
             }
+            stats.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
             send_lines(feed, &mut self.carry, self.source, &self.meta, &mut self.line).await;
             read += n as u64;
             if n < want {
@@ -714,6 +762,7 @@ impl Tail {
                 break;
             }
         }
+        self.behind = size.map_or(0, |s| s.saturating_sub(self.offset));
         Ok(Outcome::Data(self.offset != before))
     }
 }
@@ -722,7 +771,13 @@ impl Tail {
 /// it left is a whole line, and the pipe is opened again to wait for the next writer, as
 /// `tail -F` waits for a file to come back. Opened without blocking (a blocking open waits for
 /// a writer and no stop can interrupt it), so a stop ends the wait at once.
-async fn follow_fifo(path: PathBuf, feed: Feed, registry: Registry, mut stop: watch::Receiver<bool>) {
+async fn follow_fifo(
+    path: PathBuf,
+    feed: Feed,
+    registry: Registry,
+    stats: Arc<FollowStats>,
+    mut stop: watch::Receiver<bool>,
+) {
     let meta = Arc::new(Input::Path(path.clone()).meta());
     let source = register(&registry, &meta);
     let mut carry: Vec<u8> = Vec::new();
@@ -750,6 +805,7 @@ async fn follow_fifo(path: PathBuf, feed: Feed, registry: Registry, mut stop: wa
                     continue 'open;
                 }
                 Ok(n) => {
+                    stats.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
                     carry.extend_from_slice(&buf[..n]);
                     send_lines(&feed, &mut carry, source, &meta, &mut line).await;
                 }

@@ -16,6 +16,7 @@ mod filters;
 mod follow;
 mod hostile;
 mod inputs;
+mod metrics;
 mod ranking;
 mod real_lines;
 mod records;
