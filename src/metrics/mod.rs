@@ -34,12 +34,15 @@ use crate::pipeline::{RecordAt, RecordOutput, RecordSink};
 use crate::record::Record;
 use crate::source::follow::FollowStats;
 
-/// Upper bounds of the duration histogram, in seconds: the usual cut-offs (Envoy's and Istio's
-/// default timeouts, 1 s, 3 s, 5 s, 10 s, 15 s, 30 s, 60 s, 300 s) are bucket edges, so a wall
-/// of requests cut at a timeout shows as one bucket filling (`histogram_quantile`, or
-/// `le="15"` against `le="30"`).
-pub const BUCKETS: [f64; 17] =
-    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0];
+/// Upper bounds of the duration histogram, in seconds. The usual cut-offs (1, 3, 5, 10, 15, 30,
+/// 60, 300 s: Envoy's and Istio's timeouts, client defaults) are edges, each followed by one 50 ms
+/// later: a timeout fires a few milliseconds after its cut-off (Envoy logs 15001 ms for a 15 s
+/// route timeout), so requests cut by it fill the narrow bucket (T, T + 0.05], where nothing else
+/// piles up: `le="15.05"` minus `le="15"` is the wall.
+pub const BUCKETS: [f64; 24] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.05, 2.5, 3.0, 3.05, 5.0, 5.05, 10.0, 10.05, 15.0, 15.05,
+    30.0, 30.05, 60.0, 60.05, 300.0, 300.05,
+];
 
 /// Most namespaces kept by name (a cluster has tens to a few hundred).
 pub const MAX_NAMESPACES: usize = 1000;
@@ -116,7 +119,7 @@ impl Hist {
 #[derive(Debug, Default)]
 struct Counts {
     failed: FxHashMap<FailKey, u64>,
-    requests: FxHashMap<(u32, u8), u64>,
+    requests: FxHashMap<(u32, u32, u8), u64>,
     durations: FxHashMap<u32, Hist>,
 }
 
@@ -285,12 +288,16 @@ impl Collector for Metrics {
         requests.sort_unstable_by_key(|(k, _)| **k);
         let mut m = enc.encode_descriptor(
             "requests",
-            "Requests logged, by upstream cluster and response code class",
+            "Requests logged, by upstream cluster, the logging proxy's namespace and response code class",
             None,
             MetricType::Counter,
         )?;
-        for (&(up, class), &n) in requests {
-            let labels = [("upstream_cluster", cluster(up)), ("code_class", CODE_CLASSES[class as usize])];
+        for (&(up, ns, class), &n) in requests {
+            let labels = [
+                ("upstream_cluster", cluster(up)),
+                ("namespace", namespace(ns)),
+                ("code_class", CODE_CLASSES[class as usize]),
+            ];
             ConstCounter::new(n).encode(m.encode_family(&labels)?)?;
         }
 
@@ -415,14 +422,14 @@ impl RecordSink for Sink {
         let cluster = &cluster[..cluster.len().min(MAX_NAME)];
         let up = Sink::id(&self.shared, &mut self.clusters, cluster, |s| &mut s.clusters);
         let class = code_class(rec.response_code);
-        *self.pending.requests.entry((up, class)).or_default() += 1;
+        let ns = rec.meta.namespace.or(at.source.namespace.as_deref()).unwrap_or(b"");
+        let ns = &ns[..ns.len().min(MAX_NAME)];
+        let ns = Sink::id(&self.shared, &mut self.namespaces, ns, |s| &mut s.namespaces);
+        *self.pending.requests.entry((up, ns, class)).or_default() += 1;
         if let Some(ms) = rec.duration_ms {
             self.pending.durations.entry(up).or_default().observe(ms);
         }
         if let Some(v) = verdict {
-            let ns = rec.meta.namespace.or(at.source.namespace.as_deref()).unwrap_or(b"");
-            let ns = &ns[..ns.len().min(MAX_NAME)];
-            let ns = Sink::id(&self.shared, &mut self.namespaces, ns, |s| &mut s.namespaces);
             let key = (up, ns, v.cause as u8, v.domain as u8, v.reporter as u8, class);
             *self.pending.failed.entry(key).or_default() += 1;
         }
@@ -434,5 +441,40 @@ impl RecordSink for Sink {
             store.counts.drain_into(&mut self.pending);
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket_of(ms: u64) -> f64 {
+        let mut h = Hist::default();
+        h.observe(ms);
+        let i = h.buckets.iter().position(|&n| n == 1).unwrap();
+        BUCKETS.get(i).copied().unwrap_or(f64::INFINITY)
+    }
+
+    /// Envoy logs a 15 s route timeout as 15000–15002 ms: those fill (15, 15.05], not (15, 30].
+    #[test]
+    fn a_timeout_fills_the_narrow_bucket_after_its_cut_off() {
+        assert_eq!(bucket_of(14_999), 15.0);
+        assert_eq!(bucket_of(15_000), 15.0);
+        assert_eq!(bucket_of(15_001), 15.05);
+        assert_eq!(bucket_of(15_050), 15.05);
+        assert_eq!(bucket_of(15_051), 30.0);
+        assert_eq!(bucket_of(1_002), 1.05);
+        assert_eq!(bucket_of(300_001), 300.05);
+        assert_eq!(bucket_of(400_000), f64::INFINITY);
+        assert_eq!(bucket_of(0), 0.005);
+    }
+
+    #[test]
+    fn every_cut_off_is_followed_by_its_slack_edge() {
+        for cut in [1.0, 3.0, 5.0, 10.0, 15.0, 30.0, 60.0, 300.0] {
+            let i = BUCKETS.iter().position(|&b| b == cut).unwrap();
+            assert_eq!(BUCKETS[i + 1], cut + 0.05, "{cut}");
+        }
+        assert!(BUCKETS.windows(2).all(|w| w[0] < w[1]));
     }
 }

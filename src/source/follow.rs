@@ -49,6 +49,13 @@ const HEAD: usize = 512;
 /// Files closed while still on disk (rotated out of the patterns), remembered so that one found
 /// again (a later pattern match, a rename back) resumes where it was instead of being read again.
 const RETIRED: usize = 4096;
+/// Inputs named apart in the report. A node agent meets new files with every pod for weeks; past
+/// this many, new ones share one entry (their records still carry their own path's namespace and
+/// pod), so the inputs list, and each worker's line count per input, stay bounded.
+pub const MAX_NAMED_INPUTS: usize = 4096;
+/// How long a path no pattern reaches keeps its input: a rotation (rename, then a new file under
+/// the old name) takes far less, so the new file is the same input; a pod deleted is forgotten.
+const FORGET: Duration = Duration::from_secs(600);
 
 /// Inputs seen so far, for the report (tailers register themselves).
 pub type Registry = Arc<Mutex<Vec<InputInfo>>>;
@@ -142,8 +149,15 @@ pub async fn read_stdin(
 
 fn register(registry: &Registry, meta: &Arc<SourceMeta>) -> u32 {
     let mut r = registry.lock().expect("registry lock");
-    r.push(InputInfo { meta: (**meta).clone(), error: None });
-    (r.len() - 1) as u32
+    if r.len() < MAX_NAMED_INPUTS {
+        r.push(InputInfo { meta: (**meta).clone(), error: None });
+        return (r.len() - 1) as u32;
+    }
+    if r.len() == MAX_NAMED_INPUTS {
+        let name = format!("(files after the first {MAX_NAMED_INPUTS})");
+        r.push(InputInfo { meta: SourceMeta { name, ..SourceMeta::default() }, error: None });
+    }
+    MAX_NAMED_INPUTS as u32
 }
 
 fn set_error(registry: &Registry, source: u32, e: &io::Error) {
@@ -353,8 +367,9 @@ struct Follower {
     /// A descriptor held back, let go while the patterns are expanded: out of descriptors
     /// (`EMFILE`), directories can still be listed, so every file is either read or said to fail.
     reserve: Option<File>,
-    /// The input each path name is reported as (a name keeps its input across rotations).
-    sources: HashMap<PathBuf, u32>,
+    /// The input each path name is reported as (a name keeps its input across rotations), and
+    /// when a pattern last reached it (forgotten after [`FORGET`]).
+    sources: HashMap<PathBuf, (u32, Instant)>,
     first_look: bool,
     /// Named pipes found: each is read by a task of its own ([`follow_fifo`]), never opened here
     /// (opening a pipe blocks until a writer comes).
@@ -442,10 +457,10 @@ impl Follower {
     fn source_of(&mut self, path: &Path) -> (u32, Arc<SourceMeta>) {
         let meta = Arc::new(Input::Path(path.to_path_buf()).meta());
         let source = match self.sources.get(path) {
-            Some(&s) => s,
+            Some(&(s, _)) => s,
             None => {
                 let s = register(&self.registry, &meta);
-                self.sources.insert(path.to_path_buf(), s);
+                self.sources.insert(path.to_path_buf(), (s, Instant::now()));
                 s
             }
         };
@@ -523,6 +538,20 @@ impl Follower {
             }
         }
         self.skipped.retain(|id| reached.contains(id));
+        for (path, (_, seen)) in &mut self.sources {
+            if paths.contains_key(path) {
+                *seen = now;
+            }
+        }
+        // Paths named outright stay inputs whether there or not; those a glob found and lost
+        // (a deleted pod's log) are forgotten, or a node agent would remember every pod for weeks.
+        let patterns = &self.patterns;
+        let failed = &self.failed;
+        self.sources.retain(|path, (_, seen)| {
+            now.duration_since(*seen) < FORGET
+                || failed.contains_key(path)
+                || patterns.iter().any(|p| !is_glob(p) && Path::new(p) == path)
+        });
         self.paths = paths;
         self.first_look = false;
     }
@@ -818,4 +847,27 @@ async fn follow_fifo(
         }
     }
     flush(&feed, &mut carry, source, &meta, &mut line).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Weeks of pods on a node: the inputs list stops growing at [`MAX_NAMED_INPUTS`] + 1.
+    #[test]
+    fn inputs_past_the_cap_share_one_entry() {
+        let registry = Registry::default();
+        let ids: Vec<u32> = (0..MAX_NAMED_INPUTS + 500)
+            .map(|i| {
+                let path = format!("/var/log/pods/shop_checkout-7d9f8b6c5d-{i:05x}_uid/istio-proxy/0.log");
+                register(&registry, &Arc::new(Input::Path(path.into()).meta()))
+            })
+            .collect();
+        let r = registry.lock().unwrap();
+        assert_eq!(r.len(), MAX_NAMED_INPUTS + 1);
+        assert_eq!(ids[MAX_NAMED_INPUTS - 1], (MAX_NAMED_INPUTS - 1) as u32);
+        assert!(ids[MAX_NAMED_INPUTS..].iter().all(|&id| id == MAX_NAMED_INPUTS as u32));
+        assert_eq!(r[MAX_NAMED_INPUTS].meta.name, "(files after the first 4096)");
+        assert!(r[MAX_NAMED_INPUTS - 1].meta.name.ends_with("-00fff_uid/istio-proxy/0.log"));
+    }
 }

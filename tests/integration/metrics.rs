@@ -222,11 +222,12 @@ fn records_of(file: &Path) -> Vec<Value> {
     String::from_utf8(out.stdout).unwrap().lines().map(|r| serde_json::from_str(r).unwrap()).collect()
 }
 
-/// Requests per upstream that took (10 s, 15 s]: the wall a 15 s route timeout makes.
+/// Requests per upstream that took (15 s, 15.05 s]: the wall a 15 s route timeout makes (Envoy
+/// logs 15000–15002 ms).
 fn wall_of(file: &Path) -> BTreeMap<String, u64> {
     let mut wall = BTreeMap::new();
     for r in records_of(file) {
-        if r["duration_ms"].as_u64().is_some_and(|ms| ms > 10_000 && ms <= 15_000) {
+        if r["duration_ms"].as_u64().is_some_and(|ms| ms > 15_000 && ms <= 15_050) {
             *wall.entry(r["upstream_cluster"].as_str().unwrap_or("-").to_string()).or_insert(0) += 1;
         }
     }
@@ -275,6 +276,10 @@ fn the_endpoint_counts_exactly_what_batch_mode_counts() {
         BTreeMap::from([("shop".to_string(), t["failed"].as_u64().unwrap())]),
         "the namespace comes from the kubelet path"
     );
+    assert_eq!(
+        e.sum_by("envoy_triage_requests_total", "namespace"),
+        BTreeMap::from([("shop".to_string(), t["records"].as_u64().unwrap())])
+    );
     // Requests per upstream cluster.
     let upstreams: BTreeMap<String, u64> = want["upstreams"]
         .as_array()
@@ -288,7 +293,7 @@ fn the_endpoint_counts_exactly_what_batch_mode_counts() {
         counts_of(&want["by_code"]).iter().filter(|(c, _)| c.starts_with('5')).map(|(_, n)| n).sum();
     assert_eq!(e.sum_by("envoy_triage_requests_total", "code_class")["5xx"], fives);
 
-    // The wall at 15 s: requests cut by the route timeout land in the (10 s, 15 s] bucket,
+    // The wall at 15 s: requests cut by the route timeout land in the (15 s, 15.05 s] bucket,
     // counted against the per-record output of the same lines.
     let wall = wall_of(&log);
     assert!(!wall.is_empty(), "the sample has requests cut at 15 s");
@@ -301,9 +306,9 @@ fn the_endpoint_counts_exactly_what_batch_mode_counts() {
         }
         by
     };
-    let (b10, b15) = (bucket("10"), bucket("15"));
+    let (b15, slack) = (bucket("15"), bucket("15.05"));
     let in_wall: BTreeMap<String, u64> =
-        b15.iter().map(|(k, v)| (k.clone(), v - b10[k])).filter(|(_, v)| *v > 0).collect();
+        slack.iter().map(|(k, v)| (k.clone(), v - b15[k])).filter(|(_, v)| *v > 0).collect();
     assert_eq!(in_wall, wall);
 
     // The other endpoints and formats.
@@ -560,13 +565,13 @@ fn a_real_prometheus_scrapes_the_agent() {
         *failed_by_reporter.entry(r["reporter"].as_str().unwrap().to_string()).or_insert(0) += 1;
     }
     assert_eq!(by_reporter, failed_by_reporter);
-    // The timeout wall, in PromQL: requests between 10 s and 15 s by upstream.
+    // The timeout wall, in PromQL: requests cut just after 15 s, by upstream.
     let wall = promql(
         port,
         // Prometheus 2 keeps `le` as scraped: "15" in the text format, "15.0" in OpenMetrics
         // (which it asks for first); Prometheus 3 writes "15.0" for both.
-        "sum by (upstream_cluster) (envoy_triage_request_duration_seconds_bucket{le=~\"15(\\\\.0)?\"}) \
-         - sum by (upstream_cluster) (envoy_triage_request_duration_seconds_bucket{le=~\"10(\\\\.0)?\"}) > 0",
+        "sum by (upstream_cluster) (envoy_triage_request_duration_seconds_bucket{le=\"15.05\"}) \
+         - sum by (upstream_cluster) (envoy_triage_request_duration_seconds_bucket{le=~\"15(\\\\.0)?\"}) > 0",
         "upstream_cluster",
     )
     .unwrap();
