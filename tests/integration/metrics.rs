@@ -133,7 +133,23 @@ fn request(port: u16, method: &str, path: &str, accept: Option<&str>) -> (u16, S
     s.read_to_string(&mut raw).unwrap();
     let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head.to_lowercase(), body.to_string())
+    let head = head.to_lowercase();
+    let body = if head.contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    (status, head, body)
+}
+
+/// The body of a chunked response (Prometheus' API sends larger answers so).
+fn dechunk(mut raw: &str) -> String {
+    let mut body = String::new();
+    loop {
+        let (size, rest) = raw.split_once("\r\n").expect("a chunk size");
+        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.push_str(&rest[..size]);
+        raw = &rest[size + 2..];
+    }
 }
 
 /// A parsed exposition: (metric name, labels, value) per sample.
