@@ -6,6 +6,7 @@
 #
 #   bash benches/agent-overhead.sh [SECONDS] [RATES…]     # default 20 s at 1000 10000 100000 lines/s
 #   BIN=/path/to/envoy-triage bash benches/agent-overhead.sh
+#   EVERY=1 bash benches/agent-overhead.sh      # write once a second, as Envoy flushes by default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,12 +38,13 @@ for rate in "${rates[@]}"; do
   scraper=$!
   read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$agent/stat")
   t0=$(date +%s.%N)
-  # The writer: every 10 ms, the lines due by then (so the rate holds whatever each write costs).
-  python3 - "$work/pool" "$log" "$rate" "$secs" <<'EOF'
+  # The writer: every EVERY seconds (10 ms by default), the lines due by then (so the rate holds
+  # whatever each write costs).
+  python3 - "$work/pool" "$log" "$rate" "$secs" "${EVERY:-0.01}" <<'EOF'
 import sys, time
 pool = open(sys.argv[1], 'rb').read().splitlines(keepends=True)
 out = open(sys.argv[2], 'ab', buffering=0)
-rate, secs = int(sys.argv[3]), float(sys.argv[4])
+rate, secs, every = int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 start = time.monotonic(); written = 0; i = 0
 while True:
     now = time.monotonic() - start
@@ -54,7 +56,7 @@ while True:
         for _ in range(due):
             chunk.append(pool[i]); i = (i + 1) % len(pool)
         out.write(b''.join(chunk)); written += due
-    time.sleep(0.01)
+    time.sleep(every)
 print(written, file=open(sys.argv[2] + '.count', 'w'))
 EOF
   written=$(cat "$log.count")
@@ -73,7 +75,8 @@ EOF
   awk -v r="$rate" -v w="$written" -v c="$got" -v cpu="$(( (u1 + s1) - (u0 + s0) ))" -v tk="$ticks" \
       -v t0="$t0" -v t1="$t1" -v rss="$rss" -v hwm="$hwm" 'BEGIN {
     cores = cpu / tk / (t1 - t0)
-    printf "%-12d %-10d %-12.4f %-12.5f %-10.1f %-10.1f %s\n", r, w, cores, cores / (r / 1000), rss / 1024, hwm / 1024, c
+    per = r > 0 ? sprintf("%.5f", cores / (r / 1000)) : "-"
+    printf "%-12d %-10d %-12.4f %-12s %-10.1f %-10.1f %s\n", r, w, cores, per, rss / 1024, hwm / 1024, c
   }'
 done
-echo "(pool: $lines_in_pool real lines from sample-logs/, cycled; $secs s per rate; scraped every 1 s)"
+echo "(pool: $lines_in_pool real lines from sample-logs/, cycled; written every ${EVERY:-0.01} s; $secs s per rate; scraped every 1 s)"

@@ -55,7 +55,7 @@ const RETIRED: usize = 4096;
 pub const MAX_NAMED_INPUTS: usize = 4096;
 /// How long a path no pattern reaches keeps its input: a rotation (rename, then a new file under
 /// the old name) takes far less, so the new file is the same input; a pod deleted is forgotten.
-const FORGET: Duration = Duration::from_secs(600);
+const FORGET: Duration = Duration::from_secs(60);
 
 /// Inputs seen so far, for the report (tailers register themselves).
 pub type Registry = Arc<Mutex<Vec<InputInfo>>>;

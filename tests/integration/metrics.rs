@@ -610,3 +610,24 @@ fn a_real_prometheus_scrapes_the_agent() {
     });
     drop(server);
 }
+
+/// `--listen` is for live runs; a bad address or a port in use ends the run at once, exit 2,
+/// before anything is read.
+#[test]
+fn listen_mistakes_are_said_and_exit_2() {
+    let sample = crate::common::log_path("real-healthy.log");
+    let out = bin().args(["--listen", "127.0.0.1:0"]).arg(&sample).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--listen serves metrics in live mode only"));
+
+    let out = bin().args(["--follow", "--listen", "9464"]).arg(&sample).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--listen 9464: not an address"), "{out:?}");
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = bin().args(["--follow", "--listen", &addr]).arg(&sample).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("--listen {addr}:")) && err.contains("in use"), "{err}");
+}
