@@ -77,6 +77,18 @@ fn lines() -> Vec<String> {
     v
 }
 
+/// Once the run has ended: the terminal is as it was (normal screen, not raw).
+fn assert_restored(t: &Tmux) {
+    let screen = t.wait("the terminal's modes", |s| s.contains("TTY "));
+    assert!(screen.contains("TTY icanon echo"), "raw mode was left on:\n{screen}");
+    let alternate = t.cmd().args(["display", "-p", "#{alternate_on}"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&alternate.stdout).trim(),
+        "0",
+        "still on the alternate screen:\n{screen}"
+    );
+}
+
 fn widest(screen: &str) -> usize {
     screen.lines().map(|l| l.chars().count()).max().unwrap_or(0)
 }
@@ -97,9 +109,11 @@ fn start(width: u16, height: u16, env: &str, name: &str) -> (Tmux, tempfile::Tem
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
     std::fs::write(&log, "").unwrap();
     let bin = assert_cmd::cargo::cargo_bin("envoy-triage");
-    // The shell stays after the run so that the screen it leaves can be read.
+    // The shell stays after the run so that the screen it leaves can be read; `TTY icanon echo`
+    // says that raw mode (`-icanon -echo`) was left.
     let command = format!(
-        "{env} '{}' --follow --from-start --interval 0.2 '{}'; echo EXIT=$?; sleep 600",
+        "{env} '{}' --follow --from-start --interval 0.2 '{}'; echo EXIT=$?; \
+         echo TTY $(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)'); sleep 600",
         bin.display(),
         log.display()
     );
@@ -155,6 +169,7 @@ fn shows_counts_and_top_incident_within_80x24_and_keys_change_it() {
         "the final report on the normal screen:\n{end}"
     );
     assert!(!end.contains("q quit"), "the dashboard left the screen:\n{end}");
+    assert_restored(&t);
 }
 
 #[test]
@@ -169,6 +184,7 @@ fn fits_160x48() {
     t.wait("the final report", |s| s.contains("EXIT="));
     let end = t.capture_from("-");
     assert!(end.contains("EXIT=0") && end.contains("INCIDENTS"), "{end}");
+    assert_restored(&t);
 }
 
 /// The incident lines on screen (`#1 cause · upstream · …`).
@@ -301,10 +317,5 @@ fn a_panic_restores_the_terminal_and_its_message_is_readable() {
         all.contains("panicked") && all.contains("ENVOY_TRIAGE_TEST_PANIC"),
         "the panic's message:\n{all}"
     );
-    let alternate = t.cmd().args(["display", "-p", "#{alternate_on}"]).output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&alternate.stdout).trim(),
-        "0",
-        "still on the alternate screen:\n{all}"
-    );
+    assert_restored(&t);
 }
