@@ -80,7 +80,7 @@ fn lines() -> Vec<String> {
 /// Once the run has ended: the terminal is as it was (normal screen, not raw).
 fn assert_restored(t: &Tmux) {
     let screen = t.wait("the terminal's modes", |s| s.contains("TTY "));
-    assert!(screen.contains("TTY icanon echo"), "raw mode was left on:\n{screen}");
+    assert!(screen.contains("TTY opost icanon echo"), "raw mode was left on:\n{screen}");
     let alternate = t.cmd().args(["display", "-p", "#{alternate_on}"]).output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&alternate.stdout).trim(),
@@ -109,11 +109,11 @@ fn start(width: u16, height: u16, env: &str, name: &str) -> (Tmux, tempfile::Tem
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
     std::fs::write(&log, "").unwrap();
     let bin = assert_cmd::cargo::cargo_bin("envoy-triage");
-    // The shell stays after the run so that the screen it leaves can be read; `TTY icanon echo`
-    // says that raw mode (`-icanon -echo`) was left.
+    // The shell stays after the run so that the screen it leaves can be read; `TTY opost icanon echo`
+    // says that raw mode (`-opost -icanon -echo`) was left.
     let command = format!(
         "{env} '{}' --follow --from-start --interval 0.2 '{}'; echo EXIT=$?; \
-         echo TTY $(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)'); sleep 600",
+         echo TTY $(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(opost|icanon|echo)'); sleep 600",
         bin.display(),
         log.display()
     );
