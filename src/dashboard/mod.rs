@@ -59,19 +59,26 @@ struct Stats {
     drawing: Duration,
 }
 
-/// Leaves raw mode and the alternate screen.
+/// Whether the terminal is the dashboard's (raw, alternate screen) and not yet given back.
+static TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Leaves raw mode and the alternate screen, once: a panic restores from its hook and then
+/// again as the dashboard is dropped while unwinding, and leaving the alternate screen a second
+/// time puts the cursor back where the dashboard began, so the shell's prompt lands on the
+/// panic's message.
 fn restore() {
-    let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    if TAKEN.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    }
 }
 
 type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
 
 /// While it lives, a panic first runs `restore` (so that its message lands on the normal
-/// screen, readable), then the hook that was in place; dropped, it puts that hook back. Left in
-/// place, a later panic (in the final report, on the normal screen) would "leave" the alternate
-/// screen again, and a terminal doing so moves the cursor back to where the dashboard started,
-/// over the report.
+/// screen, readable), then the hook that was in place; dropped, it puts that hook back: a panic
+/// after the dashboard (in the final report) is the process's business again, not the
+/// terminal code's of a dashboard that is gone.
 struct PanicGuard {
     previous: Option<Arc<Hook>>,
 }
@@ -111,7 +118,11 @@ impl Dashboard {
     pub fn start(inputs: Vec<String>, sort: UpstreamSort) -> io::Result<Dashboard> {
         // Before the terminal changes: from here on, a panic restores it first.
         let hook = PanicGuard::install(restore);
-        enable_raw_mode()?;
+        TAKEN.store(true, Ordering::SeqCst);
+        if let Err(e) = enable_raw_mode() {
+            restore();
+            return Err(e);
+        }
         if let Err(e) = execute!(io::stdout(), EnterAlternateScreen) {
             restore();
             return Err(e);

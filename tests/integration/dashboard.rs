@@ -317,5 +317,11 @@ fn a_panic_restores_the_terminal_and_its_message_is_readable() {
         all.contains("panicked") && all.contains("ENVOY_TRIAGE_TEST_PANIC"),
         "the panic's message:\n{all}"
     );
+    // Left once: leaving the alternate screen again would put the cursor back where the
+    // dashboard began, and the shell's next line over the message.
+    let lines: Vec<&str> = all.lines().collect();
+    let panicked = lines.iter().position(|l| l.contains("panicked")).unwrap();
+    let exit = lines.iter().position(|l| l.contains("EXIT=")).unwrap();
+    assert!(exit > panicked && lines[exit] == "EXIT=101", "the message overwritten:\n{all}");
     assert_restored(&t);
 }
