@@ -227,13 +227,18 @@ impl Ui {
             return;
         }
         let width = inner.width as usize;
-        // The figures take 3 × 13 columns; the sparkline gives way to the name (16 columns at least).
-        let spark_cols = SPARK.min(width.saturating_sub(3 * 13 + 1 + 16));
-        let lines: Vec<Line> = self
-            .shown_upstreams()
+        let shown: Vec<_> = self.shown_upstreams().into_iter().take(inner.height as usize).collect();
+        let names: Vec<String> =
+            shown.iter().map(|u| short_upstream(&u.cluster, u.workload.as_deref())).collect();
+        // The figures take 3 × 13 columns. Names whole first (a cut name is a guess), as far as an
+        // 8-column sparkline leaves room; then the sparkline takes what is left, up to its length.
+        let longest = names.iter().map(|n| self::width(n)).max().unwrap_or(0);
+        let name_w = longest.clamp(16, width.saturating_sub(3 * 13 + 1 + 8).max(16));
+        let spark_cols = SPARK.min(width.saturating_sub(3 * 13 + 1 + name_w));
+        let lines: Vec<Line> = shown
             .into_iter()
-            .take(inner.height as usize)
-            .map(|u| {
+            .zip(names)
+            .map(|(u, name)| {
                 let w = |x: Option<crate::aggregate::window::WindowFigures>| {
                     x.map_or_else(
                         || "-".to_string(),
@@ -247,8 +252,7 @@ impl Ui {
                     .get(&spark_key(u))
                     .map_or_else(|| " ".repeat(spark_cols), |(_, r)| spark(r, spark_cols));
                 let figures = format!(" {m1:>12} {m5:>12} {all:>12} {sp}");
-                let name_w = width.saturating_sub(self::width(&figures)).max(8);
-                let name = elide_middle(&short_upstream(&u.cluster, u.workload.as_deref()), name_w);
+                let name = elide_middle(&name, name_w);
                 Line::from(elide_end(&format!("{name:<name_w$}{figures}"), width))
             })
             .collect();

@@ -145,6 +145,19 @@ fn shows_counts_and_top_incident_within_80x24_and_keys_change_it() {
     assert!(screen.contains("q quit"), "the footer shows the keys:\n{screen}");
     assert!(widest(&screen) <= 80, "a line wider than the pane:\n{screen}");
     assert_eq!(screen.lines().count(), 24, "{screen}");
+    // Names as short as these are shown whole (they were cut to 16 columns beside a sparkline
+    // with room to spare: `warehouse…p:8080`).
+    let rows: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.starts_with(" UPSTREAMS"))
+        .skip(1)
+        .take_while(|l| !l.starts_with(" DETAIL"))
+        .collect();
+    assert!(rows.len() >= 2, "{screen}");
+    assert!(
+        rows.iter().all(|r| !r.split("  ").next().unwrap().contains('…')),
+        "an upstream name cut while it fits:\n{screen}"
+    );
 
     // `j` selects the second incident: the detail shows its why, not the first's.
     let why = |s: &str| s.lines().find(|l| l.starts_with("   why ")).map(str::to_string);
