@@ -31,6 +31,13 @@ fn stdin_is_stream() -> bool {
 
 pub fn run(config: &Config) -> io::Result<ExitCode> {
     let format = config.report.format;
+    if format == Format::Parquet && io::IsTerminal::is_terminal(&io::stdout()) {
+        eprintln!(
+            "envoy-triage: --output parquet writes a binary file: redirect it (`> records.parquet`), or pipe it \
+             (`| duckdb -c \"SELECT cause, count(*) FROM read_parquet('/dev/stdin') GROUP BY 1\"`)"
+        );
+        return Ok(ExitCode::from(2));
+    }
     if config.follow {
         let config = &with_filter(config, Some(crate::pipeline::now_ms()));
         let patterns = config.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
@@ -69,8 +76,7 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let output = (format == Format::Records)
-        .then(|| Box::new(RecordsOutput::stdout(config.pipeline.threads, true)) as Box<dyn RecordOutput>);
+    let output = record_output(format, config.pipeline.threads, true);
     let counts = Arc::new(Progress::default());
     let bar = show_progress(format, &inputs)
         .then(|| progress::Bar::start(Arc::clone(&counts), progress::total_bytes(&inputs), inputs.len()));
@@ -81,6 +87,16 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     let mut summary = Summary::build(&agg, &infos);
     config.view.apply(&mut summary);
     finish(config, &summary, &infos, arguments_failed, Frame::BATCH)
+}
+
+/// The per-record output `format` asks for, if any: records in input order when `ordered`
+/// (batch), as they come otherwise (live).
+pub fn record_output(format: Format, threads: usize, ordered: bool) -> Option<Box<dyn RecordOutput>> {
+    match format {
+        Format::Records => Some(Box::new(RecordsOutput::stdout(threads, ordered))),
+        Format::Parquet => Some(Box::new(crate::report::parquet::ParquetOutput::stdout(threads, ordered))),
+        Format::Table | Format::Json | Format::Ndjson => None,
+    }
 }
 
 /// The config with its filter resolved: relative times counted back from `anchor_ms`, into
@@ -118,7 +134,7 @@ fn resolve_batch_filter(
 fn show_progress(format: Format, inputs: &[source::Input]) -> bool {
     use io::IsTerminal;
     io::stderr().is_terminal()
-        && !(format == Format::Records && io::stdout().is_terminal())
+        && !(matches!(format, Format::Records | Format::Parquet) && io::stdout().is_terminal())
         && !(inputs.contains(&source::Input::Stdin) && io::stdin().is_terminal())
 }
 

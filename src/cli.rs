@@ -349,6 +349,10 @@ impl ValueEnum for Format {
                 "One JSON object per record, every field under stable names, with its cause (for jq, DuckDB, \
                  ClickHouse); see docs/records.md",
             ),
+            Format::Parquet => PossibleValue::new("parquet").help(
+                "Every record with its cause as an Apache Parquet file on stdout (redirect it: `> records.parquet`), \
+                 typed, for DuckDB, ClickHouse, Spark; see docs/parquet.md",
+            ),
         })
     }
 }

@@ -20,8 +20,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::dashboard::{Action, Dashboard};
 use crate::metrics::{self, Metrics};
-use crate::pipeline::{RecordOutput, Workers};
-use crate::report::records::RecordsOutput;
+use crate::pipeline::Workers;
 use crate::report::{self, Format, Frame};
 use crate::source::InputInfo;
 use crate::source::follow::{self, FollowStats, Registry};
@@ -47,8 +46,7 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
     pcfg.windows = true;
     let format = config.report.format;
     // Records come out as they are read, not in input order: there is no end to wait for.
-    let output = (format == Format::Records)
-        .then(|| Box::new(RecordsOutput::stdout(pcfg.threads, false)) as Box<dyn RecordOutput>);
+    let output = crate::app::record_output(format, pcfg.threads, false);
     // Bound first: a bad address or a port in use ends the run before anything is read.
     let listener = config.listen.as_deref().map(metrics::http::bind).transpose()?;
     if let Some(addr) = listener.as_ref().and_then(|l| l.local_addr().ok()) {

@@ -7,6 +7,7 @@
 
 pub mod fit;
 pub mod json;
+pub mod parquet;
 pub mod records;
 pub mod table;
 
@@ -24,6 +25,9 @@ pub enum Format {
     /// One JSON line per record, written as records are read (see [`records`]); nothing at
     /// the end.
     Records,
+    /// Every record with its classification as an Apache Parquet file (see [`parquet`]), written
+    /// as records are read; nothing at the end.
+    Parquet,
 }
 }
 
@@ -115,7 +119,7 @@ pub fn emit(summary: &Summary, opts: &ReportOptions, frame: Frame) -> io::Result
             out.flush()
         }
         // The records were the output.
-        Format::Records => Ok(()),
+        Format::Records | Format::Parquet => Ok(()),
     }
 }
 

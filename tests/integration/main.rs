@@ -17,6 +17,7 @@ mod follow;
 mod hostile;
 mod inputs;
 mod metrics;
+mod parquet;
 mod ranking;
 mod real_lines;
 mod records;

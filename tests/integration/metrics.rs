@@ -297,12 +297,12 @@ fn the_endpoint_counts_exactly_what_batch_mode_counts() {
         BTreeMap::from([("shop".to_string(), t["records"].as_u64().unwrap())])
     );
     // Requests per upstream cluster.
-    let upstreams: BTreeMap<String, u64> = want["upstreams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| (u["cluster"].as_str().unwrap().to_string(), u["requests"].as_u64().unwrap()))
-        .collect();
+    // Inbound clusters repeat across workloads, each its own row in the summary: summed here.
+    let mut upstreams: BTreeMap<String, u64> = BTreeMap::new();
+    for u in want["upstreams"].as_array().unwrap() {
+        *upstreams.entry(u["cluster"].as_str().unwrap().to_string()).or_insert(0) +=
+            u["requests"].as_u64().unwrap();
+    }
     assert_eq!(e.sum_by("envoy_triage_requests_total", "upstream_cluster"), upstreams);
     // 5xx by code class: the batch summary's codes 500–599.
     let fives: u64 =
