@@ -95,7 +95,7 @@ pub fn record_output(format: Format, threads: usize, ordered: bool) -> Option<Bo
     match format {
         Format::Records => Some(Box::new(RecordsOutput::stdout(threads, ordered))),
         Format::Parquet => Some(Box::new(crate::report::parquet::ParquetOutput::stdout(threads, ordered))),
-        Format::Table | Format::Json | Format::Ndjson => None,
+        Format::Table | Format::Json | Format::Ndjson | Format::Html => None,
     }
 }
 

@@ -353,6 +353,10 @@ impl ValueEnum for Format {
                 "Every record with its cause as an Apache Parquet file on stdout (redirect it: `> records.parquet`), \
                  typed, for DuckDB, ClickHouse, Spark; see docs/parquet.md",
             ),
+            Format::Html => PossibleValue::new("html").help(
+                "One self-contained HTML page with charts, to look at and to share (redirect it: `> report.html`); \
+                 see docs/html-report.md",
+            ),
         })
     }
 }

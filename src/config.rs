@@ -77,8 +77,13 @@ pub struct Config {
 impl Config {
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
         let format = FormatChoice::parse(&cli.format)?;
-        let mut pipeline =
-            PipelineConfig { format, max_clusters: cli.max_clusters, ..PipelineConfig::default() };
+        let mut pipeline = PipelineConfig {
+            format,
+            max_clusters: cli.max_clusters,
+            // Only the HTML report draws failures over time: off, the timeline costs nothing.
+            timeline: cli.output == crate::report::Format::Html,
+            ..PipelineConfig::default()
+        };
         if let Some(t) = cli.threads {
             if !(1..=MAX_THREADS).contains(&t) {
                 return Err(ConfigError::Threads(t));

@@ -81,6 +81,8 @@ pub struct PipelineConfig {
     pub chunk_size: usize,
     /// Keep sliding windows (live mode).
     pub windows: bool,
+    /// Keep failures by cause over the log's time (`crate::aggregate::timeline`; `-o html`).
+    pub timeline: bool,
     /// Which records to analyse (`None`: all, and nothing is checked per record).
     pub filter: Option<Arc<Filter>>,
 }
@@ -93,6 +95,7 @@ impl Default for PipelineConfig {
             max_clusters: 10_000,
             chunk_size: CHUNK_SIZE,
             windows: false,
+            timeline: false,
             filter: None,
         }
     }
@@ -575,12 +578,15 @@ impl Workers {
                 control.push(ctl_tx);
                 let worker = Worker {
                     decoder: Decoder::new(cfg.format.clone()),
-                    agg: if cfg.windows {
-                        Aggregate::new_live(cfg.max_clusters)
-                    } else {
-                        Aggregate::new(cfg.max_clusters)
-                    }
-                    .sharing(Arc::clone(&shared)),
+                    agg: {
+                        let mut a = if cfg.windows {
+                            Aggregate::new_live(cfg.max_clusters)
+                        } else {
+                            Aggregate::new(cfg.max_clusters)
+                        };
+                        a.timeline = cfg.timeline.then(Box::default);
+                        a.sharing(Arc::clone(&shared))
+                    },
                     own: Vec::new(),
                     pool: pool_tx.clone(),
                     sink: output.as_ref().map(|o| o.sink()),

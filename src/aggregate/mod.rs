@@ -18,6 +18,7 @@ mod bounds;
 mod group;
 mod sketch;
 mod stats;
+pub mod timeline;
 mod upstream;
 pub mod window;
 
@@ -206,6 +207,8 @@ pub struct Aggregate {
     last_raw: StartKey,
     /// Present in live mode only (windows cost a timestamp parse per record).
     pub live: Option<Box<Live>>,
+    /// Failures by cause over the log's time, when a report draws them (`-o html`).
+    pub timeline: Option<Box<timeline::Timeline>>,
 }
 
 impl Aggregate {
@@ -246,6 +249,7 @@ impl Aggregate {
             first_raw: StartKey::NONE_FIRST,
             last_raw: StartKey::NONE_LAST,
             live: None,
+            timeline: None,
         }
     }
 
@@ -268,6 +272,7 @@ impl Aggregate {
             Aggregate::new(self.max_clusters)
         };
         a.max_groups = self.max_groups;
+        a.timeline = self.timeline.as_ref().map(|_| Box::default());
         a.shared = self.shared.clone();
         a.up_cut = self.up_cut.clone();
         a.group_ranks = self.group_ranks.clone();
@@ -493,6 +498,9 @@ impl Aggregate {
         }
         if let Some(t) = rec.upstream_service_time_ms {
             up.upstream_service_time.record(t);
+        }
+        if let Some(t) = self.timeline.as_deref_mut() {
+            t.add(rec.start_time, verdict.as_ref().map(|v| v.cause));
         }
         if let Some(live) = self.live.as_deref_mut() {
             // A record cannot start after it arrived: a time ahead of the clock (a skewed node,
@@ -765,6 +773,9 @@ impl Aggregate {
                 None => self.adopt_upstream(&key, up),
             };
             remap.push(i);
+        }
+        if let Some(theirs) = o.timeline.take() {
+            self.timeline.get_or_insert_with(Box::default).merge(*theirs);
         }
         if let Some(theirs) = o.live.take() {
             let mine = self.live.get_or_insert_with(Box::default);

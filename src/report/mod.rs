@@ -6,6 +6,7 @@
 //! and an arm in [`emit`].
 
 pub mod fit;
+pub mod html;
 pub mod json;
 pub mod parquet;
 pub mod records;
@@ -28,6 +29,8 @@ pub enum Format {
     /// Every record with its classification as an Apache Parquet file (see [`parquet`]), written
     /// as records are read; nothing at the end.
     Parquet,
+    /// One self-contained HTML page with charts (see [`html`]).
+    Html,
 }
 }
 
@@ -119,6 +122,7 @@ pub fn emit(summary: &Summary, opts: &ReportOptions, frame: Frame) -> io::Result
             out.flush()
         }
         // The records were the output.
+        Format::Html => html::write(summary, &opts.inputs, &mut io::stdout().lock()),
         Format::Records | Format::Parquet => Ok(()),
     }
 }

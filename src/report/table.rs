@@ -32,7 +32,7 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-fn pct(part: u64, whole: u64) -> String {
+pub(crate) fn pct(part: u64, whole: u64) -> String {
     if whole == 0 { "-".to_string() } else { format!("{:.1}%", part as f64 * 100.0 / whole as f64) }
 }
 
@@ -103,7 +103,7 @@ pub fn short_upstream(cluster: &str, workload: Option<&str>) -> String {
     }
 }
 
-fn reporter_words(r: &str) -> String {
+pub(crate) fn reporter_words(r: &str) -> String {
     r.replace('_', " ")
 }
 
@@ -112,7 +112,7 @@ fn reporter_short(r: &str) -> &str {
     r.strip_suffix("_sidecar").unwrap_or(r)
 }
 
-fn share_text(share: f64) -> String {
+pub(crate) fn share_text(share: f64) -> String {
     let p = share * 100.0;
     if p >= 99.95 {
         "100%".into()
@@ -451,7 +451,7 @@ fn upstream_table(s: &Summary, top: usize, width: usize, out: &mut dyn Write) ->
     Ok(())
 }
 
-fn duration_note(p: &Percentiles, cutoff: Option<u64>) -> String {
+pub(crate) fn duration_note(p: &Percentiles, cutoff: Option<u64>) -> String {
     match cutoff {
         Some(c) => format!("cut-off at {}", human_ms(c)),
         None => match (p.p50, p.max) {
@@ -473,7 +473,7 @@ fn shell_word(s: &str) -> String {
 }
 
 /// The `envoy-triage trace` command that shows request `id` hop by hop over this run's inputs.
-fn trace_command(id: &str, inputs: &[String]) -> String {
+pub(crate) fn trace_command(id: &str, inputs: &[String]) -> String {
     let paths: Vec<&String> = inputs.iter().filter(|i| i.as_str() != "-").collect();
     if paths.is_empty() {
         // Stdin cannot be read again: the same logs must be piped in once more.

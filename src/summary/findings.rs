@@ -45,6 +45,26 @@ pub struct Evidence {
     pub upstream_hosts_truncated_from: Option<Vec<Option<u64>>>,
     /// Records that carried `URX` (retries exhausted).
     pub retried: u64,
+    /// With a cut-off: the durations in [`DURATION_BINS`] equal bins from 0 to a little past the
+    /// longest, as (bin's upper bound in ms, requests), for the HTML report's "wall" picture.
+    #[serde(skip)]
+    pub duration_bins: Vec<(u64, u64)>,
+}
+
+/// Bins of [`Evidence::duration_bins`].
+pub const DURATION_BINS: u64 = 40;
+
+/// `h` in [`DURATION_BINS`] equal bins from 0 to a tenth past its largest value.
+fn duration_bins(h: &hdrhistogram::Histogram<u64>) -> Vec<(u64, u64)> {
+    let top = (h.max() + h.max() / 10).max(DURATION_BINS);
+    let step = top.div_ceil(DURATION_BINS);
+    let mut bins: Vec<(u64, u64)> = (1..=DURATION_BINS).map(|i| (i * step, 0)).collect();
+    // Each recorded value once, at its own (quantized) value: the bins add up to the count.
+    for v in h.iter_recorded() {
+        let i = (h.median_equivalent(v.value_iterated_to()) / step).min(DURATION_BINS - 1) as usize;
+        bins[i].1 += v.count_at_value();
+    }
+    bins
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -568,6 +588,7 @@ pub fn build(agg: &Aggregate) -> (Vec<Finding>, Vec<(usize, usize)>) {
                 other_signatures: g.count - top.3,
                 duration_ms: Percentiles::of(&g.durations.histogram()),
                 cutoff_ms: cutoff(g).map(|(ms, _)| ms),
+                duration_bins: cutoff(g).map_or_else(Vec::new, |_| duration_bins(&g.durations.histogram())),
                 upstream_hosts: g.upstream_hosts.iter().map(|(_, h)| lossy(h.kept())).collect(),
                 upstream_hosts_truncated_from: cut_from(g.upstream_hosts.iter().map(|(_, h)| h.cut_from())),
                 retried: g.with_retries,

@@ -135,6 +135,48 @@ pub struct Summary {
     /// Findings that are one failure seen by several proxies, by impact.
     pub incidents: Vec<Incident>,
     pub malformed_samples: Vec<MalformedOut>,
+    /// Requests and failures by cause over the log's own time, when the run kept them (`-o
+    /// html`); not part of the JSON contract.
+    #[serde(skip)]
+    pub timeline: Option<TimelineOut>,
+}
+
+/// [`crate::aggregate::timeline::Timeline`], for a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineOut {
+    /// Bucket width in seconds.
+    pub width_s: i64,
+    /// Buckets with records, in time order.
+    pub buckets: Vec<TimeBucket>,
+    /// Records whose start time could not be read: in no bucket.
+    pub untimed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeBucket {
+    pub start_ms: i64,
+    pub requests: u64,
+    /// Failures by cause, the causes in `Cause::ALL` order, those with none left out.
+    pub failed: Vec<(&'static str, u64)>,
+}
+
+impl TimelineOut {
+    fn of(t: &crate::aggregate::timeline::Timeline) -> TimelineOut {
+        let buckets = t
+            .buckets()
+            .iter()
+            .map(|b| TimeBucket {
+                start_ms: b.start * 1000,
+                requests: b.requests,
+                failed: Cause::ALL
+                    .iter()
+                    .filter(|c| b.failed[**c as usize] > 0)
+                    .map(|c| (c.name(), b.failed[*c as usize]))
+                    .collect(),
+            })
+            .collect();
+        TimelineOut { width_s: t.width_s(), buckets, untimed: t.untimed }
+    }
 }
 
 fn flag_counts(f: &crate::aggregate::FlagCounts) -> Counts {
@@ -298,6 +340,7 @@ impl Summary {
             findings,
             incidents,
             malformed_samples,
+            timeline: agg.timeline.as_deref().map(TimelineOut::of),
         }
     }
 
