@@ -15,6 +15,7 @@ mod failon;
 mod filters;
 mod follow;
 mod hostile;
+mod html;
 mod inputs;
 mod metrics;
 mod parquet;
