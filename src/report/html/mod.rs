@@ -54,6 +54,9 @@ const SCRIPT: &str = include_str!("script.js");
 
 /// The incidents told with their findings; past this, one line each.
 const TOLD: usize = 25;
+/// The incidents listed at all; the rest are counted (a generated mesh log has hundreds, most of a
+/// few requests), so the page stays a few hundred KB.
+const LISTED: usize = 100;
 /// Upstreams in the hop matrix's columns (by failures).
 const HOP_COLUMNS: usize = 12;
 
@@ -241,10 +244,22 @@ fn incidents(h: &mut String, s: &Summary, inputs: &[String]) {
         return;
     }
     h.push_str("<ol class=\"incidents\">");
-    for inc in &s.incidents {
+    for inc in s.incidents.iter().take(LISTED) {
         incident(h, s, inc, inputs, inc.rank <= TOLD);
     }
-    h.push_str("</ol></section>\n");
+    h.push_str("</ol>");
+    if let Some(rest) = s.incidents.get(LISTED..).filter(|r| !r.is_empty()) {
+        let requests: u64 = rest.iter().map(|i| i.requests).sum();
+        let _ = write!(
+            h,
+            "<p class=\"note more\" data-more=\"{}\">{} more incidents ({}) of less impact: <code>--output json</code> \
+             lists them all.</p>",
+            rest.len(),
+            thousands(rest.len() as u64),
+            plural(requests, "request", "requests")
+        );
+    }
+    h.push_str("</section>\n");
 }
 
 fn incident(h: &mut String, s: &Summary, inc: &Incident, inputs: &[String], told: bool) {
