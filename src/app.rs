@@ -14,9 +14,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::escape::escape_controls;
 use crate::live::{self, LiveSource};
-use crate::pipeline::RecordOutput;
 use crate::progress;
-use crate::report::records::RecordsOutput;
 use crate::report::{self, Format, Frame};
 use crate::source::batch::Progress;
 use crate::source::{self, InputInfo};
@@ -76,7 +74,7 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let output = record_output(format, config.pipeline.threads, true);
+    let output = crate::report::record_output(format, config.pipeline.threads, true);
     let counts = Arc::new(Progress::default());
     let bar = show_progress(format, &inputs)
         .then(|| progress::Bar::start(Arc::clone(&counts), progress::total_bytes(&inputs), inputs.len()));
@@ -87,16 +85,6 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     let mut summary = Summary::build(&agg, &infos);
     config.view.apply(&mut summary);
     finish(config, &summary, &infos, arguments_failed, Frame::BATCH)
-}
-
-/// The per-record output `format` asks for, if any: records in input order when `ordered`
-/// (batch), as they come otherwise (live).
-pub fn record_output(format: Format, threads: usize, ordered: bool) -> Option<Box<dyn RecordOutput>> {
-    match format {
-        Format::Records => Some(Box::new(RecordsOutput::stdout(threads, ordered))),
-        Format::Parquet => Some(Box::new(crate::report::parquet::ParquetOutput::stdout(threads, ordered))),
-        Format::Table | Format::Json | Format::Ndjson | Format::Html => None,
-    }
 }
 
 /// The config with its filter resolved: relative times counted back from `anchor_ms`, into

@@ -46,7 +46,7 @@ pub fn run(config: &Config, source: LiveSource) -> io::Result<Ended> {
     pcfg.windows = true;
     let format = config.report.format;
     // Records come out as they are read, not in input order: there is no end to wait for.
-    let output = crate::app::record_output(format, pcfg.threads, false);
+    let output = report::record_output(format, pcfg.threads, false);
     // Bound first: a bad address or a port in use ends the run before anything is read.
     let listener = config.listen.as_deref().map(metrics::http::bind).transpose()?;
     if let Some(addr) = listener.as_ref().and_then(|l| l.local_addr().ok()) {

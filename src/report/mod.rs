@@ -78,6 +78,20 @@ impl Frame {
     pub const BATCH: Frame = Frame { tick: false, seq: 1, elapsed_ms: 0, redraw: false };
 }
 
+/// The per-record output `format` asks for, if any: records in input order when `ordered`
+/// (batch), as they come otherwise (live).
+pub fn record_output(
+    format: Format,
+    threads: usize,
+    ordered: bool,
+) -> Option<Box<dyn crate::pipeline::RecordOutput>> {
+    match format {
+        Format::Records => Some(Box::new(records::RecordsOutput::stdout(threads, ordered))),
+        Format::Parquet => Some(Box::new(parquet::ParquetOutput::stdout(threads, ordered))),
+        Format::Table | Format::Json | Format::Ndjson | Format::Html => None,
+    }
+}
+
 /// Writes `summary` to stdout as `opts` say.
 pub fn emit(summary: &Summary, opts: &ReportOptions, frame: Frame) -> io::Result<()> {
     match opts.format {
