@@ -9,7 +9,6 @@
 //! stays bounded whatever the input and the file is the same at any thread count. The file is
 //! whole (its footer written) when the run ends.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -306,6 +305,13 @@ fn parquet_error(e: parquet::errors::ParquetError) -> io::Error {
     }
 }
 
+/// A Parquet file is whole only once its footer is written: nothing to flush before.
+impl<W: Write + Send> super::records::Flush for ArrowWriter<W> {
+    fn flush_now(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes batches, in chunk order when `ordered`, then the footer. Stops on a write error (a
 /// full disk, a closed pipe) and returns it; the sinks then find the channel closed.
 fn write_batches(
@@ -320,26 +326,13 @@ fn write_batches(
         .set_created_by(format!("envoy-triage {}", env!("CARGO_PKG_VERSION")))
         .build();
     let mut w = ArrowWriter::try_new(out, schema, Some(props)).map_err(parquet_error)?;
-    let mut pending: BTreeMap<u64, RecordBatch> = BTreeMap::new();
-    let mut next = 0u64;
-    for (seq, batch) in &rx {
-        if !ordered {
-            if batch.num_rows() > 0 {
-                w.write(&batch).map_err(parquet_error)?;
-            }
-            continue;
+    let write = |w: &mut ArrowWriter<_>, batch: RecordBatch| {
+        if batch.num_rows() == 0 {
+            return Ok(());
         }
-        pending.insert(seq, batch);
-        while let Some(batch) = pending.remove(&next) {
-            if batch.num_rows() > 0 {
-                w.write(&batch).map_err(parquet_error)?;
-            }
-            next += 1;
-        }
-    }
-    for batch in pending.into_values().filter(|b| b.num_rows() > 0) {
-        w.write(&batch).map_err(parquet_error)?;
-    }
+        w.write(&batch).map_err(parquet_error)
+    };
+    super::records::in_order(&rx, ordered, write, &mut w)?;
     // Writes the footer and gives the writer back, to flush it (a drop would lose a write error).
     let mut out = w.into_inner().map_err(parquet_error)?;
     out.flush()

@@ -205,26 +205,51 @@ fn write_chunks(
     mut out: Box<dyn Write + Send>,
     ordered: bool,
 ) -> io::Result<()> {
-    let mut pending: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let out = &mut out;
+    in_order(&rx, ordered, |out, buf| out.write_all(&buf), out)?;
+    out.flush()
+}
+
+/// Hands each chunk's rendered records to `write`, in chunk order when `ordered` (batch: chunks
+/// are numbered from 0 without gaps), else as they come (live, where numbers may have gaps);
+/// live, `out` is flushed whenever nothing else waits, so a record is shown (and a closed pipe
+/// found) once read, not when a megabyte has gathered. Stops at the first error. `--output
+/// records` and `--output parquet` write through it.
+pub(crate) fn in_order<T, O: Flush>(
+    rx: &Receiver<(u64, T)>,
+    ordered: bool,
+    mut write: impl FnMut(&mut O, T) -> io::Result<()>,
+    out: &mut O,
+) -> io::Result<()> {
+    let mut pending: BTreeMap<u64, T> = BTreeMap::new();
     let mut next = 0u64;
-    for (seq, buf) in &rx {
+    for (seq, item) in rx {
         if !ordered {
-            out.write_all(&buf)?;
-            // Live: a record is shown (and a closed pipe found) once read, not when a
-            // megabyte has gathered; under load, chunks waiting are written together first.
+            write(out, item)?;
             if rx.is_empty() {
-                out.flush()?;
+                out.flush_now()?;
             }
             continue;
         }
-        pending.insert(seq, buf);
-        while let Some(buf) = pending.remove(&next) {
-            out.write_all(&buf)?;
+        pending.insert(seq, item);
+        while let Some(item) = pending.remove(&next) {
+            write(out, item)?;
             next += 1;
         }
     }
-    for buf in pending.into_values() {
-        out.write_all(&buf)?;
+    for item in pending.into_values() {
+        write(out, item)?;
     }
-    out.flush()
+    Ok(())
+}
+
+/// What [`in_order`] flushes in live mode.
+pub(crate) trait Flush {
+    fn flush_now(&mut self) -> io::Result<()>;
+}
+
+impl Flush for Box<dyn Write + Send> {
+    fn flush_now(&mut self) -> io::Result<()> {
+        self.flush()
+    }
 }
