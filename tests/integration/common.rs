@@ -107,3 +107,17 @@ pub fn peak_rss_mib(
     let kib: u64 = kib.lines().last().and_then(|l| l.trim().parse().ok()).expect("a figure in KiB");
     (out, kib / 1024)
 }
+
+/// The first of `names` found on PATH: a system program a test needs. Under CI (where `.ci/run`
+/// installs it, `install` says how) a missing one fails the test; elsewhere the test skips the
+/// checks that need it, saying so.
+pub fn system_tool(names: &[&str], install: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found =
+        names.iter().find_map(|n| std::env::split_paths(&path).map(|d| d.join(n)).find(|p| p.is_file()));
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "{} is missing: .ci/run installs it ({install})", names[0]);
+        eprintln!("SKIPPED: {} is not installed ({install}): the checks that need it did not run", names[0]);
+    }
+    found
+}

@@ -10,20 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::{bin, json_of, samples};
 
-/// Chromium, or `None` outside CI when it is not installed (under CI, where `.ci/run` installs
-/// it, a missing browser fails the test).
 fn chromium() -> Option<PathBuf> {
-    let found = ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
-        std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is missing: .ci/run installs it (apt-get install chromium)"
-        );
-        eprintln!("SKIPPED: chromium is not installed (apt-get install chromium): the page was not loaded");
-    }
-    found
+    crate::common::system_tool(&["chromium", "chromium-browser", "google-chrome"], "apt-get install chromium")
 }
 
 /// The DOM after the page's scripts ran, as Chromium dumps it; its stderr too. Networking is

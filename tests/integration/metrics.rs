@@ -439,23 +439,9 @@ fn monotonic(history: &mut Vec<BTreeMap<String, f64>>, e: &Exposition) {
     history.push(now);
 }
 
-/// A path to `name` if installed (`/usr/bin`, `/usr/local/bin` or PATH). Under CI (where
-/// `.ci/run` installs Debian's `prometheus` package) a missing tool fails the test; elsewhere
-/// the Prometheus checks are skipped with a message.
+/// Debian's `prometheus` package gives `prometheus` and `promtool`.
 fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is missing: .ci/run installs Debian's prometheus package (apt-get install prometheus)"
-        );
-        eprintln!("SKIPPED: {name} is not installed (apt-get install prometheus): its checks did not run");
-    }
-    found
+    crate::common::system_tool(&[name], "apt-get install prometheus")
 }
 
 #[test]
