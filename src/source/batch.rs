@@ -31,7 +31,8 @@ use crate::pipeline::{
 #[derive(Debug, Default)]
 pub struct Progress {
     pub bytes: Arc<AtomicU64>,
-    pub inputs_done: AtomicU64,
+    /// Shared with the workers, which finish compressed inputs.
+    pub inputs_done: Arc<AtomicU64>,
 }
 
 /// Reads every input, analyses it with `cfg.threads` workers and returns the merged state.
@@ -78,8 +79,10 @@ pub fn read_inputs(inputs: &[Input], feed: &Feed, progress: &Progress) -> Vec<In
             Ok(Opened::Stream(reader)) => read_chunks(reader, i as u32, &meta, feed).err(),
             // Its read error, if any, comes back from the worker (`Workers::finish_with_output`).
             Ok(Opened::Compressed(reader)) => {
-                feed.send_job(decompress_job(reader, i as u32, Arc::clone(&meta), feed.clone()));
-                None
+                let done = Arc::clone(&progress.inputs_done);
+                feed.send_job(decompress_job(reader, i as u32, Arc::clone(&meta), feed.clone(), done));
+                infos.push(InputInfo { meta: (*meta).clone(), error: None });
+                continue;
             }
             Ok(Opened::File(file)) => cut_ranges(Arc::new(file), i as u32, &meta, feed, bytes).err(),
             Err(e) => Some(e),
@@ -135,12 +138,19 @@ const SEQS_PER_JOB: u64 = 1 << 32;
 /// no [`BigPermit`]: a worker waiting for the permit could wait on a chunk queued behind it
 /// that only a worker can process. Memory stays bounded all the same: a decompressing worker
 /// holds at most one chunk of up to `MAX_CHUNK`.
-fn decompress_job(reader: Box<dyn Read + Send>, source: u32, meta: Arc<SourceMeta>, feed: Feed) -> Job {
+/// `done` counts the input as done once it is decompressed (the progress bar's file count).
+fn decompress_job(
+    reader: Box<dyn Read + Send>,
+    source: u32,
+    meta: Arc<SourceMeta>,
+    feed: Feed,
+    done: Arc<AtomicU64>,
+) -> Job {
     let base = feed.reserve_seqs(SEQS_PER_JOB);
     Box::new(move |here: &mut dyn FnMut(Chunk)| {
         let mut seq = base;
         let mut line = 1u64;
-        cut_chunks(reader, &feed, false, |data, continues, _| {
+        let read = cut_chunks(reader, &feed, false, |data, continues, _| {
             let first = if feed.count_lines { line } else { 0 };
             let skip = if continues { continued_len(&data) } else { 0 };
             line += feed.lines_in(&data[skip..]);
@@ -155,7 +165,9 @@ fn decompress_job(reader: Box<dyn Read + Send>, source: u32, meta: Arc<SourceMet
                 here(chunk);
             }
         })
-        .map_err(|e| (source, e))
+        .map_err(|e| (source, e));
+        done.fetch_add(1, Ordering::Relaxed);
+        read
     })
 }
 
@@ -661,8 +673,14 @@ mod tests {
         for (threads, chunk_size) in [(1, 777), (3, 4096), (2, 1 << 20), (4, 1000)] {
             let cfg = PipelineConfig { threads, chunk_size, ..PipelineConfig::default() };
             let summary = |path: &PathBuf| {
-                let (agg, mut infos) = run(&[Input::Path(path.clone())], &cfg).unwrap();
+                let progress = Progress::default();
+                let (agg, mut infos) =
+                    run_with_output(&[Input::Path(path.clone())], &cfg, None, &progress).unwrap();
                 assert!(infos[0].error.is_none(), "{:?}", infos[0].error);
+                // The progress bar's count: bytes as stored, the file once done.
+                let stored = std::fs::metadata(path).unwrap().len();
+                assert_eq!(progress.bytes.load(Ordering::Relaxed), stored);
+                assert_eq!(progress.inputs_done.load(Ordering::Relaxed), 1);
                 infos[0].meta.name = "x".into();
                 Summary::build(&agg, &infos)
             };
