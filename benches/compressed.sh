@@ -122,7 +122,7 @@ done
 # Same answer with 1 and N workers, every line counted.
 a=$("$ET" --output json -j 1 "${GZ[@]}" | sha256sum)
 b=$("$ET" --output json -j "$THREADS" "${GZ[@]}" | sha256sum)
-c=$("$ET" --output json -j "$THREADS" "${ZST[@]}" | jq '.totals.lines')
+c=$("$ET" --output json -j "$THREADS" "${ZST[@]}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["totals"]["lines"])')
 [ "$a" = "$b" ] && same="identical" || same="DIFFERENT"
 [ "$c" = "$LINES" ] && counted="= wc -l ($LINES)" || counted="≠ wc -l: $c vs $LINES"
 
