@@ -4,7 +4,8 @@
 //! the pool never knows an output's format). Aggregates merge when the input ends, or are
 //! cloned on request for a live tick (`Workers::snapshot`). Records never cross threads, only
 //! byte buffers do (recycled through a second channel), or, for a regular file, just the place
-//! of a chunk ([`FileRange`]), which the worker reads itself. Batch mode
+//! of a chunk ([`FileRange`]), which the worker reads itself, or a whole compressed input (a
+//! [`Job`]), which one worker decompresses, sharing its chunks with the others. Batch mode
 //! (`crate::source::batch`) and live mode (`crate::live`, `crate::source::follow`) feed the
 //! same pool. Output does not depend on the thread count (see `crate::aggregate` on
 //! determinism), nor on how an input was read: ranges are cut where the streaming reader cuts
@@ -279,6 +280,11 @@ fn limit_malloc_arenas() {
 /// File ranges queued ahead of the workers.
 const RANGES_AHEAD: usize = 64;
 
+/// A compressed input for one worker to decompress (see [`Feed::send_job`]). It is called
+/// with what processes a chunk on the worker itself; it returns the input's read error, if
+/// any, with the input's number.
+pub type Job = Box<dyn FnOnce(&mut dyn FnMut(Chunk)) -> Result<(), (u32, io::Error)> + Send>;
+
 /// One worker thread's state: it owns its decoder, aggregate and read buffer.
 struct Worker {
     decoder: Decoder,
@@ -295,15 +301,16 @@ struct Worker {
 }
 
 impl Worker {
-    /// Takes chunks and ranges until both feeds are closed; answers snapshot requests between
-    /// chunks. Returns the aggregate.
+    /// Takes chunks, ranges and jobs until every feed is closed; answers snapshot requests
+    /// between chunks. Returns the aggregate.
     fn run(
         mut self,
         mut data: Receiver<Chunk>,
         mut ranges: Receiver<Chunk>,
+        mut jobs: Receiver<Job>,
         mut ctl: Receiver<Control>,
     ) -> Aggregate {
-        let mut open = 2;
+        let mut open = 3;
         loop {
             select! {
                 recv(data) -> msg => match msg {
@@ -317,6 +324,17 @@ impl Worker {
                     Ok(chunk) => self.handle(chunk),
                     Err(_) => {
                         ranges = crossbeam_channel::never();
+                        open -= 1;
+                    }
+                },
+                recv(jobs) -> msg => match msg {
+                    Ok(job) => {
+                        if let Err((source, e)) = job(&mut |chunk| self.handle(chunk)) {
+                            record_read_error(&self.read_errors, source, e);
+                        }
+                    }
+                    Err(_) => {
+                        jobs = crossbeam_channel::never();
                         open -= 1;
                     }
                 },
@@ -340,10 +358,7 @@ impl Worker {
             Some(range) => {
                 let (n, err) = range.read_into(&mut self.own);
                 if let Some(e) = err {
-                    let mut errors = self.read_errors.lock().unwrap_or_else(|p| p.into_inner());
-                    if !errors.iter().any(|(s, _)| *s == chunk.source) {
-                        errors.push((chunk.source, e));
-                    }
+                    record_read_error(&self.read_errors, chunk.source, e);
                 }
                 &self.own[..n]
             }
@@ -375,6 +390,14 @@ impl Worker {
     }
 }
 
+/// Keeps the first read error of each input.
+fn record_read_error(errors: &Mutex<Vec<(u32, io::Error)>>, source: u32, e: io::Error) {
+    let mut errors = errors.lock().unwrap_or_else(|p| p.into_inner());
+    if !errors.iter().any(|(s, _)| *s == source) {
+        errors.push((source, e));
+    }
+}
+
 /// A request to one worker.
 enum Control {
     /// Send a copy of your aggregate.
@@ -385,6 +408,7 @@ enum Control {
 pub struct Workers {
     tx: Option<Sender<Chunk>>,
     range_tx: Option<Sender<Chunk>>,
+    job_tx: Option<Sender<Job>>,
     control: Vec<Sender<Control>>,
     handles: Vec<JoinHandle<Aggregate>>,
     /// The workers' shared state: cuts and spilled states (see `aggregate::Shared`).
@@ -406,6 +430,7 @@ pub struct Workers {
 pub struct Feed {
     tx: Sender<Chunk>,
     range_tx: Sender<Chunk>,
+    job_tx: Sender<Job>,
     pool: Receiver<Vec<u8>>,
     seq: Arc<AtomicU64>,
     pub chunk_size: usize,
@@ -424,9 +449,11 @@ impl Feed {
         let (tx, rx) = bounded(1 << 16);
         let (range_tx, range_rx) = bounded(bound);
         let (_, pool) = bounded(1);
+        let (job_tx, _) = bounded(0);
         let feed = Feed {
             tx,
             range_tx,
+            job_tx,
             pool,
             seq: Arc::new(AtomicU64::new(0)),
             chunk_size,
@@ -512,6 +539,26 @@ impl Feed {
         let _ = self.range_tx.send(chunk);
     }
 
+    /// Reserves `n` chunk numbers, in order after every chunk sent so far, and returns the
+    /// first: a job numbers its chunks from there, wherever they are processed, so the merge
+    /// orders them as if one reader had sent them in turn.
+    pub fn reserve_seqs(&self, n: u64) -> u64 {
+        self.seq.fetch_add(n, Ordering::Relaxed)
+    }
+
+    /// Hands a compressed input to a worker, which decompresses it itself (blocks while every
+    /// worker is busy and one job waits).
+    pub fn send_job(&self, job: Job) {
+        let _ = self.job_tx.send(job);
+    }
+
+    /// Queues a chunk for any worker if there is room, else gives it back (a worker that is
+    /// decompressing then processes it itself: it must never wait on a queue that only the
+    /// workers drain).
+    pub fn offer(&self, chunk: Chunk) -> Result<(), Chunk> {
+        self.tx.try_send(chunk).map_err(|e| e.into_inner())
+    }
+
     /// Like [`send`](Self::send) but gives the chunk back when the workers are busy (for async
     /// callers that must not block).
     pub fn try_send(
@@ -565,6 +612,9 @@ impl Workers {
         // A file range holds no data: many can wait, so that a worker finds one ready even when
         // the reader (woken for every one taken) has not been scheduled since.
         let (range_tx, range_rx) = bounded::<Chunk>(RANGES_AHEAD);
+        // A waiting job holds an open input and its decoder's buffers: one is enough for a
+        // worker to find it ready as soon as it is free.
+        let (job_tx, job_rx) = bounded::<Job>(1);
         let (pool_tx, pool_rx) = bounded::<Vec<u8>>(depth + 1);
         let mut control = Vec::with_capacity(threads);
         let halted = Arc::new(AtomicBool::new(false));
@@ -594,10 +644,10 @@ impl Workers {
                     halted: Arc::clone(&halted),
                     read_errors: Arc::clone(&read_errors),
                 };
-                let (rx, range_rx) = (rx.clone(), range_rx.clone());
+                let (rx, range_rx, job_rx) = (rx.clone(), range_rx.clone(), job_rx.clone());
                 std::thread::Builder::new()
                     .name(format!("worker-{i}"))
-                    .spawn(move || worker.run(rx, range_rx, ctl_rx))
+                    .spawn(move || worker.run(rx, range_rx, job_rx, ctl_rx))
                     .map_err(|e| {
                         io::Error::new(
                             e.kind(),
@@ -612,6 +662,7 @@ impl Workers {
         Ok(Workers {
             tx: Some(tx),
             range_tx: Some(range_tx),
+            job_tx: Some(job_tx),
             control,
             handles,
             pool: pool_rx,
@@ -633,6 +684,7 @@ impl Workers {
         Feed {
             tx: self.tx.clone().expect("workers still running"),
             range_tx: self.range_tx.clone().expect("workers still running"),
+            job_tx: self.job_tx.clone().expect("workers still running"),
             pool: self.pool.clone(),
             seq: Arc::clone(&self.seq),
             chunk_size,
@@ -673,6 +725,7 @@ impl Workers {
     pub fn finish(mut self) -> Aggregate {
         self.tx = None;
         self.range_tx = None;
+        self.job_tx = None;
         self.control.clear();
         // Joined first: a worker may spill until it ends.
         let own: Vec<Aggregate> =

@@ -1,7 +1,10 @@
 //! Batch reading: every input read once, start to end, into the worker pool. A regular file
-//! is cut into ranges of whole lines that the workers read themselves ([`FileRange`]); stdin,
-//! pipes, compressed files and files whose size says 0 (`/proc`) are read here in order and
-//! sent as chunks. Both cut where [`wrapper::safe_cut`] says a line (or a CRI or docker
+//! is cut into ranges of whole lines that the workers read themselves ([`FileRange`]); a
+//! compressed regular file goes whole to one worker, which decompresses it and shares its
+//! chunks with the others ([`decompress_job`]: N archives decompress on N cores); stdin, pipes
+//! and files whose size says 0 (`/proc`) are read here in order and sent as chunks, as are
+//! compressed files when record output numbers every line (it writes chunks in the order of
+//! their numbers, which a job's reserved block would leave gaps in). Both cut where [`wrapper::safe_cut`] says a line (or a CRI or docker
 //! fragment run) ends, so the pool sees the same chunks either way; a run longer than
 //! `MAX_CHUNK` is cut after its last whole line. How far it has got is counted in a
 //! [`Progress`] (`crate::progress` draws it). [`run`] is batch mode's whole pipeline: spawn the
@@ -18,7 +21,8 @@ use super::{Input, InputInfo, Opened, SourceMeta};
 use crate::aggregate::Aggregate;
 use crate::format::wrapper;
 use crate::pipeline::{
-    BIG_CHUNK, BigPermit, Feed, FileRange, MAX_CHUNK, PipelineConfig, RecordOutput, Workers, continued_len,
+    BIG_CHUNK, BigPermit, Chunk, Feed, FileRange, Job, MAX_CHUNK, PipelineConfig, RecordOutput, Workers,
+    continued_len,
 };
 
 /// How far reading has got, for the progress bar (`crate::progress`): bytes of input read or
@@ -27,7 +31,8 @@ use crate::pipeline::{
 #[derive(Debug, Default)]
 pub struct Progress {
     pub bytes: Arc<AtomicU64>,
-    pub inputs_done: AtomicU64,
+    /// Shared with the workers, which finish compressed inputs.
+    pub inputs_done: Arc<AtomicU64>,
 }
 
 /// Reads every input, analyses it with `cfg.threads` workers and returns the merged state.
@@ -62,7 +67,8 @@ pub fn read_inputs(inputs: &[Input], feed: &Feed, progress: &Progress) -> Vec<In
     let mut infos: Vec<InputInfo> = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
         let meta = Arc::new(input.meta());
-        // Record output numbers lines as it goes, which needs every byte on one reader.
+        // Record output numbers lines as it goes, which needs every byte on one reader, and
+        // writes chunks in an unbroken order of numbers (no job's reserved block).
         let bytes = &progress.bytes;
         let opened = if feed.count_lines {
             input.open_counted(bytes).map(Opened::Stream)
@@ -71,6 +77,13 @@ pub fn read_inputs(inputs: &[Input], feed: &Feed, progress: &Progress) -> Vec<In
         };
         let error = match opened {
             Ok(Opened::Stream(reader)) => read_chunks(reader, i as u32, &meta, feed).err(),
+            // Its read error, if any, comes back from the worker (`Workers::finish_with_output`).
+            Ok(Opened::Compressed(reader)) => {
+                let done = Arc::clone(&progress.inputs_done);
+                feed.send_job(decompress_job(reader, i as u32, Arc::clone(&meta), feed.clone(), done));
+                infos.push(InputInfo { meta: (*meta).clone(), error: None });
+                continue;
+            }
             Ok(Opened::File(file)) => cut_ranges(Arc::new(file), i as u32, &meta, feed, bytes).err(),
             Err(e) => Some(e),
         };
@@ -89,13 +102,82 @@ fn describe(e: &io::Error) -> String {
     }
 }
 
-/// Cuts one input into chunks of whole lines. On a read error the data read so far is still
-/// sent (the last partial line included) before the error is returned.
+/// Cuts one input into chunks of whole lines and sends them to the workers, numbering their
+/// lines when the feed counts them. On a read error the data read so far is still sent (the
+/// last partial line included) before the error is returned.
 fn read_chunks(
-    mut reader: Box<dyn Read + Send>,
+    reader: Box<dyn Read + Send>,
     source: u32,
     meta: &Arc<SourceMeta>,
     feed: &Feed,
+) -> io::Result<()> {
+    let mut line = 1u64;
+    cut_chunks(reader, feed, true, |data, continues, permit| {
+        let first = line;
+        let skip = if continues { continued_len(&data) } else { 0 };
+        line += feed.lines_in(&data[skip..]);
+        feed.send_cut(data, source, meta, first, continues, permit);
+    })
+}
+
+/// Chunk numbers reserved for one compressed input (see [`Feed::reserve_seqs`]): 2^32 chunks
+/// of a megabyte are 4 PiB, and 2^32 inputs still fit in the count after them.
+const SEQS_PER_JOB: u64 = 1 << 32;
+
+/// A compressed input as a job for one worker ([`Feed::send_job`]): the worker decompresses
+/// it, cuts it into chunks as [`read_chunks`] does and offers each to the other workers; when
+/// their queue is full it processes the chunk itself. One compressed file thus keeps every
+/// worker busy parsing while one decompresses, and N files keep N workers decompressing, each
+/// never more than a queue's worth ahead of the parsing (it only ever processes its own chunks
+/// then, as the queue is full). Never waiting on the queue is what keeps workers that all
+/// decompress from waiting on each other. Its chunks are numbered from a block reserved when
+/// the job is sent, in input order, so the merge orders them as if the reader had sent them:
+/// the output does not depend on which worker decompressed or parsed what.
+///
+/// A line or fragment run longer than [`BIG_CHUNK`] is processed where it was read, and takes
+/// no [`BigPermit`]: a worker waiting for the permit could wait on a chunk queued behind it
+/// that only a worker can process. Memory stays bounded all the same: a decompressing worker
+/// holds at most one chunk of up to `MAX_CHUNK`.
+/// `done` counts the input as done once it is decompressed (the progress bar's file count).
+fn decompress_job(
+    reader: Box<dyn Read + Send>,
+    source: u32,
+    meta: Arc<SourceMeta>,
+    feed: Feed,
+    done: Arc<AtomicU64>,
+) -> Job {
+    let base = feed.reserve_seqs(SEQS_PER_JOB);
+    Box::new(move |here: &mut dyn FnMut(Chunk)| {
+        let mut seq = base;
+        let mut line = 1u64;
+        let read = cut_chunks(reader, &feed, false, |data, continues, _| {
+            let first = if feed.count_lines { line } else { 0 };
+            let skip = if continues { continued_len(&data) } else { 0 };
+            line += feed.lines_in(&data[skip..]);
+            let big = data.len() > BIG_CHUNK;
+            let meta = Arc::clone(&meta);
+            let chunk =
+                Chunk { data, range: None, seq, source, meta, first_line: first, continues, permit: None };
+            seq += 1;
+            if big {
+                here(chunk);
+            } else if let Err(chunk) = feed.offer(chunk) {
+                here(chunk);
+            }
+        })
+        .map_err(|e| (source, e));
+        done.fetch_add(1, Ordering::Relaxed);
+        read
+    })
+}
+
+/// Cuts `reader` into chunks of whole lines, each passed to `send` with whether it continues
+/// a line cut in the chunk before, and, when `permits` is on, the [`BigPermit`] it holds.
+fn cut_chunks(
+    mut reader: Box<dyn Read + Send>,
+    feed: &Feed,
+    permits: bool,
+    mut send: impl FnMut(Vec<u8>, bool, Option<BigPermit>),
 ) -> io::Result<()> {
     let chunk_size = feed.chunk_size;
     let mut buf = feed.buffer();
@@ -104,17 +186,10 @@ fn read_chunks(
     // there on are looked at, so a long fragment run is read through once, not once per chunk
     // size it grew by.
     let mut searched = 0;
-    let mut line = 1u64;
     // `buf` starts inside a line cut in the chunk before (see `continued_len`).
     let mut continues = false;
     // Held while `buf` may grow past BIG_CHUNK, then sent with it.
     let mut permit: Option<BigPermit> = None;
-    let mut send = |data: Vec<u8>, continues: bool, permit: Option<BigPermit>| {
-        let first = line;
-        let skip = if continues { continued_len(&data) } else { 0 };
-        line += feed.lines_in(&data[skip..]);
-        feed.send_cut(data, source, meta, first, continues, permit);
-    };
     loop {
         if feed.halted() {
             return Ok(());
@@ -153,7 +228,7 @@ fn read_chunks(
             None => {
                 searched = buf.len();
                 want = buf.len() + chunk_size;
-                if want > BIG_CHUNK && permit.is_none() {
+                if want > BIG_CHUNK && permit.is_none() && permits {
                     permit = feed.big_permit();
                 }
                 continue;
@@ -352,7 +427,6 @@ fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<boo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::Chunk;
     use crate::summary::Summary;
     use crossbeam_channel::Receiver;
     use std::path::PathBuf;
@@ -579,6 +653,44 @@ mod tests {
             assert_eq!(serde_json::to_string(&ranged).unwrap(), serde_json::to_string(&streamed).unwrap());
         }
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// A compressed input is decompressed by a worker, which shares its chunks with the others
+    /// or, when their queue is full, processes them itself: the summary is the plain file's,
+    /// malformed line numbers included, whatever the chunk size and thread count.
+    #[test]
+    fn a_compressed_input_read_by_a_worker_gives_the_plain_files_summary() {
+        use std::io::Write;
+        let mut data = fragmented_log(500);
+        for _ in 0..3000 {
+            data.extend_from_slice(LINE.as_bytes());
+            data.push(b'\n');
+        }
+        let plain = temp_file("job.log", &data);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let gzipped = temp_file("job.log.gz", &gz.finish().unwrap());
+        for (threads, chunk_size) in [(1, 777), (3, 4096), (2, 1 << 20), (4, 1000)] {
+            let cfg = PipelineConfig { threads, chunk_size, ..PipelineConfig::default() };
+            let summary = |path: &PathBuf| {
+                let progress = Progress::default();
+                let (agg, mut infos) =
+                    run_with_output(&[Input::Path(path.clone())], &cfg, None, &progress).unwrap();
+                assert!(infos[0].error.is_none(), "{:?}", infos[0].error);
+                // The progress bar's count: bytes as stored, the file once done.
+                let stored = std::fs::metadata(path).unwrap().len();
+                assert_eq!(progress.bytes.load(Ordering::Relaxed), stored);
+                assert_eq!(progress.inputs_done.load(Ordering::Relaxed), 1);
+                infos[0].meta.name = "x".into();
+                Summary::build(&agg, &infos)
+            };
+            let (want, got) = (summary(&plain), summary(&gzipped));
+            // The samples cite line numbers, which the plain file's ranges have right.
+            assert!(!got.malformed_samples.is_empty());
+            assert_eq!(serde_json::to_string(&got).unwrap(), serde_json::to_string(&want).unwrap());
+        }
+        let _ = std::fs::remove_file(&plain);
+        let _ = std::fs::remove_file(&gzipped);
     }
 
     /// A docker json-file run longer than MAX_CHUNK (16 KiB pieces, as docker splits), then a

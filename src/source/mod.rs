@@ -65,9 +65,10 @@ impl Input {
 
     /// Like [`open`](Self::open), but a plain regular file comes back as the [`File`] itself,
     /// which the pipeline's workers read at offsets (each its own chunks, in parallel); pipes,
-    /// stdin, compressed files and files whose size says 0 (`/proc` files, which have content
-    /// all the same) come back as a stream that one reader must read in order.
-    /// A stream adds the bytes it reads (compressed, for gzip and zstd) to `read`; a file's
+    /// stdin and files whose size says 0 (`/proc` files, which have content all the same) come
+    /// back as a stream that one reader must read in order; a compressed regular file comes
+    /// back decompressing, as a stream too, but one that a worker may take whole (see
+    /// `batch`). A stream adds the bytes it reads (compressed, for gzip and zstd) to `read`; a file's
     /// ranges are counted where they are cut.
     pub fn open_for_reading(&self, read: &Arc<AtomicU64>) -> io::Result<Opened> {
         use std::os::unix::fs::FileExt;
@@ -83,7 +84,7 @@ impl Input {
         // `read_at` leaves the file position alone: a compressed file is then read from its start.
         let n = file.read_at(&mut magic, 0)?;
         if Compression::of(&magic[..n]) != Compression::None {
-            return Ok(Opened::Stream(decoded(counted(whole(file)?, read), &self.name())?));
+            return Ok(Opened::Compressed(decoded(counted(whole(file)?, read), &self.name())?));
         }
         Ok(Opened::File(file))
     }
@@ -126,6 +127,9 @@ impl Input {
 pub enum Opened {
     File(File),
     Stream(Box<dyn Read + Send>),
+    /// A compressed regular file, decompressed as it is read: a stream that stands alone (no
+    /// terminal, pipe or stdin behind it), so any thread may read it.
+    Compressed(Box<dyn Read + Send>),
 }
 
 /// `file` as a stream that fails with `UnexpectedEof` when it ends before the size the file had
@@ -573,7 +577,7 @@ mod tests {
         data.extend(zstd::encode_all(&b"second\n"[..], 3).unwrap());
         write(&path, &data);
         assert_eq!(read_all(&Input::Path(path.clone())).unwrap(), "first\nsecond\n");
-        let Opened::Stream(mut r) = Input::Path(path).open_for_reading(&Arc::default()).unwrap() else {
+        let Opened::Compressed(mut r) = Input::Path(path).open_for_reading(&Arc::default()).unwrap() else {
             panic!("zstd read by ranges")
         };
         let mut s = String::new();
@@ -629,7 +633,7 @@ mod tests {
         let compressed = gz.finish().unwrap();
         std::fs::write(&path, &compressed).unwrap();
         let read = Arc::new(AtomicU64::new(0));
-        let Ok(Opened::Stream(mut stream)) = Input::Path(path).open_for_reading(&read) else {
+        let Ok(Opened::Compressed(mut stream)) = Input::Path(path).open_for_reading(&read) else {
             panic!("gzip is read as a stream")
         };
         let n = io::copy(&mut stream, &mut io::sink()).unwrap();

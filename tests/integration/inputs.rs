@@ -128,3 +128,107 @@ fn bzip2_xz_and_double_gzip_are_named_and_the_other_inputs_still_read() {
     let (_, want, _) = json_of(&[good.to_str().unwrap()]);
     assert_eq!(totals(&v), totals(&want));
 }
+
+#[test]
+fn gzip_members_concatenated_are_read_whole() {
+    // `cat a.gz b.gz > c.gz` and pigz write several members; each is read, not just the first.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = sample_bytes("real-no-healthy.log");
+    let (half, rest) = plain.split_at(plain.len() / 2);
+    let mut data = gzip(half);
+    data.extend(gzip(rest));
+    let path = dir.path().join("0.log.gz");
+    put(&path, &data);
+    let (code, v, stderr) = json_of(&[path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, want, _) = json_of(&[samples().join("real-no-healthy.log").to_str().unwrap()]);
+    assert_eq!(totals(&v), totals(&want));
+    assert_eq!(v["findings"], want["findings"]);
+}
+
+/// A generated Istio log of `lines` lines (about 350 bytes each: several 1 MiB chunks).
+fn generated(seed: u64, lines: u64) -> Vec<u8> {
+    use envoy_triage_synth::{Limit, SynthConfig, generate};
+    generate(&SynthConfig { seed, limit: Limit::Lines(lines), ..SynthConfig::default() }).0
+}
+
+/// An Istio line whose response code is garbled: malformed.
+const BAD_LINE: &str = r#"[2026-11-20T10:00:00.003Z] "POST /v2/payments/62806/capture HTTP/1.1" 2x1 - via_upstream - "-" 122 902 90 89"#;
+
+/// Three archives of several chunks each (two gzip, one of them in two members, and a zstd),
+/// with a malformed line at line 5,000 of the second: one worker decompresses each, the
+/// others parse what it shares, in whatever order the threads make.
+fn archives(dir: &Path) -> Vec<String> {
+    let a = generated(1, 12_000);
+    let (a1, a2) = a.split_at(memchr::memchr(b'\n', &a[a.len() / 2..]).unwrap() + a.len() / 2 + 1);
+    let mut a_gz = gzip(a1);
+    a_gz.extend(gzip(a2));
+    let b = generated(2, 12_000);
+    let at = memchr::memchr_iter(b'\n', &b).nth(4_998).unwrap() + 1;
+    let b = [&b[..at], BAD_LINE.as_bytes(), b"\n", &b[at..]].concat();
+    let c = zstd::encode_all(&generated(3, 12_000)[..], 3).unwrap();
+    let paths = [("a.log.gz", a_gz), ("b.log.gz", gzip(&b)), ("c.log.zst", c)];
+    paths
+        .into_iter()
+        .map(|(name, data)| {
+            let p = dir.join(name);
+            put(&p, &data);
+            p.to_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn several_archives_give_the_same_output_at_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = archives(dir.path());
+    let run = |threads: &str, json: bool| {
+        let mut cmd = bin();
+        cmd.args(&files).args(["--color", "never", "-j", threads]);
+        if json {
+            cmd.args(["--output", "json"]);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let (json, table) = (run("1", true), run("1", false));
+    for threads in ["2", "4"] {
+        assert!(run(threads, true) == json, "JSON at -j {threads} differs from -j 1");
+        assert!(run(threads, false) == table, "the table at -j {threads} differs from -j 1");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let (lines, records, skipped, malformed) = totals(&v);
+    assert_eq!(lines, 36_001);
+    assert_eq!(records + skipped + malformed, lines);
+    let samples = v["malformed_samples"].as_array().unwrap();
+    let cut: Vec<_> = samples.iter().filter(|s| s["input"].as_str().unwrap().ends_with("b.log.gz")).collect();
+    assert_eq!(cut.len(), 1, "{samples:?}");
+    assert_eq!(cut[0]["line"], 5_000, "{:?}", cut[0]);
+}
+
+#[test]
+fn a_truncated_archive_among_others_is_an_error_and_the_others_are_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = archives(dir.path());
+    let whole = std::fs::read(&files[1]).unwrap();
+    let cut = dir.path().join("cut.log.gz");
+    put(&cut, &whole[..whole.len() / 2]);
+    files[1] = cut.to_str().unwrap().to_string();
+    let out = bin().args(&files).args(["--output", "json", "-j", "2"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}: unexpected end of file (truncated input?)", files[1])), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inputs = v["inputs"].as_array().unwrap();
+    assert!(inputs[1]["error"].is_string(), "{v}");
+    for i in [0, 2] {
+        assert!(inputs[i]["error"].is_null(), "{}", inputs[i]);
+        assert_eq!(inputs[i]["lines"], 12_000, "{}", inputs[i]);
+    }
+    let cut_lines = inputs[1]["lines"].as_u64().unwrap();
+    assert!(cut_lines > 1_000 && cut_lines < 12_000, "{cut_lines}");
+    let (lines, records, skipped, malformed) = totals(&v);
+    assert_eq!(lines, 24_000 + cut_lines);
+    assert_eq!(records + skipped + malformed, lines);
+}
