@@ -109,6 +109,9 @@ fn the_report_in_a_browser_with_networking_off() {
     assert_eq!(sum("data-requests"), summary["totals"]["records"].as_u64().unwrap());
     let heights: Vec<f64> = attrs(&dom, "height").iter().filter_map(|h| h.parse().ok()).collect();
     assert!(heights.iter().filter(|&&h| h > 0.5).count() >= 20, "{heights:?}");
+    // p50 and p99 per upstream, the slowest first: the 15 s timeout's upstream leads.
+    let p99: Vec<u64> = attrs(&dom, "data-p99").iter().map(|v| v.parse().unwrap()).collect();
+    assert!(p99.len() >= 10 && p99.windows(2).all(|w| w[0] >= w[1]) && p99[0] >= 15_000, "{p99:?}");
     // The 15 s timeout's durations, with the cut-off marked.
     assert!(
         dom.contains("data-cutoff-ms=\"15001\"") || dom.contains("data-cutoff-ms=\"15000\""),

@@ -80,12 +80,13 @@ pub fn write(s: &Summary, inputs: &[String], out: &mut dyn Write) -> io::Result<
     );
     header(&mut h, s, inputs);
     h.push_str(
-        "<nav><a href=\"#timeline\">Over time</a><a href=\"#incidents\">Incidents</a><a href=\"#upstreams\">Upstreams</a>\
+        "<nav><a href=\"#timeline\">Over time</a><a href=\"#incidents\">Incidents</a><a href=\"#upstreams\">Upstreams</a><a href=\"#latency\">Latency</a>\
          <a href=\"#hops\">Which hop</a><a href=\"#malformed\">Lines not read</a></nav>\n<main>\n",
     );
     timeline(&mut h, s);
     incidents(&mut h, s, inputs);
     upstreams(&mut h, s);
+    latency(&mut h, s);
     hops(&mut h, s);
     malformed(&mut h, s);
     let _ = write!(
@@ -103,11 +104,18 @@ fn header(h: &mut String, s: &Summary, inputs: &[String]) {
     let t = &s.totals;
     h.push_str("<header><h1>envoy-triage report</h1><dl class=\"facts\">");
     let list: Vec<String> = inputs.iter().map(|i| format!("<code>{}</code>", esc(i))).collect();
-    let _ = write!(
-        h,
-        "<dt>inputs</dt><dd class=\"inputs\">{}</dd>",
-        if list.is_empty() { "stdin".into() } else { list.join(" ") }
-    );
+    let inputs_html = match list.len() {
+        0 => "stdin".to_string(),
+        // Many inputs would push the chart off the first screen: folded, the first named.
+        n if n > 3 => format!(
+            "<details><summary>{} and {} more</summary>{}</details>",
+            list[0],
+            n - 1,
+            list[1..].join(" ")
+        ),
+        _ => list.join(" "),
+    };
+    let _ = write!(h, "<dt>inputs</dt><dd class=\"inputs\">{inputs_html}</dd>");
     let _ = write!(
         h,
         "<dt>lines</dt><dd class=\"accounted\" data-lines=\"{}\" data-records=\"{}\" data-skipped=\"{}\" data-malformed=\"{}\">\
@@ -180,7 +188,8 @@ fn timeline(h: &mut String, s: &Summary) {
                     String::new()
                 }
             );
-            h.push_str(&svg::timeline(t));
+            // A phone keeps the chart readable and scrolls it sideways.
+            let _ = write!(h, "<div class=\"scroll\">{}</div>", svg::timeline(t));
             let mut seen: Vec<&str> = Vec::new();
             for b in &t.buckets {
                 for (c, _) in &b.failed {
@@ -423,6 +432,26 @@ fn upstreams(h: &mut String, s: &Summary) {
         );
     }
     h.push_str("</tbody></table></div></section>\n");
+}
+
+/// Upstreams in the latency chart: the slowest by p99.
+const LATENCY_ROWS: usize = 20;
+
+fn latency(h: &mut String, s: &Summary) {
+    let mut rows: Vec<(String, Option<u64>, Option<u64>)> = s
+        .upstreams
+        .iter()
+        .map(|u| (short_upstream(&u.cluster, u.workload.as_deref()), u.duration_ms.p50, u.duration_ms.p99))
+        .collect();
+    rows.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    rows.truncate(LATENCY_ROWS);
+    let _ = writeln!(
+        h,
+        "<section id=\"latency\"><h2>Latency</h2><p class=\"note\">p50 and p99 of <code>%DURATION%</code> per upstream, \
+         the {} slowest by p99; every upstream's are in the table above.</p><div class=\"scroll\">{}</div></section>",
+        rows.len(),
+        svg::latency(&rows)
+    );
 }
 
 /// Failures by the proxy that logged them × upstream: where, on the path, it is seen.

@@ -240,6 +240,61 @@ pub fn durations(bins: &[(u64, u64)], cutoff_ms: u64) -> String {
     s
 }
 
+/// p50 and p99 per upstream as horizontal bars on a log scale (a 15 s p99 beside 20 ms p50s
+/// would flatten them on a linear one), one row per `(name, p50, p99)`.
+pub fn latency(rows: &[(String, Option<u64>, Option<u64>)]) -> String {
+    let rows: Vec<_> = rows.iter().filter(|r| r.2.is_some()).collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let (w, row_h, label_w) = (800.0, 22.0, 250.0);
+    let h = rows.len() as f64 * row_h + 26.0;
+    let max = rows.iter().filter_map(|r| r.2).max().unwrap_or(1).max(1) as f64;
+    let plot_w = w - label_w - 80.0;
+    let scale = |v: u64| ((1.0 + v as f64).ln() / (1.0 + max).ln() * plot_w).max(1.0);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg class=\"chart latency\" viewBox=\"0 0 {w} {h:.0}\" role=\"img\" aria-label=\"p50 and p99 per upstream\">"
+    );
+    for (i, (name, p50, p99)) in rows.iter().enumerate() {
+        let y = i as f64 * row_h + 4.0;
+        let (p50, p99) = (p50.unwrap_or(0), p99.unwrap_or(0));
+        let label: String = if name.chars().count() > 36 {
+            name.chars().take(35).chain(['…']).collect()
+        } else {
+            name.clone()
+        };
+        let _ = write!(
+            s,
+            "<g data-p50=\"{p50}\" data-p99=\"{p99}\"><title>{} · p50 {} · p99 {}</title>\
+             <text class=\"axis name\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
+             <rect class=\"p99\" x=\"{label_w}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"16\"/>\
+             <rect class=\"p50\" x=\"{label_w}\" y=\"{:.1}\" width=\"{:.1}\" height=\"8\"/>\
+             <text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+            esc(name),
+            esc(&crate::summary::human_ms(p50)),
+            esc(&crate::summary::human_ms(p99)),
+            label_w - 6.0,
+            y + 12.0,
+            esc(&label),
+            scale(p99),
+            y + 4.0,
+            scale(p50),
+            label_w + scale(p99) + 4.0,
+            y + 12.0,
+            esc(&crate::summary::human_ms(p99)),
+        );
+    }
+    let _ = write!(
+        s,
+        "<text class=\"axis\" x=\"{label_w}\" y=\"{:.1}\"><tspan class=\"k50\">■ p50</tspan> <tspan class=\"k99\">■ p99</tspan> \
+         (log scale)</text></svg>",
+        h - 4.0
+    );
+    s
+}
+
 /// A small horizontal bar for a share from 0 to 1.
 pub fn bar(share: f64) -> String {
     let pct = (share * 100.0).clamp(0.0, 100.0);
