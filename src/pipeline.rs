@@ -436,6 +436,9 @@ pub struct Feed {
     pub chunk_size: usize,
     /// Readers count the lines of each chunk (for record line numbers).
     pub count_lines: bool,
+    /// Workers in the pool. With one, a reader that inflates an archive itself keeps a second
+    /// thread busy, where handing it to the worker would leave one thread doing both.
+    pub workers: usize,
     halted: Arc<AtomicBool>,
     /// `None` for a detached feed, whose chunks nobody processes.
     big: Option<Arc<BigChunks>>,
@@ -458,6 +461,7 @@ impl Feed {
             seq: Arc::new(AtomicU64::new(0)),
             chunk_size,
             count_lines: false,
+            workers: 2,
             halted: Arc::new(AtomicBool::new(false)),
             big: None,
         };
@@ -689,6 +693,7 @@ impl Workers {
             seq: Arc::clone(&self.seq),
             chunk_size,
             count_lines: self.count_lines,
+            workers: self.control.len(),
             halted: Arc::clone(&self.halted),
             big: Some(Arc::clone(&self.big)),
         }

@@ -73,7 +73,12 @@ pub fn read_inputs(inputs: &[Input], feed: &Feed, progress: &Progress) -> Vec<In
         let opened = if feed.count_lines {
             input.open_counted(bytes).map(Opened::Stream)
         } else {
-            input.open_for_reading(bytes)
+            match input.open_for_reading(bytes) {
+                // One worker: this thread inflates beside it (as fast as two threads can), and
+                // the chunks are numbered in order all the same.
+                Ok(Opened::Compressed(reader)) if feed.workers == 1 => Ok(Opened::Stream(reader)),
+                other => other,
+            }
         };
         let error = match opened {
             Ok(Opened::Stream(reader)) => read_chunks(reader, i as u32, &meta, feed).err(),
