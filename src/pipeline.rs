@@ -178,6 +178,22 @@ pub struct RecordAt<'a> {
     pub source: &'a SourceMeta,
 }
 
+impl<'a> RecordAt<'a> {
+    /// Namespace, pod and container of the proxy that logged `rec`: what its wrapper (kubectl
+    /// `--prefix`, stern, Loki labels) said, else what the kubelet log path says.
+    pub fn pod_fields<'x>(&self, rec: &Record<'x>) -> [Option<&'x [u8]>; 3]
+    where
+        'a: 'x,
+    {
+        let s = self.source;
+        [
+            rec.meta.namespace.or(s.namespace.as_deref()),
+            rec.meta.pod.or(s.pod.as_deref()),
+            rec.meta.container.or(s.container.as_deref()),
+        ]
+    }
+}
+
 /// A per-record output: a [`RecordSink`] for each worker, and whatever writes what they made.
 pub trait RecordOutput: Send {
     fn sink(&self) -> Box<dyn RecordSink>;

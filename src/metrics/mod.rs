@@ -16,7 +16,6 @@
 
 pub mod http;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -60,14 +59,14 @@ fn code_class(code: Option<u16>) -> u8 {
 /// Names kept by id up to a cap, then `(other)` (id 0 is the fold).
 #[derive(Debug)]
 struct Names {
-    ids: HashMap<Box<[u8]>, u32>,
+    ids: FxHashMap<Box<[u8]>, u32>,
     names: Vec<String>,
     cap: usize,
 }
 
 impl Names {
     fn new(cap: usize) -> Names {
-        Names { ids: HashMap::new(), names: vec![FOLDED.to_string()], cap }
+        Names { ids: FxHashMap::default(), names: vec![FOLDED.to_string()], cap }
     }
 
     fn full(&self) -> bool {
@@ -329,8 +328,8 @@ impl RecordOutput for Output {
     fn sink(&self) -> Box<dyn RecordSink> {
         Box::new(Sink {
             shared: Arc::clone(&self.0.shared),
-            clusters: HashMap::new(),
-            namespaces: HashMap::new(),
+            clusters: NameCache::default(),
+            namespaces: NameCache::default(),
             pending: Counts::default(),
         })
     }
@@ -378,33 +377,39 @@ impl RecordSink for TeeSink {
 /// One worker's counts for the chunk it is reading, and the ids of the names it met.
 struct Sink {
     shared: Arc<Shared>,
-    /// Names this worker met → their id (0: folded). Bounded: a name is added only once kept,
-    /// or once the store is full (then the store's whole list is copied, see `id`).
-    clusters: HashMap<Box<[u8]>, u32>,
-    namespaces: HashMap<Box<[u8]>, u32>,
+    clusters: NameCache,
+    namespaces: NameCache,
     pending: Counts,
+}
+
+/// The names a worker met → their id in the store (0: folded). Bounded: a name is added only
+/// once kept; once the store is full its whole list is copied here and `complete` is set.
+#[derive(Default)]
+struct NameCache {
+    ids: FxHashMap<Box<[u8]>, u32>,
+    /// The store is full and `ids` is all of it: a name not in it is folded, without the lock
+    /// (past the cap, every record of a folded name would otherwise take it).
+    complete: bool,
 }
 
 impl Sink {
     /// The id of `name` in the store's `pick` list.
-    fn id(
-        shared: &Shared,
-        cache: &mut HashMap<Box<[u8]>, u32>,
-        name: &[u8],
-        pick: fn(&mut Store) -> &mut Names,
-    ) -> u32 {
-        if let Some(&id) = cache.get(name) {
+    fn id(shared: &Shared, cache: &mut NameCache, name: &[u8], pick: fn(&mut Store) -> &mut Names) -> u32 {
+        if let Some(&id) = cache.ids.get(name) {
             return id;
+        }
+        if cache.complete {
+            return 0;
         }
         let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
         let names = pick(&mut store);
         let id = names.intern(name);
         if id != 0 {
-            cache.insert(name.into(), id);
-        } else if cache.len() < names.ids.len() {
-            // Full: the list will not change any more; with all of it here, a name not in it
-            // is folded without asking again.
-            cache.clone_from(&names.ids);
+            cache.ids.insert(name.into(), id);
+        } else {
+            // Full: the list will not change any more.
+            cache.ids.clone_from(&names.ids);
+            cache.complete = true;
         }
         id
     }
@@ -422,7 +427,7 @@ impl RecordSink for Sink {
         let cluster = &cluster[..cluster.len().min(MAX_NAME)];
         let up = Sink::id(&self.shared, &mut self.clusters, cluster, |s| &mut s.clusters);
         let class = code_class(rec.response_code);
-        let ns = rec.meta.namespace.or(at.source.namespace.as_deref()).unwrap_or(b"");
+        let ns = at.pod_fields(rec)[0].unwrap_or(b"");
         let ns = &ns[..ns.len().min(MAX_NAME)];
         let ns = Sink::id(&self.shared, &mut self.namespaces, ns, |s| &mut s.namespaces);
         *self.pending.requests.entry((up, ns, class)).or_default() += 1;

@@ -144,11 +144,7 @@ impl Columns {
         reporter: Reporter,
         verdict: Option<&Classification>,
     ) {
-        let src = at.source;
-        // A kubelet log path names the pod: said as the wrapper would (as `--output records` does).
-        let namespace = rec.meta.namespace.or(src.namespace.as_deref());
-        let pod = rec.meta.pod.or(src.pod.as_deref());
-        let container = rec.meta.container.or(src.container.as_deref());
+        let [namespace, pod, container] = at.pod_fields(rec);
         let d = rec.details();
         let texts: [Option<&[u8]>; 25] = [
             rec.method,

@@ -182,9 +182,7 @@ impl RecordSink for RecordsSink {
             // A kubelet log path names the pod: said as the wrapper would, as the JSON report's
             // `pods` and `--namespace` read it.
             let mut rec = rec.clone();
-            rec.meta.namespace = rec.meta.namespace.or(src.namespace.as_deref());
-            rec.meta.pod = rec.meta.pod.or(src.pod.as_deref());
-            rec.meta.container = rec.meta.container.or(src.container.as_deref());
+            [rec.meta.namespace, rec.meta.pod, rec.meta.container] = at.pod_fields(&rec);
             write_record(&mut self.buf, &rec, at.input, at.line, reporter, verdict);
         } else {
             write_record(&mut self.buf, rec, at.input, at.line, reporter, verdict);

@@ -101,7 +101,7 @@ impl Hit {
         Hit {
             input: Arc::from(at.input),
             line: at.line,
-            pod: s(rec.meta.pod.or(at.source.pod.as_deref())),
+            pod: s(at.pod_fields(rec)[1]),
             reporter,
             cause: verdict.map(|v| v.cause),
             start_time: s(rec.start_time),

@@ -92,8 +92,13 @@ fn zstd_is_read_like_the_plain_file() {
     // Two frames, as `zstd` appending to a rotated file writes.
     let mut data = zstd::encode_all(half, 3).unwrap();
     data.extend(zstd::encode_all(rest, 19).unwrap());
-    let path = dir.path().join("0.log.zst");
-    put(&path, &data);
+    reads_like_real_no_healthy(&dir.path().join("0.log.zst"), &data);
+}
+
+/// `data` written at `path` (a compressed `real-no-healthy.log`) gives the plain file's totals
+/// and findings.
+fn reads_like_real_no_healthy(path: &std::path::Path, data: &[u8]) {
+    put(path, data);
     let (code, v, stderr) = json_of(&[path.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     let (_, want, _) = json_of(&[samples().join("real-no-healthy.log").to_str().unwrap()]);
@@ -137,13 +142,7 @@ fn gzip_members_concatenated_are_read_whole() {
     let (half, rest) = plain.split_at(plain.len() / 2);
     let mut data = gzip(half);
     data.extend(gzip(rest));
-    let path = dir.path().join("0.log.gz");
-    put(&path, &data);
-    let (code, v, stderr) = json_of(&[path.to_str().unwrap()]);
-    assert_eq!(code, 0, "{stderr}");
-    let (_, want, _) = json_of(&[samples().join("real-no-healthy.log").to_str().unwrap()]);
-    assert_eq!(totals(&v), totals(&want));
-    assert_eq!(v["findings"], want["findings"]);
+    reads_like_real_no_healthy(&dir.path().join("0.log.gz"), &data);
 }
 
 /// A generated Istio log of `lines` lines (about 350 bytes each: several 1 MiB chunks).

@@ -86,7 +86,7 @@ pub fn timeline(t: &TimelineOut) -> String {
         t.width_s
     );
     // Axes and gridlines: 0, half and the top of each scale.
-    for (i, frac) in [0.0, 0.5, 1.0].iter().enumerate() {
+    for frac in [0.0, 0.5, 1.0] {
         let y = TOP + plot_h * (1.0 - frac);
         let _ = write!(
             s,
@@ -101,7 +101,6 @@ pub fn timeline(t: &TimelineOut) -> String {
             y + 4.0,
             (max_requests as f64 * frac).round() as u64,
         );
-        let _ = i;
     }
     for b in &t.buckets {
         let mut y = TOP + plot_h;
