@@ -18,6 +18,7 @@ use crate::progress;
 use crate::report::{self, Format, Frame};
 use crate::source::batch::Progress;
 use crate::source::{self, InputInfo};
+use crate::state;
 use crate::summary::Summary;
 
 /// Whether stdin is a stream (pipe, socket, terminal) rather than a regular file.
@@ -49,7 +50,9 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     let watched = matches!(format, Format::Ndjson | Format::Records)
         || (format == Format::Table && io::IsTerminal::is_terminal(&io::stdout()));
     // An agent (`--listen`) streams whatever its output.
-    if stdin_only && (watched || config.listen.is_some()) && stdin_is_stream() {
+    // A run that saves its state is a batch run: it ends, and saves then.
+    if stdin_only && (watched || config.listen.is_some()) && stdin_is_stream() && config.save_state.is_none()
+    {
         let config = &with_filter(config, Some(crate::pipeline::now_ms()));
         source::hint_if_typing();
         let ended = live::run(config, LiveSource::Stdin)?;
@@ -82,9 +85,67 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     // Cleared before anything else is written to the terminal.
     drop(bar);
     let (agg, infos) = ran?;
+    let mut failed = arguments_failed;
+    if let Some(path) = &config.save_state {
+        let settings = state::Settings {
+            format: config.forced_format.clone().unwrap_or_else(|| "auto".into()),
+            max_clusters: agg.max_clusters,
+            max_groups: agg.max_groups,
+            filters: config.view.filters.clone(),
+        };
+        let body = state::body(settings, config.report.inputs.clone(), arguments_failed, infos.clone(), &agg);
+        failed |= saved(path, &body);
+    }
     let mut summary = Summary::build(&agg, &infos);
     config.view.apply(&mut summary);
-    finish(config, &summary, &infos, arguments_failed, Frame::BATCH)
+    finish(config, &summary, &infos, failed, Frame::BATCH)
+}
+
+/// Saves a state; false when done, true when it could not be (said on stderr).
+fn saved(path: &std::path::Path, body: &state::Body) -> bool {
+    let Err(e) = state::save(path, body) else { return false };
+    eprintln!(
+        "envoy-triage: --save-state {}: {}",
+        escape_controls(&path.display().to_string()),
+        escape_controls(&e.to_string())
+    );
+    true
+}
+
+/// `envoy-triage merge`: the states at `paths` merged in order, reported as one run over
+/// their inputs would have been (`crate::state`).
+pub fn merge(config: &Config, paths: &[std::path::PathBuf]) -> io::Result<ExitCode> {
+    let merged = match state::merge(paths) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("envoy-triage: {}", escape_controls(&e.to_string()));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for path in &merged.failed_runs {
+        eprintln!(
+            "envoy-triage: {}: an argument of the run that saved it could not be read (said when it ran)",
+            escape_controls(&path.display().to_string())
+        );
+    }
+    let mut config = config.clone();
+    config.report.inputs = merged.arguments.clone();
+    config.view.filters = merged.settings.filters.clone();
+    config.forced_format = (merged.settings.format != "auto").then(|| merged.settings.format.clone());
+    let mut failed = merged.arguments_failed;
+    if let Some(path) = &config.save_state {
+        let body = state::body(
+            merged.settings.clone(),
+            merged.arguments.clone(),
+            merged.arguments_failed,
+            merged.inputs.clone(),
+            &merged.aggregate,
+        );
+        failed |= saved(path, &body);
+    }
+    let mut summary = Summary::build(&merged.aggregate, &merged.inputs);
+    config.view.apply(&mut summary);
+    finish(&config, &summary, &merged.inputs, failed, Frame::BATCH)
 }
 
 /// The config with its filter resolved: relative times counted back from `anchor_ms`, into

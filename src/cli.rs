@@ -175,6 +175,11 @@ pub struct Cli {
     #[arg(long)]
     pub no_dashboard: bool,
 
+    /// Also save what this run found to FILE, for `envoy-triage merge` to combine with the states
+    /// of the other shards of an archive, exactly (batch runs; docs/merge.md).
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, conflicts_with_all = ["follow", "listen"])]
+    pub save_state: Option<PathBuf>,
+
     /// Exit with code 1 when this condition holds, e.g. 'rate(5xx) > 1%',
     /// 'count(cause:tls_failure) > 0' or 'p99(duration) > 2s' (repeatable; see docs/fail-on.md).
     #[arg(long, value_name = "EXPR")]
@@ -216,7 +221,7 @@ pub struct Cli {
 }
 
 /// The subcommands' names (for "did you mean" when a file argument is not found).
-pub const SUBCOMMANDS: [&str; 4] = ["explain", "trace", "completions", "man"];
+pub const SUBCOMMANDS: [&str; 5] = ["explain", "trace", "merge", "completions", "man"];
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -263,6 +268,16 @@ pub enum Command {
         #[arg(short = 'j', long, value_name = "N")]
         threads: Option<usize>,
     },
+    /// Merge the states that runs with --save-state wrote (shards of an archive, run anywhere)
+    /// into one report: the same, byte for byte, as one run over all their inputs in the order
+    /// the states are given.
+    ///
+    /// States merge when made by this version with the same --format, --max-clusters and
+    /// filters. Report options are given here; --save-state saves the merged state (merge in a
+    /// tree). Exit codes as for the main command.
+    ///
+    /// Example: envoy-triage merge shards/*.state --output json > triage.json
+    Merge(MergeArgs),
     /// Print the completion script for a shell to stdout.
     ///
     /// e.g. `envoy-triage completions bash > ~/.local/share/bash-completion/completions/envoy-triage`
@@ -277,6 +292,36 @@ pub enum Command {
     /// e.g. `envoy-triage man > ~/.local/share/man/man1/envoy-triage.1`, or read it at once with
     /// `envoy-triage man | man -l -`.
     Man,
+}
+
+/// `envoy-triage merge`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// State files, in the order of their inputs (name shards so that they sort:
+    /// shard-007.state).
+    #[arg(value_name = "STATE", required = true, value_hint = ValueHint::FilePath)]
+    pub states: Vec<PathBuf>,
+    /// Report format (not records or parquet: those are written by each shard's run).
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+    /// Incidents and upstreams listed in the table.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// Tell every incident listed in full.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Order of the upstream table (and of the JSON `upstreams`), largest first.
+    #[arg(long, value_enum, default_value_t = UpstreamSort::Failed, value_name = "BY")]
+    pub sort: UpstreamSort,
+    /// Exit with code 1 when this condition holds (repeatable; as for the main command).
+    #[arg(long, value_name = "EXPR")]
+    pub fail_on: Vec<String>,
+    /// When to use colours (NO_COLOR is honoured by `auto`).
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+    /// Also save the merged state to FILE.
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub save_state: Option<PathBuf>,
 }
 
 /// The completion script for `shell`, generated from the flags above so that it never drifts.

@@ -49,6 +49,16 @@ pub enum ConfigError {
     FailOn(#[from] crate::failon::FailOnError),
     #[error(transparent)]
     Filter(#[from] crate::filter::FilterError),
+    #[error(
+        "--save-state needs absolute times (--since 2026-11-25T02:30:00Z): each shard would count \
+         --{0} back from its own last record, and the states would not merge into one report"
+    )]
+    RelativeWithState(&'static str),
+    #[error(
+        "merge writes reports: --output {0} is written record by record as a run reads its inputs \
+         (give it to each shard's run, beside --save-state)"
+    )]
+    MergeRecords(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +82,8 @@ pub struct Config {
     pub view: View,
     /// `--listen`: where live mode serves its metrics (checked to be an address).
     pub listen: Option<String>,
+    /// `--save-state`: where a batch run saves its state (`crate::state`).
+    pub save_state: Option<PathBuf>,
 }
 
 impl Config {
@@ -81,7 +93,8 @@ impl Config {
             format,
             max_clusters: cli.max_clusters,
             // Only the HTML report draws failures over time: off, the timeline costs nothing.
-            timeline: cli.output == crate::report::Format::Html,
+            // A state is kept whole (`crate::state`): any report can be made from it later.
+            timeline: cli.output == crate::report::Format::Html || cli.save_state.is_some(),
             ..PipelineConfig::default()
         };
         if let Some(t) = cli.threads {
@@ -115,6 +128,16 @@ impl Config {
             cause: cli.cause,
             reporter: cli.reporter,
         })?;
+        if let Some(spec) = filter.as_ref().filter(|f| f.is_relative() && cli.save_state.is_some()) {
+            let relative = |t: &Option<(String, crate::filter::TimeSpec)>| {
+                matches!(t, Some((_, crate::filter::TimeSpec::Ago(_))))
+            };
+            return Err(ConfigError::RelativeWithState(if relative(&spec.since) {
+                "since"
+            } else {
+                "until"
+            }));
+        }
         if let Some(addr) = &cli.listen {
             crate::metrics::http::parse_addr(addr).map_err(ConfigError::Listen)?;
         }
@@ -137,6 +160,7 @@ impl Config {
             pipeline,
             filter,
             view: View { sort: cli.sort, filters: None },
+            save_state: cli.save_state,
         })
     }
 }
@@ -157,6 +181,44 @@ pub enum TraceError {
 
 /// From `trace`'s flags: `id` is the first positional argument, a path when ids come with
 /// `-e` (ripgrep's rule for its pattern).
+/// `envoy-triage merge`'s config: the report options given to it; what shaped the analysis
+/// (format, filters) comes from the states (`crate::app::merge`).
+pub fn merge_config(args: crate::cli::MergeArgs) -> Result<(Config, Vec<PathBuf>), ConfigError> {
+    use crate::report::Format;
+    match args.output {
+        Format::Records => return Err(ConfigError::MergeRecords("records")),
+        Format::Parquet => return Err(ConfigError::MergeRecords("parquet")),
+        Format::Table | Format::Json | Format::Ndjson | Format::Html => {}
+    }
+    let fail_on = args
+        .fail_on
+        .iter()
+        .map(|e| crate::failon::Expr::parse(e).map(|x| (e.clone(), x)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = Config {
+        files: Vec::new(),
+        follow: false,
+        from_start: false,
+        dashboard: false,
+        interval: std::time::Duration::from_secs(2),
+        fail_on,
+        report: ReportOptions {
+            format: args.output,
+            top: args.top,
+            color: args.color,
+            verbose: args.verbose,
+            inputs: Vec::new(),
+        },
+        pipeline: PipelineConfig::default(),
+        forced_format: None,
+        filter: None,
+        view: View { sort: args.sort, filters: None },
+        listen: None,
+        save_state: args.save_state,
+    };
+    Ok((config, args.states))
+}
+
 pub fn trace_config(
     id: Option<std::ffi::OsString>,
     mut files: Vec<PathBuf>,

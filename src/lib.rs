@@ -43,5 +43,6 @@ pub mod report;
 pub mod response_flags;
 pub mod scan;
 pub mod source;
+pub mod state;
 pub mod summary;
 pub mod trace;

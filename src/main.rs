@@ -19,6 +19,15 @@ fn main() -> ExitCode {
         Some(Command::Explain { lines, format }) => return explain(lines, &format),
         Some(Command::Completions { shell }) => return print(&cli::completions(shell)),
         Some(Command::Man) => return print(&cli::man_page()),
+        Some(Command::Merge(args)) => {
+            return match envoy_triage::config::merge_config(args) {
+                Ok((config, states)) => ended(app::merge(&config, &states)),
+                Err(e) => {
+                    eprintln!("envoy-triage: {}", escape_lines(&e.to_string()));
+                    ExitCode::from(2)
+                }
+            };
+        }
         Some(Command::Trace { id, paths, ids, output, format, threads }) => {
             return trace(envoy_triage::config::trace_config(id, paths, ids, output, &format, threads));
         }
@@ -32,7 +41,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match app::run(&config) {
+    ended(app::run(&config))
+}
+
+/// A run's exit code; an error said on stderr (2), a closed pipe quietly (0).
+fn ended(run: io::Result<ExitCode>) -> ExitCode {
+    match run {
         Ok(code) => code,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {

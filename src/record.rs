@@ -19,7 +19,7 @@ use crate::response_flags::ResponseFlags;
 pub type Bytes<'a> = &'a [u8];
 
 /// Which layout a record was read with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FormatKind {
     /// Envoy's built-in default format (also Istio 1.0.0–1.0.2).

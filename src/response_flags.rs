@@ -176,7 +176,7 @@ impl fmt::Display for Flag {
 }
 
 /// The set of flags on one record. `unknown` counts tokens that are not documented flags.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ResponseFlags {
     bits: u32,
     unknown: u8,

@@ -121,7 +121,7 @@ impl Shared {
 
 /// The smallest distinct group ranks seen, at most `cap` of them (sorted): the `cap`-th is the
 /// cut above which a triple cannot be among the kept ones.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RankSet {
     ranks: Vec<u64>,
 }

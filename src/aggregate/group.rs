@@ -14,7 +14,7 @@ use super::stats::Latency;
 
 /// The field values behind a group of failures (one signature), each kept to its first
 /// `SAMPLE_VALUE_BYTES` (the signature hashes them whole).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EvidenceSample {
     pub code: Option<u16>,
     pub flags: ResponseFlags,
@@ -57,7 +57,7 @@ pub type NamespacedPod = (Clipped, Clipped);
 
 /// Failures of one cause at one upstream, logged by one kind of proxy. Every value kept from
 /// a log is a [`Clipped`] one: a group's size does not follow the length of log fields.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Group {
     pub cause: Cause,
     pub domain: Domain,
@@ -105,6 +105,30 @@ impl Group {
             local_addresses: Earliest::default(),
             ids: BottomK::default(),
         }
+    }
+
+    /// Moves every position kept `chunks` chunks later (see `super::saved`).
+    pub(super) fn shift(&mut self, chunks: u64) {
+        for (_, p, _, _) in &mut self.signatures {
+            p.chunk += chunks;
+        }
+        self.request_ids.shift(chunks);
+        self.pods.shift(chunks);
+        self.authorities.shift(chunks);
+        self.server_names.shift(chunks);
+        self.upstream_hosts.shift(chunks);
+        self.local_addresses.shift(chunks);
+    }
+
+    /// Every position kept, to `see`.
+    pub(super) fn positions(&self, mut see: impl FnMut(Position)) {
+        self.signatures.iter().for_each(|(_, p, _, _)| see(*p));
+        self.request_ids.iter().for_each(|(p, _)| see(*p));
+        self.pods.iter().for_each(|(p, _)| see(*p));
+        self.authorities.iter().for_each(|(p, _)| see(*p));
+        self.server_names.iter().for_each(|(p, _)| see(*p));
+        self.upstream_hosts.iter().for_each(|(p, _)| see(*p));
+        self.local_addresses.iter().for_each(|(p, _)| see(*p));
     }
 
     pub(super) fn add(&mut self, rec: &Record<'_>, pos: Position, source: &SourceMeta) {

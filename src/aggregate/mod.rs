@@ -16,6 +16,7 @@
 
 mod bounds;
 mod group;
+mod saved;
 mod sketch;
 mod stats;
 pub mod timeline;
@@ -35,6 +36,7 @@ use crate::source::SourceMeta;
 
 pub use bounds::{MAX_GROUPS, MAX_NAME, Shared};
 pub use group::{EvidenceSample, Group, NamespacedPod};
+pub use saved::{Invalid, Saved};
 pub use sketch::{
     BOTTOM_K, BottomK, Clipped, Earliest, ExactValues, PairCounts, SAMPLE_VALUE_BYTES, clip_point,
 };
@@ -47,7 +49,9 @@ use upstream::{PairIndex, pair_hash};
 
 /// Where a line was read: the pipeline's chunk sequence number and the line's index in it.
 /// Ordered like the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct Position {
     pub chunk: u64,
     pub line: u32,
@@ -59,7 +63,7 @@ pub const NO_CLUSTER: &str = "-";
 pub const FOLDED: &str = "(other)";
 
 /// A malformed line kept as a sample.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MalformedSample {
     pub source: u32,
     /// Its line number, when the reader counted lines (live mode, records output); 0 when it is
@@ -111,7 +115,7 @@ pub struct Live {
 /// A canonical start time (`2020-11-25T21:26:18.409Z`) as two big-endian integers: ordered
 /// like its bytes, compared in two steps instead of a `memcmp` call, and kept without
 /// re-reading the bytes per record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 struct StartKey(u128, u64);
 
 impl StartKey {

@@ -20,7 +20,7 @@ pub const SAMPLE_VALUE_BYTES: usize = 512;
 
 /// A sample value: its first [`SAMPLE_VALUE_BYTES`] at most, cut before a UTF-8 sequence
 /// that would not fit, and its length before the cut.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Clipped {
     kept: Box<[u8]>,
     len: usize,
@@ -66,7 +66,7 @@ pub fn clip_point(v: &[u8], max: usize) -> usize {
 }
 
 /// Keeps the `N` earliest items by position.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Earliest<T, const N: usize> {
     items: Vec<(Position, T)>,
 }
@@ -124,6 +124,17 @@ impl<T, const N: usize> Earliest<T, N> {
         }
     }
 
+    /// Moves every position `chunks` chunks later (a state merged after others: `super::saved`).
+    pub fn shift(&mut self, chunks: u64) {
+        for (p, _) in &mut self.items {
+            p.chunk += chunks;
+        }
+    }
+
+    pub fn for_each_mut(&mut self, f: impl FnMut(&mut T)) {
+        self.items.iter_mut().map(|(_, t)| t).for_each(f);
+    }
+
     pub fn merge(&mut self, other: Earliest<T, N>) {
         for (pos, item) in other.items {
             self.offer(pos, item);
@@ -160,7 +171,7 @@ impl<T, const N: usize> Earliest<T, N> {
 /// hundred at a time: a binary search and a shift per failed request, in one of hundreds of
 /// 8 KB sketches, was half of `add_failure` (perf, a log of failures only). Every reader sees
 /// the sketch with `pending` folded in ([`BottomK::normalized`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct BottomK {
     /// Sorted ascending, no duplicates, at most `BOTTOM_K` entries.
     hashes: Vec<u64>,
@@ -309,7 +320,7 @@ impl PairCounts {
 
 /// Counts of distinct values, up to [`ExactValues::CAP`] of them; past that only `overflow` is
 /// kept. Order-independent, so merges are deterministic.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ExactValues {
     values: Vec<(u64, u64)>,
     pub overflow: bool,

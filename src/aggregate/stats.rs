@@ -3,6 +3,7 @@
 //! `super::upstream`, `super::group` and the parent; depends on nothing else here.
 
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Serializer as _;
 
 use crate::record::FormatKind;
 use crate::response_flags::{Flag, ResponseFlags};
@@ -105,9 +106,42 @@ impl Latency {
     }
 }
 
+/// Saved (`crate::state`) as the histogram of every value recorded, in HdrHistogram's V2
+/// interchange form (readable by any HdrHistogram library); empty bytes when nothing was.
+/// The state file is compressed as a whole, so the V2 form without its own deflate.
+impl serde::Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = self.histogram();
+        let mut bytes = Vec::new();
+        if !h.is_empty() {
+            hdrhistogram::serialization::V2Serializer::new()
+                .serialize(&h, &mut bytes)
+                .map_err(|e| serde::ser::Error::custom(format!("latency histogram: {e:?}")))?;
+        }
+        serde::Serialize::serialize(&bytes, s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Latency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Latency, D::Error> {
+        let bytes = <Vec<u8> as serde::Deserialize>::deserialize(d)?;
+        let mut latency = Latency::default();
+        if !bytes.is_empty() {
+            let h: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+                .deserialize(&mut bytes.as_slice())
+                .map_err(|e| serde::de::Error::custom(format!("latency histogram: {e:?}")))?;
+            // Into one made like every other: a deserialized histogram has fixed bounds, and
+            // a later merge of a larger value would be lost.
+            let rest = latency.rest_mut();
+            rest.add(&h).map_err(|e| serde::de::Error::custom(format!("latency histogram: {e:?}")))?;
+        }
+        Ok(latency)
+    }
+}
+
 /// Counts per response code (`0`–`999`; anything larger is not a valid status and is rejected
 /// by the parser).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeCounts(Vec<(u16, u64)>);
 
 impl CodeCounts {
@@ -155,7 +189,7 @@ impl CodeCounts {
 }
 
 /// Counts per flag, per cause.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct FlagCounts {
     pub known: [u64; Flag::COUNT],
     pub unknown: u64,

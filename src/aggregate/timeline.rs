@@ -22,7 +22,7 @@ pub const WIDTHS: [i64; 14] =
 pub const MAX_BUCKETS: usize = 240;
 
 /// One bucket's counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Bucket {
     /// Its start, in seconds since the epoch (a multiple of the width).
     pub start: i64,
@@ -30,7 +30,7 @@ pub struct Bucket {
     pub failed: [u64; Cause::COUNT],
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Timeline {
     /// Index into [`WIDTHS`].
     width: usize,
@@ -51,6 +51,21 @@ impl Timeline {
 
     pub fn buckets(&self) -> &[Bucket] {
         &self.buckets
+    }
+
+    /// Whether a loaded timeline holds together (`super::saved`): an index out of range would
+    /// panic on the next record or read.
+    pub(super) fn check(&self) -> Result<(), String> {
+        if self.width >= WIDTHS.len() {
+            return Err(format!("a timeline width {} of {}", self.width, WIDTHS.len()));
+        }
+        if self.last.is_some_and(|(_, i)| i >= self.buckets.len()) {
+            return Err("a timeline's last bucket out of range".into());
+        }
+        if self.buckets.windows(2).any(|w| w[0].start >= w[1].start) {
+            return Err("a timeline out of order".into());
+        }
+        Ok(())
     }
 
     /// Counts one record that started at `start` (as logged), failed with `cause` if any.

@@ -10,7 +10,7 @@ use crate::classify::Cause;
 use super::stats::{CodeCounts, FlagCounts, Latency};
 
 /// Statistics of one upstream cluster.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct UpstreamStats {
     pub name: Box<[u8]>,
     /// For inbound clusters: the workload whose sidecar logged them (inbound clusters of

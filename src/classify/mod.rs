@@ -41,7 +41,7 @@ use crate::scan::find_literal;
 
 listed_enum! {
 /// What broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Cause {
     RouteTimeout,
     PerTryTimeout,
@@ -67,7 +67,7 @@ pub enum Cause {
 
 listed_enum! {
 /// Where the failure lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Domain {
     Application,
     Network,
@@ -80,7 +80,7 @@ pub enum Domain {
 
 listed_enum! {
 /// Which proxy wrote the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Reporter {
     Gateway,
     ClientSidecar,

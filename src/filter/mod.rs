@@ -190,7 +190,7 @@ impl FilterSpec {
 
 /// The filters of a run as the JSON report says them (`"filters"`): the flags' values, and the
 /// times resolved to absolute ones.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FilterOut {
     /// Start of the time range (inclusive), RFC 3339 UTC, resolved from `since_arg`.
     pub since: Option<String>,

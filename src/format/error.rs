@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// A literal of the format (a quote, a bracket, a space) was not where it should be.
@@ -66,7 +66,7 @@ impl fmt::Display for ErrorKind {
 }
 
 /// Why a line is malformed. `column` is 1-based and counts bytes of the line as read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ParseError {
     pub kind: ErrorKind,
     pub column: u32,

@@ -17,7 +17,7 @@ pub mod batch;
 pub mod follow;
 
 /// What the source (file path) says about the proxy that wrote it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceMeta {
     pub name: String,
     pub namespace: Option<Box<[u8]>>,
@@ -27,7 +27,7 @@ pub struct SourceMeta {
 
 /// Per-input facts gathered by the reader: where it came from, and why it could not be read
 /// (all of it), if so.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct InputInfo {
     pub meta: SourceMeta,
     pub error: Option<String>,

@@ -17,6 +17,7 @@ mod follow;
 mod hostile;
 mod html;
 mod inputs;
+mod merge;
 mod metrics;
 mod parquet;
 mod ranking;
