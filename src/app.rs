@@ -50,9 +50,9 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
     let watched = matches!(format, Format::Ndjson | Format::Records)
         || (format == Format::Table && io::IsTerminal::is_terminal(&io::stdout()));
     // An agent (`--listen`) streams whatever its output.
-    // A run that saves its state is a batch run: it ends, and saves then.
-    if stdin_only && (watched || config.listen.is_some()) && stdin_is_stream() && config.save_state.is_none()
-    {
+    // A run that saves its state, or reads a shard, is a batch run: it ends, and saves then.
+    let batch_only = config.save_state.is_some() || config.shard.is_some();
+    if stdin_only && (watched || config.listen.is_some()) && stdin_is_stream() && !batch_only {
         let config = &with_filter(config, Some(crate::pipeline::now_ms()));
         source::hint_if_typing();
         let ended = live::run(config, LiveSource::Stdin)?;
@@ -70,6 +70,17 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
         // Every argument failed, each said above.
         return Ok(ExitCode::from(2));
     }
+    // A shard may have no input (more shards than files): it reports and saves an empty state.
+    let inputs = match config.shard {
+        None => inputs,
+        Some(shard) => match shard.select(inputs) {
+            Ok(selected) => selected,
+            Err(e) => {
+                eprintln!("envoy-triage: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
     let config = &match resolve_batch_filter(config, &inputs) {
         Ok(c) => c,
         Err(e) => {
@@ -93,7 +104,15 @@ pub fn run(config: &Config) -> io::Result<ExitCode> {
             max_groups: agg.max_groups,
             filters: config.view.filters.clone(),
         };
-        let body = state::body(settings, config.report.inputs.clone(), arguments_failed, infos.clone(), &agg);
+        let shards = config.shard.map(state::Span::from);
+        let body = state::body(
+            settings,
+            config.report.inputs.clone(),
+            arguments_failed,
+            infos.clone(),
+            shards,
+            &agg,
+        );
         failed |= saved(path, &body);
     }
     let mut summary = Summary::build(&agg, &infos);
@@ -133,15 +152,38 @@ pub fn merge(config: &Config, paths: &[std::path::PathBuf]) -> io::Result<ExitCo
     config.view.filters = merged.settings.filters.clone();
     config.forced_format = (merged.settings.format != "auto").then(|| merged.settings.format.clone());
     let mut failed = merged.arguments_failed;
-    if let Some(path) = &config.save_state {
-        let body = state::body(
-            merged.settings.clone(),
-            merged.arguments.clone(),
-            merged.arguments_failed,
-            merged.inputs.clone(),
-            &merged.aggregate,
+    if !merged.missing.is_empty() {
+        // A tree of merges saves states of some shards: only its last merge must have them all.
+        failed |= config.save_state.is_none();
+        eprintln!(
+            "envoy-triage: shard{} {} of {} {} missing: the report leaves out their inputs (did their runs fail, \
+             or their states not arrive?)",
+            if merged.missing.len() == 1 { "" } else { "s" },
+            state::say_shards(&merged.missing),
+            merged.shards_of.unwrap_or(0),
+            if merged.missing.len() == 1 { "is" } else { "are" },
         );
-        failed |= saved(path, &body);
+    }
+    if let Some(path) = &config.save_state {
+        if merged.shards_of.is_some() && merged.shards.is_none() {
+            // Shards 0-2 and 5-7 merged cannot be told apart from 0-7 later: no state is saved.
+            eprintln!(
+                "envoy-triage: --save-state {}: not saved: the shards merged leave a gap (merge a run of \
+                 consecutive shards)",
+                escape_controls(&path.display().to_string())
+            );
+            failed = true;
+        } else {
+            let body = state::body(
+                merged.settings.clone(),
+                merged.arguments.clone(),
+                merged.arguments_failed,
+                merged.inputs.clone(),
+                merged.shards,
+                &merged.aggregate,
+            );
+            failed |= saved(path, &body);
+        }
     }
     let mut summary = Summary::build(&merged.aggregate, &merged.inputs);
     config.view.apply(&mut summary);

@@ -180,6 +180,12 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, conflicts_with_all = ["follow", "listen"])]
     pub save_state: Option<PathBuf>,
 
+    /// Read only shard INDEX of COUNT (INDEX from 0, as a Kubernetes Indexed Job numbers its
+    /// pods): the inputs, expanded and in order, cut into COUNT runs of about equal bytes. With
+    /// --save-state, `envoy-triage merge` puts the shards back in order.
+    #[arg(long, value_name = "INDEX/COUNT", value_parser = crate::source::Shard::parse, conflicts_with = "follow")]
+    pub shard: Option<crate::source::Shard>,
+
     /// Exit with code 1 when this condition holds, e.g. 'rate(5xx) > 1%',
     /// 'count(cause:tls_failure) > 0' or 'p99(duration) > 2s' (repeatable; see docs/fail-on.md).
     #[arg(long, value_name = "EXPR")]

@@ -84,6 +84,8 @@ pub struct Config {
     pub listen: Option<String>,
     /// `--save-state`: where a batch run saves its state (`crate::state`).
     pub save_state: Option<PathBuf>,
+    /// `--shard`: the share of the inputs this run reads.
+    pub shard: Option<crate::source::Shard>,
 }
 
 impl Config {
@@ -161,6 +163,7 @@ impl Config {
             filter,
             view: View { sort: cli.sort, filters: None },
             save_state: cli.save_state,
+            shard: cli.shard,
         })
     }
 }
@@ -215,6 +218,7 @@ pub fn merge_config(args: crate::cli::MergeArgs) -> Result<(Config, Vec<PathBuf>
         view: View { sort: args.sort, filters: None },
         listen: None,
         save_state: args.save_state,
+        shard: None,
     };
     Ok((config, args.states))
 }

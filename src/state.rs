@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Aggregate, Saved};
 use crate::filter::FilterOut;
-use crate::source::InputInfo;
+use crate::source::{InputInfo, Shard};
 
 /// Bumped on any change of what a state holds or how it is encoded.
 pub const FORMAT: u32 = 1;
@@ -76,6 +76,8 @@ pub struct Body {
     /// An argument of the run could not be read (said when it ran): a merge exits 2 too.
     pub arguments_failed: bool,
     pub inputs: Vec<InputInfo>,
+    /// The shards of the archive this state covers (`--shard`, and merges of such states).
+    pub shards: Option<Span>,
     pub aggregate: Saved,
 }
 
@@ -102,6 +104,8 @@ pub enum StateError {
     Mismatch { path: PathBuf, theirs: String, first_path: PathBuf, first: String },
     #[error("no state to merge")]
     Empty,
+    #[error("{}: covers shards that {} covers too", path.display(), other.display())]
+    Overlap { path: PathBuf, other: PathBuf },
 }
 
 /// Writes `body` to `path`, through a temporary file beside it renamed into place: a run
@@ -158,7 +162,21 @@ pub fn load(path: &Path) -> Result<Body, StateError> {
     Ok(body)
 }
 
-/// The states merged, in the order given.
+/// The shards (`--shard`) a state covers: `from..to` of `of`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub from: u32,
+    pub to: u32,
+    pub of: u32,
+}
+
+impl From<Shard> for Span {
+    fn from(s: Shard) -> Span {
+        Span { from: s.index, to: s.index + 1, of: s.count }
+    }
+}
+
+/// The states merged.
 #[derive(Debug)]
 pub struct Merged {
     pub settings: Settings,
@@ -168,33 +186,38 @@ pub struct Merged {
     pub failed_runs: Vec<PathBuf>,
     pub inputs: Vec<InputInfo>,
     pub aggregate: Aggregate,
+    /// The shards covered, when the states are shards and leave no gap between them.
+    pub shards: Option<Span>,
+    /// How many shards the archive was cut into, for states of `--shard` runs.
+    pub shards_of: Option<u32>,
+    /// Shards that no state covers (none for states without shards).
+    pub missing: Vec<u32>,
 }
 
-/// Merges the states at `paths`, in order: the result is what one run over their inputs, in
-/// that order, would have built.
+/// Merges the states at `paths`: the result is what one run over their inputs would have
+/// built. States of `--shard` runs are put in shard order (their inputs' order), whatever the
+/// order given; other states are taken in the order given.
 pub fn merge(paths: &[PathBuf]) -> Result<Merged, StateError> {
-    let mut merged: Option<(PathBuf, Merged)> = None;
-    let mut chunks = 0u64;
+    let mut states = Vec::with_capacity(paths.len());
     for path in paths {
-        let body = load(path)?;
-        let mut agg = Aggregate::from_saved(body.aggregate)
-            .map_err(|e| StateError::Damaged { path: path.clone(), why: e.to_string() })?;
-        let Some((first_path, m)) = &mut merged else {
-            chunks = agg.chunks_used();
-            merged = Some((
-                path.clone(),
-                Merged {
-                    settings: body.settings,
-                    arguments: body.arguments,
-                    arguments_failed: body.arguments_failed,
-                    failed_runs: if body.arguments_failed { vec![path.clone()] } else { Vec::new() },
-                    inputs: body.inputs,
-                    aggregate: agg,
-                },
-            ));
-            continue;
-        };
-        if let Some((theirs, first)) = body.settings.difference(&m.settings) {
+        states.push((path.clone(), load(path)?));
+    }
+    let Some((first_path, first)) = states.first() else { return Err(StateError::Empty) };
+    let first_shards = first.shards;
+    for (path, body) in &states[1..] {
+        let difference =
+            body.settings.difference(&first.settings).or_else(|| match (body.shards, first_shards) {
+                (Some(a), Some(b)) if a.of != b.of => {
+                    Some((format!("--shard …/{}", a.of), format!("--shard …/{}", b.of)))
+                }
+                (Some(_), Some(_)) if body.arguments != first.arguments => {
+                    Some((quote(&body.arguments), quote(&first.arguments)))
+                }
+                (Some(_), None) => Some(("--shard".into(), "no --shard".into())),
+                (None, Some(_)) => Some(("no --shard".into(), "--shard".into())),
+                _ => None,
+            });
+        if let Some((theirs, first)) = difference {
             return Err(StateError::Mismatch {
                 path: path.clone(),
                 theirs,
@@ -202,19 +225,88 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, StateError> {
                 first,
             });
         }
+    }
+    let mut missing = Vec::new();
+    let mut shards = first_shards;
+    if let Some(span) = first_shards {
+        states.sort_by_key(|(_, b)| b.shards.map(|s| s.from));
+        let mut next = 0;
+        for (i, (path, body)) in states.iter().enumerate() {
+            let s = body.shards.unwrap_or(span);
+            if s.from < next {
+                let other = states[..i].iter().rev().find(|(_, b)| b.shards.is_some_and(|o| o.to > s.from));
+                return Err(StateError::Overlap {
+                    path: path.clone(),
+                    other: other.map_or_else(PathBuf::new, |(p, _)| p.clone()),
+                });
+            }
+            if s.from > next && i > 0 {
+                shards = None;
+            }
+            missing.extend(next..s.from);
+            next = s.to;
+        }
+        missing.extend(next..span.of);
+        let (lo, hi) = (states[0].1.shards.unwrap_or(span).from, next);
+        shards = shards.map(|_| Span { from: lo, to: hi, of: span.of });
+    }
+    let mut merged: Option<Merged> = None;
+    let mut chunks = 0u64;
+    for (path, body) in states {
+        let mut agg = Aggregate::from_saved(body.aggregate)
+            .map_err(|e| StateError::Damaged { path: path.clone(), why: e.to_string() })?;
+        let failed_run = body.arguments_failed.then(|| path.clone());
+        let Some(m) = &mut merged else {
+            chunks = agg.chunks_used();
+            merged = Some(Merged {
+                settings: body.settings,
+                arguments: body.arguments,
+                arguments_failed: body.arguments_failed,
+                failed_runs: failed_run.into_iter().collect(),
+                inputs: body.inputs,
+                aggregate: agg,
+                shards,
+                shards_of: first_shards.map(|s| s.of),
+                missing: std::mem::take(&mut missing),
+            });
+            continue;
+        };
         let used = agg.chunks_used();
         let sources = u32::try_from(m.inputs.len()).unwrap_or(u32::MAX);
         agg.shift(chunks, sources);
         chunks += used;
         m.aggregate.merge(agg);
-        m.arguments.extend(body.arguments);
-        m.arguments_failed |= body.arguments_failed;
-        if body.arguments_failed {
-            m.failed_runs.push(path.clone());
+        // Shards of one run share its arguments; other states each had their own.
+        if first_shards.is_none() {
+            m.arguments.extend(body.arguments);
         }
+        m.arguments_failed |= body.arguments_failed;
+        m.failed_runs.extend(failed_run);
         m.inputs.extend(body.inputs);
     }
-    merged.map(|(_, m)| m).ok_or(StateError::Empty)
+    merged.ok_or(StateError::Empty)
+}
+
+fn quote(arguments: &[String]) -> String {
+    format!("the arguments '{}'", arguments.join(" "))
+}
+
+/// Missing shard numbers said briefly: `3, 5-7 and 9`.
+pub fn say_shards(numbers: &[u32]) -> String {
+    let mut runs: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < numbers.len() {
+        let mut j = i;
+        while j + 1 < numbers.len() && numbers[j + 1] == numbers[j] + 1 {
+            j += 1;
+        }
+        runs.push(if j == i { numbers[i].to_string() } else { format!("{}-{}", numbers[i], numbers[j]) });
+        i = j + 1;
+    }
+    match runs.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => runs.concat(),
+    }
 }
 
 /// The body a run saves.
@@ -223,7 +315,8 @@ pub fn body(
     arguments: Vec<String>,
     arguments_failed: bool,
     inputs: Vec<InputInfo>,
+    shards: Option<Span>,
     agg: &Aggregate,
 ) -> Body {
-    Body { settings, arguments, arguments_failed, inputs, aggregate: agg.to_saved() }
+    Body { settings, arguments, arguments_failed, inputs, shards, aggregate: agg.to_saved() }
 }

@@ -384,6 +384,80 @@ pub fn expand(args: &[PathBuf]) -> Expanded {
     out
 }
 
+/// One of `count` shards of an archive (`--shard index/count`, `index` from 0, as a Kubernetes
+/// Indexed Job numbers its pods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Most shards: far more than any archive is split into, small enough to list.
+    pub const MAX: u32 = 100_000;
+
+    /// `I/N`, `I < N`.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let bad = || {
+            format!(
+                "--shard wants INDEX/COUNT with INDEX from 0 to COUNT-1 and COUNT up to {}, e.g. 3/16 (got {s:?})",
+                Shard::MAX
+            )
+        };
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) =
+            (i.trim().parse::<u32>().map_err(|_| bad())?, n.trim().parse::<u32>().map_err(|_| bad())?);
+        if count == 0 || count > Shard::MAX || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// This shard's inputs: the inputs in order, cut into `count` runs of about equal bytes
+    /// (each file where its middle falls), this one's run. Every shard expands the same
+    /// arguments to the same list, so the shards cover it exactly, in order, whatever machine
+    /// runs them. Stdin cannot be split: `Err`.
+    pub fn select(self, inputs: Vec<Input>) -> Result<Vec<Input>, String> {
+        if inputs.contains(&Input::Stdin) {
+            return Err("--shard splits files and directories; stdin cannot be split".into());
+        }
+        let sizes: Vec<u64> = inputs
+            .iter()
+            .map(|i| match i {
+                Input::Path(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+                Input::Stdin => 0,
+            })
+            .collect();
+        Ok(inputs
+            .into_iter()
+            .zip(self.owners(&sizes))
+            .filter(|(_, o)| *o == self.index)
+            .map(|(i, _)| i)
+            .collect())
+    }
+
+    /// The shard of each file of these sizes: by the middle of its bytes (by its position when
+    /// every file is empty). Never decreasing, so each shard's files are one run.
+    fn owners(self, sizes: &[u64]) -> Vec<u32> {
+        let total: u128 = sizes.iter().map(|&s| s as u128).sum();
+        let n = self.count as u128;
+        let mut before = 0u128;
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(j, &size)| {
+                let at = if total == 0 {
+                    (2 * j as u128 + 1) * n / (2 * sizes.len() as u128)
+                } else {
+                    (2 * before + size as u128) * n / (2 * total)
+                };
+                before += size as u128;
+                at.min(n - 1) as u32
+            })
+            .collect()
+    }
+}
+
 /// Walks with `walkdir` rather than `ignore` (ripgrep's own walker): log directories have no
 /// `.gitignore` to honour, and a kubelet tree must be read whole.
 fn walk(dir: &Path, out: &mut Expanded) {
@@ -453,6 +527,26 @@ pub fn hint_if_typing() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_cut_the_inputs_into_runs_of_about_equal_bytes() {
+        let owners = |sizes: &[u64], n| Shard { index: 0, count: n }.owners(sizes);
+        assert_eq!(owners(&[10, 10, 10, 10], 2), [0, 0, 1, 1]);
+        assert_eq!(owners(&[100, 1, 1, 1, 100], 2), [0, 0, 1, 1, 1]);
+        // More shards than files: some shards read nothing, none reads a file twice.
+        assert_eq!(owners(&[5, 5], 8), [2, 6]);
+        assert_eq!(owners(&[0, 0, 0], 3), [0, 1, 2]);
+        assert_eq!(owners(&[u64::MAX, u64::MAX], 100_000), [25_000, 75_000]);
+        for n in 1..12u32 {
+            let sizes: Vec<u64> = (0..30).map(|i| (i * 7919 % 101) as u64).collect();
+            let o = owners(&sizes, n);
+            assert!(o.windows(2).all(|w| w[0] <= w[1]) && o.iter().all(|&x| x < n), "{n}: {o:?}");
+        }
+        assert_eq!(Shard::parse("3/16"), Ok(Shard { index: 3, count: 16 }));
+        for bad in ["16/16", "1/0", "-1/4", "3", "a/b", "1/100001"] {
+            assert!(Shard::parse(bad).unwrap_err().contains("INDEX/COUNT"), "{bad}");
+        }
+    }
 
     #[test]
     fn kubelet_paths_name_the_pod() {

@@ -329,3 +329,64 @@ fn merge_exit_codes_follow_fail_on_and_unreadable_inputs_as_one_pass_does() {
     assert_eq!((one, merged), (1, 1), "{err}");
     assert!(err.contains("--fail-on 'count(cause:route_timeout) > 0' met"), "{err}");
 }
+
+/// `--shard I/N` over a directory: every shard expands it alike and reads its run of files; the
+/// merge puts the states back in shard order whatever order they are given in (a shell glob
+/// sorts `10.state` before `2.state`), and says which shards are missing.
+#[test]
+fn shards_of_a_directory_merge_in_shard_order_and_missing_ones_are_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    std::fs::create_dir(&archive).unwrap();
+    inputs(&archive);
+    let arch = archive.display().to_string();
+    let state = |i: u32| dir.path().join(format!("{i}.state")).display().to_string();
+    for report in REPORTS {
+        let (code, want, _) = run(&[&[arch.clone()][..], &s(report)].concat());
+        assert_eq!(code, 0);
+        // 13 shards of 10 files: some read nothing and save an empty state.
+        for i in 0..13 {
+            let (code, _, err) = run(&s(&[&arch, "--shard", &format!("{i}/13"), "--save-state", &state(i)]));
+            assert_eq!(code, 0, "shard {i}: {err}");
+        }
+        let mut merge = s(&["merge"]);
+        merge.extend((0..13).rev().map(state));
+        merge.extend(s(report));
+        let (code, got, err) = run(&merge);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            got == want,
+            "{report:?}: the merged shards differ from one pass:\n{}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+
+    // A tree of merges: the last one checks that every shard is there.
+    let left = dir.path().join("left.state").display().to_string();
+    let (code, _, err) = run(&s(&["merge", &state(0), &state(1), &state(2), "--save-state", &left]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("shards 3-12 of 13 are missing"), "{err}");
+    let mut rest: Vec<String> = (3..13).map(state).collect();
+    rest.extend(s(&["-o", "json"]));
+    let (code, tree, err) = run(&[&s(&["merge", &left])[..], &rest].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(tree, run(&s(&[&arch, "-o", "json"])).1);
+
+    // A shard whose state did not arrive: said, exit 2, the rest still reported.
+    let some: Vec<String> = (0..13).filter(|i| ![4, 6, 7].contains(i)).map(state).collect();
+    let (code, out, err) = run(&[&s(&["merge"])[..], &some].concat());
+    assert_eq!(code, 2);
+    assert!(!out.is_empty());
+    assert!(err.contains("shards 4 and 6-7 of 13 are missing"), "{err}");
+    // The same shard twice, and shards of another cut, are refused.
+    let err = merge_refused(&[Path::new(&state(3)), Path::new(&state(3))]);
+    assert!(err.contains("covers shards that") && err.contains("3.state"), "{err}");
+    let other = dir.path().join("other.state").display().to_string();
+    assert_eq!(run(&s(&[&arch, "--shard", "1/4", "--save-state", &other])).0, 0);
+    let err = merge_refused(&[Path::new(&state(0)), Path::new(&other)]);
+    assert!(err.contains("--shard …/4") && err.contains("--shard …/13"), "{err}");
+
+    let (code, _, err) = run(&s(&["-", "--shard", "0/2"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("stdin cannot be split"), "{err}");
+}
