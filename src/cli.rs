@@ -60,6 +60,13 @@ pub const EXAMPLES: &[(&str, &[&str])] = &[
         &["envoy-triage archive/ --since 15m --namespace shop --code 5xx --sort fail-rate"],
     ),
     (
+        "An archive in 16 shards, run anywhere (a Job, xargs -P), then merged:",
+        &[
+            "envoy-triage archive/ --shard 3/16 --save-state states/3.state",
+            "envoy-triage merge states/ -o html > report.html",
+        ],
+    ),
+    (
         "Tab completion and this manual (the README's Install says where, per shell):",
         &[
             "envoy-triage completions fish > ~/.config/fish/completions/envoy-triage.fish",
@@ -303,8 +310,8 @@ pub enum Command {
 /// `envoy-triage merge`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
-    /// State files, in the order of their inputs (name shards so that they sort:
-    /// shard-007.state).
+    /// State files, or directories of them (their *.state files). States of --shard runs are
+    /// put in shard order; others are taken in the order given (a directory's by name).
     #[arg(value_name = "STATE", required = true, value_hint = ValueHint::FilePath)]
     pub states: Vec<PathBuf>,
     /// Report format (not records or parquet: those are written by each shard's run).

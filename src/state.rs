@@ -104,6 +104,8 @@ pub enum StateError {
     Mismatch { path: PathBuf, theirs: String, first_path: PathBuf, first: String },
     #[error("no state to merge")]
     Empty,
+    #[error("{}: no *.state file in this directory", dir.display())]
+    NoStates { dir: PathBuf },
     #[error("{}: covers shards that {} covers too", path.display(), other.display())]
     Overlap { path: PathBuf, other: PathBuf },
 }
@@ -115,6 +117,10 @@ pub fn save(path: &Path, body: &Body) -> io::Result<()> {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(format!(".{}.tmp", std::process::id()));
     let tmp = path.with_file_name(name);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // A Job's merge step saves into a directory of the shared volume that no step made.
+        std::fs::create_dir_all(dir)?;
+    }
     let write = || -> io::Result<()> {
         let mut file = io::BufWriter::new(std::fs::File::create(&tmp)?);
         file.write_all(format!("{MAGIC}{FORMAT} {VERSION}\n").as_bytes())?;
@@ -176,6 +182,24 @@ impl From<Shard> for Span {
     }
 }
 
+/// What orders a state among others and says whether it can be merged with them.
+#[derive(Debug, PartialEq)]
+struct Head {
+    settings: Settings,
+    arguments: Vec<String>,
+    shards: Option<Span>,
+}
+
+impl Head {
+    fn of(body: Body) -> Head {
+        Head { settings: body.settings, arguments: body.arguments, shards: body.shards }
+    }
+
+    fn of_ref(body: &Body) -> Head {
+        Head { settings: body.settings.clone(), arguments: body.arguments.clone(), shards: body.shards }
+    }
+}
+
 /// The states merged.
 #[derive(Debug)]
 pub struct Merged {
@@ -198,9 +222,12 @@ pub struct Merged {
 /// built. States of `--shard` runs are put in shard order (their inputs' order), whatever the
 /// order given; other states are taken in the order given.
 pub fn merge(paths: &[PathBuf]) -> Result<Merged, StateError> {
+    let paths = expand(paths)?;
+    // Read twice: first what orders and checks the states, then each state in turn, so that
+    // memory holds one state and the merge, whatever the number of shards.
     let mut states = Vec::with_capacity(paths.len());
-    for path in paths {
-        states.push((path.clone(), load(path)?));
+    for path in &paths {
+        states.push((path.clone(), Head::of(load(path)?)));
     }
     let Some((first_path, first)) = states.first() else { return Err(StateError::Empty) };
     let first_shards = first.shards;
@@ -252,7 +279,11 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, StateError> {
     }
     let mut merged: Option<Merged> = None;
     let mut chunks = 0u64;
-    for (path, body) in states {
+    for (path, head) in states {
+        let body = load(&path)?;
+        if Head::of_ref(&body) != head {
+            return Err(StateError::Damaged { path, why: "changed while being merged".into() });
+        }
         let mut agg = Aggregate::from_saved(body.aggregate)
             .map_err(|e| StateError::Damaged { path: path.clone(), why: e.to_string() })?;
         let failed_run = body.arguments_failed.then(|| path.clone());
@@ -285,6 +316,31 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, StateError> {
         m.inputs.extend(body.inputs);
     }
     merged.ok_or(StateError::Empty)
+}
+
+/// The state files named: a directory stands for its `*.state` files, by name (a distroless
+/// image has no shell to expand a glob; a Job's merge step names the volume).
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StateError> {
+    let mut out = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            out.push(path.clone());
+            continue;
+        }
+        let io_err = |source| StateError::Io { path: path.clone(), source };
+        let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io_err)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(io_err)?;
+        found.retain(|p| p.extension().is_some_and(|e| e == "state") && p.is_file());
+        if found.is_empty() {
+            return Err(StateError::NoStates { dir: path.clone() });
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
 }
 
 fn quote(arguments: &[String]) -> String {

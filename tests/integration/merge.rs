@@ -390,3 +390,94 @@ fn shards_of_a_directory_merge_in_shard_order_and_missing_ones_are_said() {
     assert_eq!(code, 2);
     assert!(err.contains("stdin cannot be split"), "{err}");
 }
+
+/// The README's recipe for one big machine, run as written (xargs -P and GNU parallel) with the
+/// built binary first on PATH, in a directory holding `archive/`: its merge is one pass's report.
+#[test]
+fn the_readme_recipe_runs_as_written() {
+    let readme = std::fs::read_to_string(crate::common::root().join("README.md")).unwrap();
+    let block = readme.split("<!-- recipe:").nth(1).expect("README has the recipe");
+    let script: String = block.split("```sh\n").nth(1).unwrap().split("```").next().unwrap().to_string();
+    assert!(
+        script.contains("xargs -P") && script.contains("parallel -j") && script.contains("merge states/")
+    );
+    if crate::common::system_tool(&["parallel"], "apt-get install parallel").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    std::fs::create_dir(&archive).unwrap();
+    inputs(&archive);
+    let bin_dir = assert_cmd::cargo::cargo_bin("envoy-triage").parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let states = std::fs::read_dir(dir.path().join("states")).unwrap().count();
+    assert_eq!(states, 16);
+    let report = std::fs::read(dir.path().join("report.html")).unwrap();
+    let one = bin().current_dir(dir.path()).args(["archive/", "--output", "html"]).output().unwrap();
+    assert!(report == one.stdout, "the recipe's report differs from one pass");
+}
+
+/// The `args:` of the first container of a Job manifest (each `- "…"` line after `args:`).
+fn job_args(manifest: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(crate::common::root().join("deploy/batch").join(manifest)).unwrap();
+    let mut lines = text.lines().skip_while(|l| l.trim() != "args:").skip(1);
+    let mut args = Vec::new();
+    for l in lines.by_ref() {
+        let Some(v) = l.trim().strip_prefix("- ") else { break };
+        args.push(v.trim_matches('"').to_string());
+    }
+    args
+}
+
+/// The Kubernetes recipe's commands, as the kubelet would run them: the Indexed Job's args for
+/// every completion index (`$(JOB_COMPLETION_INDEX)` expanded, the volumes' mount paths moved
+/// into a temporary directory), then the merge Job's: its report is one pass's. No cluster is
+/// started; what is checked is that the manifests' commands and counts agree and work.
+#[test]
+fn the_indexed_job_recipe_runs_as_its_pods_would() {
+    let text = std::fs::read_to_string(crate::common::root().join("deploy/batch/indexed-job.yaml")).unwrap();
+    let completions: u32 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("completions: "))
+        .expect("completions")
+        .parse()
+        .unwrap();
+    let shard_args = job_args("indexed-job.yaml");
+    let count = format!("$(JOB_COMPLETION_INDEX)/{completions}");
+    assert!(shard_args.contains(&count), "--shard must say the Job's completions: {shard_args:?}");
+    let merge_args = job_args("merge-job.yaml");
+    assert_eq!(merge_args[0], "merge");
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    std::fs::create_dir(dir.path().join("archive")).unwrap();
+    std::fs::create_dir(dir.path().join("states")).unwrap();
+    inputs(&dir.path().join("archive"));
+    let mount = |a: &str| {
+        a.replace("/archive", &format!("{root}/archive")).replace("/states", &format!("{root}/states"))
+    };
+    for index in 0..completions {
+        let args: Vec<String> = shard_args
+            .iter()
+            .map(|a| mount(&a.replace("$(JOB_COMPLETION_INDEX)", &index.to_string())))
+            .collect();
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 0, "index {index}: {err}");
+    }
+    let args: Vec<String> = merge_args.iter().map(|a| mount(a)).collect();
+    let (code, merged, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let output = merge_args.iter().position(|a| a == "--output").map(|i| merge_args[i + 1].clone()).unwrap();
+    let (_, one, _) = run(&s(&[&format!("{root}/archive"), "--output", &output]));
+    assert!(merged == one, "the merge Job's report differs from one pass");
+    // Its saved state is outside the shards' directory: merging that again still works.
+    let (code, again, err) = run(&s(&["merge", &format!("{root}/states"), "--output", &output]));
+    assert_eq!((code, again == one), (0, true), "{err}");
+}
