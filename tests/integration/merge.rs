@@ -454,6 +454,18 @@ fn the_indexed_job_recipe_runs_as_its_pods_would() {
     assert!(shard_args.contains(&count), "--shard must say the Job's completions: {shard_args:?}");
     let merge_args = job_args("merge-job.yaml");
     assert_eq!(merge_args[0], "merge");
+    // Valid objects for the Kubernetes API, unknown fields refused (offline, against the
+    // schemas of the oldest version the manifests need: backoffLimitPerIndex is 1.29's).
+    if crate::common::system_tool(&["kubernetes-validate"], "pip install kubernetes-validate").is_some() {
+        let dir = crate::common::root().join("deploy/batch");
+        let out = std::process::Command::new("kubernetes-validate")
+            .args(["--strict", "--kubernetes-version", "1.29.0"])
+            .args([dir.join("indexed-job.yaml"), dir.join("merge-job.yaml")])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && said.matches("passed").count() == 4, "{said}");
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().display().to_string();
