@@ -26,6 +26,11 @@ use crate::source::{InputInfo, Shard};
 pub const FORMAT: u32 = 1;
 
 const MAGIC: &str = "envoy-triage state ";
+
+/// Most bytes a state decodes to. The largest this version writes (a million upstreams, the
+/// `--max-clusters` cap, with their histograms) is under 1 GiB; a file that inflates past this
+/// is not one of them, and is not read into memory.
+const MAX_DECODED: u64 = 2 << 30;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What must be the same for states to be merged: the options that decide which lines are
@@ -152,15 +157,18 @@ pub fn load(path: &Path) -> Result<Body, StateError> {
     if format != FORMAT.to_string() || version != VERSION {
         return Err(StateError::Version {
             path: path.to_path_buf(),
-            version: crate::escape::escape_controls(version).into_owned(),
-            format: crate::escape::escape_controls(format).into_owned(),
+            version: version.to_string(),
+            format: format.to_string(),
         });
     }
     let damaged = |why: String| StateError::Damaged { path: path.to_path_buf(), why };
     let mut encoded = Vec::new();
     zstd::stream::Decoder::with_buffer(file)
-        .and_then(|mut d| d.read_to_end(&mut encoded))
+        .and_then(|d| d.take(MAX_DECODED + 1).read_to_end(&mut encoded))
         .map_err(|e| damaged(e.to_string()))?;
+    if encoded.len() as u64 > MAX_DECODED {
+        return Err(damaged(format!("more than {} GiB decoded", MAX_DECODED >> 30)));
+    }
     let (body, rest): (Body, _) = postcard::take_from_bytes(&encoded).map_err(|e| damaged(e.to_string()))?;
     if !rest.is_empty() {
         return Err(damaged(format!("{} bytes after the state", rest.len())));
