@@ -134,7 +134,15 @@ fn saved(path: &std::path::Path, body: &state::Body) -> bool {
 /// `envoy-triage merge`: the states at `paths` merged in order, reported as one run over
 /// their inputs would have been (`crate::state`).
 pub fn merge(config: &Config, paths: &[std::path::PathBuf]) -> io::Result<ExitCode> {
-    let merged = match state::merge(paths) {
+    // Everything that reads the states' numbers runs guarded (`state::guarded`).
+    let states = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ");
+    let built = state::guarded(std::path::Path::new(&states), || {
+        state::merge(paths).map(|m| {
+            let summary = Summary::build(&m.aggregate, &m.inputs);
+            (m, summary)
+        })
+    });
+    let (merged, mut summary) = match built.and_then(|r| r) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("envoy-triage: {}", escape_controls(&e.to_string()));
@@ -185,7 +193,6 @@ pub fn merge(config: &Config, paths: &[std::path::PathBuf]) -> io::Result<ExitCo
             failed |= saved(path, &body);
         }
     }
-    let mut summary = Summary::build(&merged.aggregate, &merged.inputs);
     config.view.apply(&mut summary);
     finish(&config, &summary, &merged.inputs, failed, Frame::BATCH)
 }

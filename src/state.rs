@@ -351,6 +351,28 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, StateError> {
     Ok(out)
 }
 
+/// Runs `f` over loaded states; a panic in it is an error naming `path`. This build's states
+/// always hold together, and `Aggregate::from_saved` checks what an index or count relies on;
+/// a hand-made state could still contradict itself where no check looks, and a merge must end
+/// with a message, not a crash. The panic's own message is kept off stderr meanwhile.
+pub fn guarded<T>(path: &Path, f: impl FnOnce() -> T) -> Result<T, StateError> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        StateError::Damaged {
+            path: path.to_path_buf(),
+            why: format!("its numbers contradict each other: {why}"),
+        }
+    })
+}
+
 fn quote(arguments: &[String]) -> String {
     format!("the arguments '{}'", arguments.join(" "))
 }

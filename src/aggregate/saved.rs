@@ -125,8 +125,14 @@ impl Aggregate {
         a.causes = array::<{ Cause::COUNT }>(s.causes, "cause")?;
         a.domains = array::<{ Domain::COUNT }>(s.domains, "domain")?;
         a.reporters = array::<{ Reporter::COUNT }>(s.reporters, "reporter")?;
+        if a.failed > a.records || a.causes.iter().sum::<u64>() != a.failed {
+            return Err(Invalid("failures that do not add up".into()));
+        }
         let mut key = Vec::new();
         for up in s.upstreams {
+            if up.failed > up.requests || up.causes.iter().sum::<u64>() != up.failed {
+                return Err(Invalid("an upstream's failures that do not add up".into()));
+            }
             upstream_key(&mut key, &up.name, up.workload.as_deref());
             if a.index.contains_key(key.as_slice()) {
                 return Err(Invalid("an upstream listed twice".into()));
@@ -140,6 +146,9 @@ impl Aggregate {
         for ((cause, ui, reporter), g) in s.groups {
             if ui as usize >= n {
                 return Err(Invalid(format!("a group of upstream {ui} of {n}")));
+            }
+            if g.with_retries > g.count || g.signatures.iter().any(|s| s.3 > g.count) {
+                return Err(Invalid("a group's counts that do not add up".into()));
             }
             a.groups.insert((cause, ui, reporter), g);
         }
@@ -273,5 +282,68 @@ mod tests {
         let mut saved = a.to_saved();
         saved.upstreams.push(saved.upstreams[0].clone());
         assert!(Aggregate::from_saved(saved).unwrap_err().to_string().contains("twice"));
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+    use crate::source::InputInfo;
+    use crate::summary::Summary;
+
+    /// Bytes of a real state changed one at a time: each either fails to load or loads into a
+    /// state that summarises and merges without a panic (the zstd checksum stops damage; this is
+    /// what a hand-made file could do).
+    #[test]
+    fn a_state_changed_anywhere_loads_cleanly_or_is_refused() {
+        let log =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sample-logs/real-timeout-15s.log"))
+                .unwrap();
+        let scratch = crate::format::json::Scratch::new();
+        let mut a = Aggregate::new(100);
+        a.timeline = Some(Box::default());
+        let src = crate::source::SourceMeta::default();
+        for (i, l) in log.lines().enumerate() {
+            let pos = crate::aggregate::Position { chunk: 0, line: i as u32 };
+            match crate::format::parse_line(l.as_bytes(), &scratch) {
+                Ok(rec) => {
+                    a.add_record(&rec, pos, &src);
+                }
+                Err(e) => a.add_malformed(e, l.as_bytes(), pos, 0, 0),
+            }
+        }
+        a.count_chunk(0, 0, log.lines().count() as u64, 0);
+        let bytes = postcard::to_stdvec(&a.to_saved()).unwrap();
+        let inputs = vec![InputInfo::default()];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut loaded = 0;
+        // 160 changes at random places (a debug build summarises slowly; each run takes others).
+        for i in 0..160 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let at = (seed >> 16) as usize % bytes.len();
+            let mut b = bytes.clone();
+            b[at] = match i % 4 {
+                0 => 0,
+                1 => 0xff,
+                2 => b[at].wrapping_add(1),
+                _ => seed as u8,
+            };
+            let Ok(saved) = postcard::from_bytes::<Saved>(&b) else { continue };
+            let Ok(got) = Aggregate::from_saved(saved) else { continue };
+            loaded += 1;
+            // What the checks above miss, the guard `merge` runs under turns into an error.
+            let path = std::path::Path::new("x.state");
+            let _ = crate::state::guarded(path, || {
+                let _ = Summary::build(&got, &inputs);
+                let mut got = got.clone();
+                got.shift(3, 1);
+                let mut other = a.clone();
+                other.merge(got);
+                Summary::build(&other, &[InputInfo::default(), InputInfo::default()])
+            });
+        }
+        assert!(loaded > 20, "only {loaded} changed states loaded: the test no longer reaches from_saved");
     }
 }
