@@ -282,8 +282,8 @@ pub enum Command {
         threads: Option<usize>,
     },
     /// Merge the states that runs with --save-state wrote (shards of an archive, run anywhere)
-    /// into one report: the same, byte for byte, as one run over all their inputs in the order
-    /// the states are given.
+    /// into one report: the same, byte for byte, as one run over all their inputs (states of
+    /// --shard runs in shard order, others in the order given).
     ///
     /// States merge when made by this version with the same --format, --max-clusters and
     /// filters. Report options are given here; --save-state saves the merged state (merge in a

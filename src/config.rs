@@ -182,8 +182,6 @@ pub enum TraceError {
     IdIsAPath(String),
 }
 
-/// From `trace`'s flags: `id` is the first positional argument, a path when ids come with
-/// `-e` (ripgrep's rule for its pattern).
 /// `envoy-triage merge`'s config: the report options given to it; what shaped the analysis
 /// (format, filters) comes from the states (`crate::app::merge`).
 pub fn merge_config(args: crate::cli::MergeArgs) -> Result<(Config, Vec<PathBuf>), ConfigError> {
@@ -223,6 +221,8 @@ pub fn merge_config(args: crate::cli::MergeArgs) -> Result<(Config, Vec<PathBuf>
     Ok((config, args.states))
 }
 
+/// From `trace`'s flags: `id` is the first positional argument, a path when ids come with
+/// `-e` (ripgrep's rule for its pattern).
 pub fn trace_config(
     id: Option<std::ffi::OsString>,
     mut files: Vec<PathBuf>,
