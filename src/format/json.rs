@@ -12,6 +12,9 @@ use super::compile::{FieldId, parse_u64, strip_stat_delimiter};
 use super::error::{ErrorKind, ParseError};
 use crate::record::{Direction, FormatKind, Record};
 use crate::response_flags::ResponseFlags;
+#[cfg(target_arch = "x86_64")]
+use crate::scan::Avx2;
+use crate::scan::{Baseline, Masks, Stops};
 
 /// What a JSON line turned out to be.
 #[derive(Debug)]
@@ -278,15 +281,29 @@ pub enum Value<'a> {
     Null,
 }
 
-struct Cursor<'a> {
+struct Cursor<'a, M: Masks = Baseline> {
     s: &'a [u8],
     i: usize,
     /// Where escaped strings are unescaped to; `None` for the scans that only look at raw
     /// values (envelopes, Kubernetes metadata), which never ask for an unescaped string.
     scratch: Option<&'a Scratch>,
+    /// Where the line's quotes and backslashes are: each string's end is a bit scan.
+    stops: Stops<'a, M>,
 }
 
 impl<'a> Cursor<'a> {
+    /// A cursor at the start of `s`, whose blocks are compared with the x86_64 baseline.
+    fn new(s: &'a [u8], scratch: Option<&'a Scratch>) -> Self {
+        Cursor::with(Baseline, s, scratch)
+    }
+}
+
+impl<'a, M: Masks> Cursor<'a, M> {
+    #[inline(always)]
+    fn with(masks: M, s: &'a [u8], scratch: Option<&'a Scratch>) -> Self {
+        Cursor { s, i: 0, scratch, stops: Stops::with(masks, s) }
+    }
+
     #[inline(always)]
     fn ws(&mut self) {
         // Proxies write compact JSON: one test for the common case of no whitespace at all.
@@ -313,6 +330,38 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// [`Self::ws`] then [`Self::eat`], with one test when the byte is right there (compact
+    /// JSON: every `"`, `:` and `,` between a proxy's keys and values).
+    #[inline(always)]
+    fn ws_eat(&mut self, b: u8) -> Result<(), ParseError> {
+        if self.s.get(self.i) == Some(&b) {
+            self.i += 1;
+            return Ok(());
+        }
+        self.ws();
+        self.eat(b)
+    }
+
+    /// After a member's value: `true` past a `,` (another member follows), `false` past the
+    /// closing `}`.
+    #[inline(always)]
+    fn member_end(&mut self) -> Result<bool, ParseError> {
+        let more = match self.s.get(self.i) {
+            Some(b',') => true,
+            Some(b'}') => false,
+            _ => {
+                self.ws();
+                match self.s.get(self.i) {
+                    Some(b',') => true,
+                    Some(b'}') => false,
+                    _ => return Err(self.err(ErrorKind::BadJson)),
+                }
+            }
+        };
+        self.i += 1;
+        Ok(more)
+    }
+
     /// The body of a string starting at the opening quote, escapes left as they are.
     fn raw_string(&mut self) -> Result<&'a [u8], ParseError> {
         self.eat(b'"')?;
@@ -334,28 +383,38 @@ impl<'a> Cursor<'a> {
 
     /// A string starting at the opening quote: borrowed from the line unless it holds escapes,
     /// then from the scratch arena.
+    #[inline(always)]
     fn string(&mut self) -> Result<&'a [u8], ParseError> {
         self.eat(b'"')?;
+        self.string_body()
+    }
+
+    /// [`Self::string`] past its opening quote.
+    #[inline(always)]
+    fn string_body(&mut self) -> Result<&'a [u8], ParseError> {
         let start = self.i;
-        let rest = &self.s[start..];
-        // Keys and most values are short: the inlined scan, not `memchr`'s dispatch.
-        match crate::scan::find2(b'"', b'\\', rest) {
-            None => Err(ParseError::at(ErrorKind::BadJson, self.s.len())),
-            Some(n) if rest[n] == b'"' => {
-                self.i = start + n + 1;
-                Ok(&rest[..n])
+        match self.stops.next(start) {
+            Some(n) if self.s[n] == b'"' => {
+                self.i = n + 1;
+                Ok(&self.s[start..n])
             }
-            Some(_) => {
-                let end = string_end(rest).ok_or(ParseError::at(ErrorKind::BadJson, self.s.len()))?;
-                let scratch = self.scratch.ok_or(ParseError::at(ErrorKind::BadJson, start))?;
-                let body = &rest[..end];
-                let out = scratch
-                    .keep(end, |out| unescape_into(body, out))
-                    .map_err(|o| ParseError::at(ErrorKind::BadJson, start + o))?;
-                self.i = start + end + 1;
-                Ok(out)
-            }
+            _ => self.escaped_string(start),
         }
+    }
+
+    /// [`Self::string`] for a body that holds an escape (or has no end), out of line.
+    #[cold]
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize) -> Result<&'a [u8], ParseError> {
+        let rest = &self.s[start..];
+        let end = string_end(rest).ok_or(ParseError::at(ErrorKind::BadJson, self.s.len()))?;
+        let scratch = self.scratch.ok_or(ParseError::at(ErrorKind::BadJson, start))?;
+        let body = &rest[..end];
+        let out = scratch
+            .keep(end, |out| unescape_into(body, out))
+            .map_err(|o| ParseError::at(ErrorKind::BadJson, start + o))?;
+        self.i = start + end + 1;
+        Ok(out)
     }
 
     #[inline(always)]
@@ -538,13 +597,44 @@ pub enum JsonKind {
 
 /// [`parse_json`] building the record in `rec` (which must be empty, and holds leftovers when
 /// the line is not a record): a record returned by value is copied on the way out.
+///
+/// Compiled twice, like the written-out text layouts (`compile::direct_layout!`): for the
+/// x86_64 baseline, and for CPUs with AVX2 and BMI (chosen per line by a cached CPUID test),
+/// where the line's [`Stops`] are found 32 bytes per compare; both read every line alike (a
+/// test compares them).
 #[inline]
 pub fn parse_json_into<'a>(
     line: &'a [u8],
     scratch: &'a Scratch,
     rec: &mut Record<'a>,
 ) -> Result<JsonKind, ParseError> {
-    let mut c = Cursor { s: line, i: 0, scratch: Some(scratch) };
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = Avx2::detect() {
+        /// The reader compiled for AVX2 and BMI.
+        #[target_feature(enable = "avx2,bmi1,bmi2")]
+        fn with_avx2<'a>(
+            avx2: Avx2,
+            line: &'a [u8],
+            scratch: &'a Scratch,
+            rec: &mut Record<'a>,
+        ) -> Result<JsonKind, ParseError> {
+            parse_json_with(avx2, line, scratch, rec)
+        }
+        // SAFETY: the token exists only if the CPU has the features `with_avx2` is compiled for.
+        return unsafe { with_avx2(avx2, line, scratch, rec) };
+    }
+    parse_json_with(Baseline, line, scratch, rec)
+}
+
+/// [`parse_json_into`] with the line's blocks compared by `masks`.
+#[inline(always)]
+fn parse_json_with<'a, M: Masks>(
+    masks: M,
+    line: &'a [u8],
+    scratch: &'a Scratch,
+    rec: &mut Record<'a>,
+) -> Result<JsonKind, ParseError> {
+    let mut c = Cursor::with(masks, line, Some(scratch));
     c.ws();
     c.eat(b'{')?;
     rec.format = FormatKind::Json;
@@ -559,10 +649,9 @@ pub fn parse_json_into<'a>(
         c.i += 1;
     } else {
         loop {
-            c.ws();
-            let key = c.string()?;
-            c.ws();
-            c.eat(b':')?;
+            c.ws_eat(b'"')?;
+            let key = c.string_body()?;
+            c.ws_eat(b':')?;
             c.ws();
             let at = c.i;
             match alias(key) {
@@ -589,14 +678,8 @@ pub fn parse_json_into<'a>(
                     }
                 }
             }
-            c.ws();
-            match c.s.get(c.i) {
-                Some(b',') => c.i += 1,
-                Some(b'}') => {
-                    c.i += 1;
-                    break;
-                }
-                _ => return Err(c.err(ErrorKind::BadJson)),
+            if !c.member_end()? {
+                break;
             }
         }
     }
@@ -688,7 +771,7 @@ pub(crate) enum Inner<'a> {
 pub(crate) fn envelope_candidates(line: &[u8]) -> Option<[Option<Inner<'_>>; 3]> {
     let mut out = [None; 3];
     let mut found = 0;
-    let mut c = Cursor { s: line, i: 0, scratch: None };
+    let mut c = Cursor::new(line, None);
     c.ws();
     c.eat(b'{').ok()?;
     loop {
@@ -770,7 +853,7 @@ pub(crate) fn kubernetes_meta(line: &[u8]) -> KubernetesMeta<'_> {
 /// Calls `f(key, value, is_string)` for each member of a JSON object: a string's body still
 /// escaped, any other value as written. Stops quietly at the first syntax error.
 fn each_member<'a>(obj: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8], bool)) {
-    let mut c = Cursor { s: obj, i: 0, scratch: None };
+    let mut c = Cursor::new(obj, None);
     let mut run = || -> Result<(), ParseError> {
         c.ws();
         c.eat(b'{')?;
@@ -903,6 +986,46 @@ mod tests {
         match parse_json(line.as_bytes(), scratch()).unwrap() {
             JsonLine::Record(r) => r,
             JsonLine::AppLog => panic!("not a record"),
+        }
+    }
+
+    #[test]
+    fn the_avx2_reader_reads_every_line_as_the_baseline_one() {
+        #[cfg(target_arch = "x86_64")]
+        let Some(avx2) = Avx2::detect() else { return };
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx2 = Baseline;
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/encodings/json");
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read(entry.unwrap().path()).unwrap();
+            lines.extend(text.split(|&b| b == b'\n').filter(|l| l.starts_with(b"{")).map(<[u8]>::to_vec));
+        }
+        assert!(lines.len() > 20, "{}", lines.len());
+        let extra: Vec<Vec<u8>> = lines
+            .iter()
+            .flat_map(|l| {
+                // Whitespace between tokens, escapes in keys and values, strings across blocks.
+                let spaced = String::from_utf8_lossy(l).replace("\":", "\" :\t").replace(",\"", " ,\n\"");
+                let escaped = String::from_utf8_lossy(l).replace("\"path\":\"/", "\"pa\\u0074h\":\"\\/");
+                let long = String::from_utf8_lossy(l)
+                    .replace("\"user_agent\":\"", &format!("\"user_agent\":\"{}", "x".repeat(130)));
+                [spaced.into_bytes(), escaped.into_bytes(), long.into_bytes()]
+            })
+            .collect();
+        lines.extend(extra);
+        for line in &lines {
+            // Every cut of the line: the same errors at the same columns too.
+            for end in (0..=line.len()).rev().step_by(7).chain([line.len()]) {
+                let l = &line[..end];
+                let (s1, s2) = (Scratch::new(), Scratch::new());
+                let (mut r1, mut r2) = (Record::default(), Record::default());
+                let a = parse_json_with(Baseline, l, &s1, &mut r1);
+                // The reader `parse_json_into` runs on this CPU, without the dispatch.
+                let b = parse_json_with(avx2, l, &s2, &mut r2);
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{}", String::from_utf8_lossy(l));
+                assert_eq!(r1, r2, "{}", String::from_utf8_lossy(l));
+            }
         }
     }
 
