@@ -8,7 +8,7 @@
 //! mean "absent". Also home of [`unescape_into`], used by the docker json-file wrapper in
 //! [`super::wrapper`].
 
-use super::compile::{FieldId, parse_u64, strip_stat_delimiter};
+use super::compile::{FieldId, is_absent, parse_u64, strip_stat_delimiter};
 use super::error::{ErrorKind, ParseError};
 use crate::record::{Direction, FormatKind, Record};
 use crate::response_flags::ResponseFlags;
@@ -99,39 +99,42 @@ const ISTIO_KEYS: &[(&[u8], FieldId)] = &[
 ];
 
 /// The field of one of [`ISTIO_KEYS`]. Length, first and last byte tell them apart, so a key
-/// costs one comparison (a `match` on the names compares each name of the key's length).
+/// costs one comparison (a `match` on the names compares each name of the key's length), made
+/// in its own arm: the name's length is a constant there, and the word compares unrolled.
 #[inline(always)]
 fn istio_key(key: &[u8]) -> Option<FieldId> {
+    use crate::scan::same_bytes;
     let (&first, &last) = (key.first()?, key.last()?);
-    let (name, field): (&[u8], FieldId) = match (key.len(), first, last) {
-        (10, b's', b'e') => (b"start_time", FieldId::StartTime),
-        (6, b'm', b'd') => (b"method", FieldId::Method),
-        (4, b'p', b'h') => (b"path", FieldId::Path),
-        (8, b'p', b'l') => (b"protocol", FieldId::Protocol),
-        (13, b'r', b'e') => (b"response_code", FieldId::ResponseCode),
-        (14, b'r', b's') => (b"response_flags", FieldId::ResponseFlags),
-        (21, b'r', b's') => (b"response_code_details", FieldId::Details),
-        (30, b'c', b's') => (b"connection_termination_details", FieldId::TerminationDetails),
-        (33, b'u', b'n') => (b"upstream_transport_failure_reason", FieldId::TransportFailure),
-        (14, b'b', b'd') => (b"bytes_received", FieldId::BytesReceived),
-        (10, b'b', b't') => (b"bytes_sent", FieldId::BytesSent),
-        (8, b'd', b'n') => (b"duration", FieldId::Duration),
-        (21, b'u', b'e') => (b"upstream_service_time", FieldId::UpstreamServiceTime),
-        (15, b'x', b'r') => (b"x_forwarded_for", FieldId::XForwardedFor),
-        (10, b'u', b't') => (b"user_agent", FieldId::UserAgent),
-        (10, b'r', b'd') => (b"request_id", FieldId::RequestId),
-        (9, b'a', b'y') => (b"authority", FieldId::Authority),
-        (13, b'u', b't') => (b"upstream_host", FieldId::UpstreamHost),
-        (16, b'u', b'r') => (b"upstream_cluster", FieldId::UpstreamCluster),
-        (22, b'u', b's') => (b"upstream_local_address", FieldId::UpstreamLocalAddress),
-        (24, b'd', b's') => (b"downstream_local_address", FieldId::DownstreamLocalAddress),
-        (25, b'd', b's') => (b"downstream_remote_address", FieldId::DownstreamRemoteAddress),
-        (21, b'r', b'e') => (b"requested_server_name", FieldId::RequestedServerName),
-        (10, b'r', b'e') => (b"route_name", FieldId::RouteName),
-        (19, b'i', b's') => (b"istio_policy_status", FieldId::PolicyStatus),
+    Some(match (key.len(), first, last) {
+        (10, b's', b'e') if same_bytes(key, b"start_time") => FieldId::StartTime,
+        (6, b'm', b'd') if same_bytes(key, b"method") => FieldId::Method,
+        (4, b'p', b'h') if same_bytes(key, b"path") => FieldId::Path,
+        (8, b'p', b'l') if same_bytes(key, b"protocol") => FieldId::Protocol,
+        (13, b'r', b'e') if same_bytes(key, b"response_code") => FieldId::ResponseCode,
+        (14, b'r', b's') if same_bytes(key, b"response_flags") => FieldId::ResponseFlags,
+        (21, b'r', b's') if same_bytes(key, b"response_code_details") => FieldId::Details,
+        (30, b'c', b's') if same_bytes(key, b"connection_termination_details") => FieldId::TerminationDetails,
+        (33, b'u', b'n') if same_bytes(key, b"upstream_transport_failure_reason") => {
+            FieldId::TransportFailure
+        }
+        (14, b'b', b'd') if same_bytes(key, b"bytes_received") => FieldId::BytesReceived,
+        (10, b'b', b't') if same_bytes(key, b"bytes_sent") => FieldId::BytesSent,
+        (8, b'd', b'n') if same_bytes(key, b"duration") => FieldId::Duration,
+        (21, b'u', b'e') if same_bytes(key, b"upstream_service_time") => FieldId::UpstreamServiceTime,
+        (15, b'x', b'r') if same_bytes(key, b"x_forwarded_for") => FieldId::XForwardedFor,
+        (10, b'u', b't') if same_bytes(key, b"user_agent") => FieldId::UserAgent,
+        (10, b'r', b'd') if same_bytes(key, b"request_id") => FieldId::RequestId,
+        (9, b'a', b'y') if same_bytes(key, b"authority") => FieldId::Authority,
+        (13, b'u', b't') if same_bytes(key, b"upstream_host") => FieldId::UpstreamHost,
+        (16, b'u', b'r') if same_bytes(key, b"upstream_cluster") => FieldId::UpstreamCluster,
+        (22, b'u', b's') if same_bytes(key, b"upstream_local_address") => FieldId::UpstreamLocalAddress,
+        (24, b'd', b's') if same_bytes(key, b"downstream_local_address") => FieldId::DownstreamLocalAddress,
+        (25, b'd', b's') if same_bytes(key, b"downstream_remote_address") => FieldId::DownstreamRemoteAddress,
+        (21, b'r', b'e') if same_bytes(key, b"requested_server_name") => FieldId::RequestedServerName,
+        (10, b'r', b'e') if same_bytes(key, b"route_name") => FieldId::RouteName,
+        (19, b'i', b's') if same_bytes(key, b"istio_policy_status") => FieldId::PolicyStatus,
         _ => return None,
-    };
-    crate::scan::same_bytes(key, name).then_some(field)
+    })
 }
 
 /// Every other spelling, in normalised form (family reference §13 and §10.1). Where seen:
@@ -883,7 +886,7 @@ fn each_member<'a>(obj: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8], bool)) {
 fn text(v: Value<'_>) -> Option<&[u8]> {
     match v {
         Value::Null => None,
-        Value::Str(s) if s.is_empty() || s == b"-" => None,
+        Value::Str(s) if is_absent(s) => None,
         Value::Str(s) | Value::Raw(s) => Some(s),
     }
 }
