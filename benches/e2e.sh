@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end benchmark of envoy-triage against the everyday baselines, on realistic logs.
 #
-#   bash benches/e2e.sh [--quick | --size 1G] [--big] [--runs 3] [--seed 7] [--threads N]
+#   bash benches/e2e.sh [--quick | --size 1G] [--big] [--runs 5] [--seed 7] [--threads N]
 #                       [--markdown] [--no-build] [--no-install] [--no-hyperfine] [--dir DIR]
 #                       [--big-size 4G] [--boost] [--baseline PATH]
 #
@@ -21,15 +21,21 @@
 #        wc -l · LC_ALL=C grep -cE '504|UT|UF,URX' · mawk '{c[$5" "$6]++} END{…}' (text only)
 #        · jq -cR 'fromjson? | select(.response_code>=500)' (JSON only)
 #        · envoy-triage table and --output json, with -j 1 and -j N;
+#      The commands run in a fixed order that is reversed every other round, so envoy-triage
+#      with N threads and grep (jq for JSON) always run back to back, one first, then the
+#      other: each round is one alternating pair;
 #   5. prints median wall time, GB/s (10^9 bytes per second of the median), ratios, peak RSS,
-#      CPU time, and PASS/MISS against the targets (it never fails on a MISS);
+#      CPU time, and PASS/MISS against the targets (it never fails on a MISS). The ratio to
+#      grep (jq) that the targets judge is the median over the pairs of grep's time / envoy-
+#      triage's, with the smallest and largest pair, so one lucky or unlucky run does not
+#      decide (at least 5 pairs: --runs 5, the default);
 #   6. checks that envoy-triage's outputs with 1 and N threads are byte-identical, and that its
 #      line count matches `wc -l` and its 5xx count matches jq's.
 # With --big it also generates a 4 GiB Istio text log and measures envoy-triage's peak RSS on it
 # (target ≤ 64 MiB). With hyperfine on PATH it is used per command (else a timing loop).
 # With --baseline PATH (another envoy-triage binary, e.g. one built from an earlier commit) its
-# table output is timed too, with 1 and N threads, in the same round-robin: before/after
-# figures from one run.
+# table output is timed too, with 1 and N threads, in the same round-robin (its N-thread run
+# right after grep's, so it pairs with the same grep run): before/after figures from one run.
 #
 # Background load: with autogroup scheduling (Linux's default on desktops and many VMs), `nice`
 # only ranks processes within one session, so a `nice -n 19` job started from another session
@@ -43,7 +49,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${BENCH_DIR:-/tmp/envoy-triage-bench}
 SIZE=1G
 BIG_SIZE=4G
-RUNS=3
+RUNS=5
 SEED=7
 NOISE=0.02
 THREADS=
@@ -86,7 +92,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 [[ $RUNS =~ ^[0-9]+$ ]] && [ "$RUNS" -ge 1 ] || { echo "e2e.sh: --runs wants a positive number" >&2; exit 2; }
-[ "$RUNS" -ge 3 ] || echo "e2e.sh: note: --runs $RUNS < 3, the median is not robust" >&2
+[ "$RUNS" -ge 5 ] || echo "e2e.sh: note: --runs $RUNS < 5, the median of the pairs is not robust" >&2
 NPROC=$(nproc)
 THREADS=${THREADS:-$NPROC}
 
@@ -266,19 +272,27 @@ ET_COMMON=(--color never)
 for g in istio json; do
   if [ $g = istio ]; then f=$ISTIO; else f=$JSON; fi
   add_case $g $g.wc "$f" "wc -l" 0 wc -l "$f"
-  add_case $g $g.grep "$f" "LC_ALL=C grep -cE '504|UT|UF,URX'" "0 1" env LC_ALL=C grep -cE '504|UT|UF,URX' "$f"
   if [ $g = istio ] && [ -n "$MAWK" ]; then
     add_case $g $g.mawk "$f" "mawk '{c[\$5\" \"\$6]++} END{...print...}'" 0 "$MAWK" '{c[$5" "$6]++} END{for(k in c) print c[k], k}' "$f"
   fi
-  if [ $g = json ] && [ -n "$JQ" ]; then
-    add_case $g $g.jq "$f" "jq -cR 'fromjson? | select(.response_code>=500)'$JQ_NOTE" 0 "$JQ" -cR 'fromjson? | select(.response_code>=500)' "$f"
+  if [ $g = json ]; then
+    add_case $g $g.grep "$f" "LC_ALL=C grep -cE '504|UT|UF,URX'" "0 1" env LC_ALL=C grep -cE '504|UT|UF,URX' "$f"
   fi
   add_case $g $g.et-table-1 "$f" "envoy-triage -j 1 (table)" 0 "$ET" "${ET_COMMON[@]}" -j 1 "$f"
-  add_case $g $g.et-table-n "$f" "envoy-triage -j $THREADS (table)" 0 "$ET" "${ET_COMMON[@]}" -j "$THREADS" "$f"
   add_case $g $g.et-json-1 "$f" "envoy-triage -j 1 -o json" 0 "$ET" "${ET_COMMON[@]}" -j 1 -o json "$f"
   add_case $g $g.et-json-n "$f" "envoy-triage -j $THREADS -o json" 0 "$ET" "${ET_COMMON[@]}" -j "$THREADS" -o json "$f"
   if [ -n "$BASELINE" ]; then
     add_case $g $g.base-table-1 "$f" "baseline envoy-triage -j 1 (table)" 0 "$BASELINE" "${ET_COMMON[@]}" -j 1 "$f"
+  fi
+  # The pairs: envoy-triage with N threads, the yardstick, the baseline with N threads, back
+  # to back (the order is reversed every other round; see "Timing").
+  add_case $g $g.et-table-n "$f" "envoy-triage -j $THREADS (table)" 0 "$ET" "${ET_COMMON[@]}" -j "$THREADS" "$f"
+  if [ $g = istio ]; then
+    add_case $g $g.grep "$f" "LC_ALL=C grep -cE '504|UT|UF,URX'" "0 1" env LC_ALL=C grep -cE '504|UT|UF,URX' "$f"
+  elif [ -n "$JQ" ]; then
+    add_case $g $g.jq "$f" "jq -cR 'fromjson? | select(.response_code>=500)'$JQ_NOTE" 0 "$JQ" -cR 'fromjson? | select(.response_code>=500)' "$f"
+  fi
+  if [ -n "$BASELINE" ]; then
     add_case $g $g.base-table-n "$f" "baseline envoy-triage -j $THREADS (table)" 0 "$BASELINE" "${ET_COMMON[@]}" -j "$THREADS" "$f"
   fi
 done
@@ -286,6 +300,9 @@ if [ -n "$BIGF" ]; then
   add_case big big.et-table-n "$BIGF" "envoy-triage -j $THREADS (table)" 0 "$ET" "${ET_COMMON[@]}" -j "$THREADS" "$BIGF"
   add_case big big.et-json-n "$BIGF" "envoy-triage -j $THREADS -o json" 0 "$ET" "${ET_COMMON[@]}" -j "$THREADS" -o json "$BIGF"
   add_case big big.et-json-1 "$BIGF" "envoy-triage -j 1 -o json" 0 "$ET" "${ET_COMMON[@]}" -j 1 -o json "$BIGF"
+  if [ -n "$BASELINE" ]; then
+    add_case big big.base-table-n "$BIGF" "baseline envoy-triage -j $THREADS (table)" 0 "$BASELINE" "${ET_COMMON[@]}" -j "$THREADS" "$BIGF"
+  fi
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -355,9 +372,9 @@ run_hyperfine() { # id
     "$WORK/$id.hf.json" > "$WORK/$id.wall_us"
 }
 
-TIMING_NOTE="loop of $RUNS runs per command, round-robin across commands; wall time from bash \$EPOCHREALTIME around each run; median reported"
+TIMING_NOTE="loop of $RUNS runs per command, round-robin across commands (order reversed every other round: envoy-triage -j $THREADS and its yardstick always back to back); wall time from bash \$EPOCHREALTIME around each run; median reported; ratios to grep/jq: median (min-max) over the $RUNS pairs"
 if [ -n "$HYPERFINE" ]; then
-  TIMING_NOTE="hyperfine --runs $RUNS per command; median of its times reported"
+  TIMING_NOTE="hyperfine --runs $RUNS per command; median of its times reported; ratios to grep/jq over the runs taken in order (not alternating: --no-hyperfine for alternating pairs)"
   # hyperfine runs commands through a shell: give it the wrapper as a script
   cat > "$WORK/rusage_cmd" << EOF
 #!/usr/bin/env bash
@@ -380,8 +397,14 @@ for g in istio json big; do
     for id in "${ids[@]}"; do say "  $id"; run_hyperfine "$id"; done
   else
     for ((r = 1; r <= RUNS; r++)); do
-      say "  run $r/$RUNS: ${ids[*]}"
-      for id in "${ids[@]}"; do run_once "$id" "$r"; done
+      # Every other round backwards: within a pair, each command runs first half the time.
+      order=("${ids[@]}")
+      if ((r % 2 == 0)); then
+        order=()
+        for ((k = ${#ids[@]} - 1; k >= 0; k--)); do order+=("${ids[$k]}"); done
+      fi
+      say "  run $r/$RUNS: ${order[*]}"
+      for id in "${order[@]}"; do run_once "$id" "$r"; done
     done
   fi
 done
@@ -405,6 +428,23 @@ done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 has() { [ -n "${MED[$1]:-}" ]; }
+
+# The alternating pairs: run r of `a` with run r of `b`, b's time / a's (how many times faster
+# a was). Prints "median min max" over the runs; nothing when either is missing.
+pair_stats() { # a b
+  has "$1" && has "$2" || return 0
+  paste "$WORK/$1.wall_us" "$WORK/$2.wall_us" | awk 'NF == 2 && $1 > 0 {print $2 / $1}' | sort -g |
+    awk '{v[NR] = $1} END {if (NR) printf "%.2f %.2f %.2f\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR]}'
+}
+declare -A PAIR
+for pair in istio.et-table-n:istio.grep istio.base-table-n:istio.grep json.et-table-n:json.jq json.base-table-n:json.jq; do
+  PAIR[$pair]=$(pair_stats "${pair%%:*}" "${pair#*:}")
+done
+pair_text() { # a:b → "1.62× (1.41–1.80×, 5 pairs)"
+  local med lo hi
+  read -r med lo hi <<< "${PAIR[$1]:-}"
+  [ -n "${med:-}" ] && printf '%s× (%s–%s×, %s pairs)' "$med" "$lo" "$hi" "$RUNS"
+}
 
 BASE_OF() { # the baseline a row's ratio is taken against
   case $1 in
@@ -495,12 +535,15 @@ eff() { # id1 idN → throughput(N)/(N·throughput(1)), as a percentage of linea
 }
 if has istio.et-table-n; then
   target "Istio text, envoy-triage -j $THREADS (table)" "${GBS[istio.et-table-n]}" ">=" 1.5 "GB/s"
-  target "Istio text, envoy-triage -j $THREADS vs grep" "$(ratio "${GBS[istio.et-table-n]}" "${GBS[istio.grep]}")" ">=" 1.5 "×"
+  read -r med lo _ <<< "${PAIR[istio.et-table-n:istio.grep]:-}"
+  target "Istio text, -j $THREADS vs grep, median of pairs" "${med:-}" ">=" 1.5 "×" "$(pair_text istio.et-table-n:istio.grep)"
+  target "Istio text, -j $THREADS vs grep, smallest pair" "${lo:-}" ">=" 1.3 "×"
 fi
 if has json.et-table-n; then
   target "Istio JSON, envoy-triage -j $THREADS (table)" "${GBS[json.et-table-n]}" ">=" 0.6 "GB/s"
   if has json.jq; then
-    target "Istio JSON, envoy-triage -j $THREADS vs jq" "$(ratio "${GBS[json.et-table-n]}" "${GBS[json.jq]}")" ">=" 25 "×"
+    read -r med _ _ <<< "${PAIR[json.et-table-n:json.jq]:-}"
+    target "Istio JSON, -j $THREADS vs jq, median of pairs" "${med:-}" ">=" 25 "×" "$(pair_text json.et-table-n:json.jq)"
   else
     target "Istio JSON, envoy-triage -j $THREADS vs jq" "" ">=" 25 "×" "jq not available"
   fi
@@ -509,7 +552,7 @@ if [ "$THREADS" -gt 1 ]; then
   for g in istio json; do
     for o in table json; do
       has $g.et-$o-n || continue
-      target "$g, $o output: -j $THREADS vs -j 1, % of linear" "$(eff $g.et-$o-1 $g.et-$o-n)" ">=" 80 "%" \
+      target "$g, $o output: -j $THREADS vs -j 1, % of linear" "$(eff $g.et-$o-1 $g.et-$o-n)" ">=" 90 "%" \
         "$(ratio "${MED[$g.et-$o-1]}" "${MED[$g.et-$o-n]}")× speed-up on $THREADS threads"
     done
   done
@@ -526,6 +569,30 @@ if [ -n "$BIGF" ]; then
 else
   target "peak RSS of envoy-triage on 4G" "" "<=" 64 "MiB" \
     "not measured (use --big); on $SIZE: $(peak_rss istio.et-table-1 istio.et-table-n istio.et-json-1 istio.et-json-n json.et-table-1 json.et-table-n json.et-json-1 json.et-json-n) MiB"
+fi
+
+# The same figures for the baseline (--baseline), from the same pairs' yardstick runs.
+if [ -n "$BASELINE" ]; then
+  for g in istio json; do
+    y=$([ $g = istio ] && echo grep || echo jq)
+    [ -n "${PAIR[$g.base-table-n:$g.$y]:-}" ] || continue
+    if [ $g = istio ]; then
+      read -r med lo _ <<< "${PAIR[$g.base-table-n:$g.$y]}"
+      target "baseline: Istio text, -j $THREADS vs grep, median of pairs" "$med" ">=" 1.5 "×" "$(pair_text $g.base-table-n:$g.$y)"
+      target "baseline: Istio text, -j $THREADS vs grep, smallest pair" "$lo" ">=" 1.3 "×"
+    else
+      read -r med _ _ <<< "${PAIR[$g.base-table-n:$g.$y]}"
+      target "baseline: Istio JSON, -j $THREADS vs jq, median of pairs" "$med" ">=" 25 "×" "$(pair_text $g.base-table-n:$g.$y)"
+    fi
+  done
+  for g in istio json; do
+    has $g.base-table-1 && has $g.base-table-n && [ "$THREADS" -gt 1 ] || continue
+    target "baseline: $g, table output: -j $THREADS vs -j 1, % of linear" "$(eff $g.base-table-1 $g.base-table-n)" ">=" 90 "%" \
+      "$(ratio "${MED[$g.base-table-1]}" "${MED[$g.base-table-n]}")× speed-up on $THREADS threads"
+  done
+  if has big.base-table-n; then
+    target "baseline: peak RSS on $BIG_SIZE" "$(peak_rss big.base-table-n)" "<=" 64 "MiB" "-j $THREADS, table"
+  fi
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -564,7 +631,7 @@ report_text() {
   local t v name val lim note
   for t in "${TARGETS[@]}"; do
     IFS='|' read -r v name val lim note <<< "$t"
-    printf '  %-4s  %-52s %-12s (target %s)%s\n' "$v" "$name" "${val//×/x}" "${lim//×/x}" "${note:+ · ${note//×/x}}"
+    printf '  %-4s  %-64s %-12s (target %s)%s\n' "$v" "$name" "${val//×/x}" "${lim//×/x}" "${note:+ · ${note//×/x}}"
   done
   echo
   echo "CHECKS"

@@ -218,7 +218,6 @@ pub fn process_chunk(
     if let Some(live) = agg.live.as_deref_mut() {
         live.arrival_ms = now_ms();
     }
-    let mut start = 0;
     let mut line_no: u32 = 0;
     let mut handle = |line: &[u8], line_no: u32| {
         let pos = Position { chunk: chunk.seq, line: line_no };
@@ -255,15 +254,10 @@ pub fn process_chunk(
             }
         }
     };
-    for nl in memchr::memchr_iter(b'\n', data) {
-        handle(&data[start..nl], line_no);
+    crate::scan::for_each_line(data, |start, end| {
+        handle(&data[start..end], line_no);
         line_no += 1;
-        start = nl + 1;
-    }
-    if start < data.len() {
-        handle(&data[start..], line_no);
-        line_no += 1;
-    }
+    });
     let dangling = decoder.discard_pending();
     if dangling > 0 {
         agg.unterminated_fragments(dangling);

@@ -371,6 +371,48 @@ pub fn parse_rfc3339_ms(s: &[u8]) -> Option<i64> {
 
 /// Like [`parse_rfc3339_ms`] but reads only a prefix; returns the value and the bytes used.
 pub fn parse_rfc3339_prefix(s: &[u8]) -> Option<(i64, usize)> {
+    if let Some(ms) = canonical_ms(s) {
+        return Some((ms, 24));
+    }
+    parse_rfc3339_general(s)
+}
+
+/// [`parse_rfc3339_prefix`] for what Envoy's `%START_TIME%` writes, `YYYY-MM-DDTHH:MM:SS.mmmZ`
+/// (24 bytes, UTC, milliseconds): asked per record by `--since`/`--until`. Three words say
+/// where the non-digits are and what they hold (`scan::non_digits`) instead of a test per
+/// byte; `None` for any other shape, which the general parser reads. The same ranges are
+/// checked and the same arithmetic done, so the answer is the general parser's
+/// (`canonical_times_read_as_the_general_parser_reads_them`).
+#[inline]
+fn canonical_ms(s: &[u8]) -> Option<i64> {
+    let t: &[u8; 24] = s.get(..24)?.try_into().ok()?;
+    // (offset, separator bytes, their values: little-endian, byte 0 lowest)
+    const SHAPE: [(usize, u64, u64); 3] = [
+        (0, 0xff00_00ff_0000_0000, 0x2d00_002d_0000_0000), // `-` at 4 and 7
+        (8, 0x0000_ff00_00ff_0000, 0x0000_3a00_0054_0000), // `T` at 10, `:` at 13
+        (16, 0xff00_0000_ff00_00ff, 0x5a00_0000_2e00_003a), // `:` at 16, `.` at 19, `Z` at 23
+    ];
+    let fits = |(at, seps, values): (usize, u64, u64)| {
+        let w = u64::from_le_bytes(t[at..at + 8].try_into().expect("8 bytes"));
+        crate::scan::non_digits(w) == seps & 0x8080_8080_8080_8080 && w & seps == values
+    };
+    if !(fits(SHAPE[0]) && fits(SHAPE[1]) && fits(SHAPE[2])) {
+        return None;
+    }
+    let n = |i: usize| (t[i] - b'0') as i64;
+    let n2 = |i: usize| n(i) * 10 + n(i + 1);
+    let year = n2(0) * 100 + n2(2);
+    let (month, day, hour, min, sec) = (n2(5), n2(8), n2(11), n2(14), n2(17));
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let millis = n(20) * 100 + n2(21);
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec;
+    Some(secs * 1000 + millis)
+}
+
+/// [`parse_rfc3339_prefix`] for every shape it reads.
+fn parse_rfc3339_general(s: &[u8]) -> Option<(i64, usize)> {
     if s.len() < 19 {
         return None;
     }
@@ -469,6 +511,50 @@ pub fn format_epoch_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_times_read_as_the_general_parser_reads_them() {
+        // Every byte of Envoy's `%START_TIME%` replaced by each of a few telling values, with
+        // and without bytes after it; then dates across the calendar's edges.
+        let bases: [&[u8]; 3] =
+            [b"2026-11-20T10:00:00.003Z", b"2024-02-29T23:59:60.999Z x", b"1970-01-01T00:00:00.000Z"];
+        let mut fast = 0;
+        for base in bases {
+            for pos in 0..base.len() {
+                for b in [
+                    b'0', b'1', b'2', b'3', b'9', b'-', b':', b'.', b'T', b' ', b'Z', b'z', b'+', b'x', 0x80,
+                    b'/',
+                ] {
+                    let mut t = base.to_vec();
+                    t[pos] = b;
+                    fast += canonical_ms(&t).is_some() as u32;
+                    assert_eq!(
+                        parse_rfc3339_prefix(&t),
+                        parse_rfc3339_general(&t),
+                        "{}",
+                        String::from_utf8_lossy(&t)
+                    );
+                }
+            }
+        }
+        assert!(fast > 100, "the shortcut was taken {fast} times");
+        for year in [0, 1, 1969, 1970, 2000, 2024, 2100, 9999] {
+            for (month, day) in
+                [(1, 1), (2, 28), (2, 29), (2, 31), (12, 31), (0, 1), (13, 1), (1, 0), (1, 32)]
+            {
+                for (h, m, sec, ms) in
+                    [(0, 0, 0, 0), (23, 59, 60, 999), (24, 0, 0, 0), (0, 60, 0, 0), (0, 0, 61, 5)]
+                {
+                    let t = format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{sec:02}.{ms:03}Z");
+                    assert_eq!(
+                        parse_rfc3339_prefix(t.as_bytes()),
+                        parse_rfc3339_general(t.as_bytes()),
+                        "{t}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn details_split_by_version() {

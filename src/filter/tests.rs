@@ -173,3 +173,71 @@ fn the_header_line_says_each_filter_and_resolved_times() {
     );
     assert_eq!(f.out().anchor.as_deref(), Some("2026-11-25T02:31:45.000Z"));
 }
+
+#[test]
+fn literal_upstream_patterns_match_as_glob_does() {
+    // Patterns of text and `*` take the byte matcher; every answer must be glob's. Names around
+    // the pieces' edges: empty, overlapping prefix and suffix, repeated pieces, non-ASCII.
+    let patterns = [
+        "*",
+        "**",
+        "a",
+        "",
+        "*a",
+        "a*",
+        "*a*",
+        "a*b",
+        "ab*ba",
+        "*ab*ab*",
+        "a*b*a",
+        "outbound|9080||*",
+        "*reviews*",
+        "*|*|*",
+        "x*y*z*",
+        "**a",
+        "a?b",
+        "[ab]*",
+        "*é*",
+        "aa*aa",
+    ];
+    let names = [
+        "",
+        "a",
+        "b",
+        "ab",
+        "ba",
+        "aba",
+        "abba",
+        "abab",
+        "ababab",
+        "aab",
+        "aaa",
+        "aaaa",
+        "aaaaa",
+        "axbxa",
+        "outbound|9080||reviews.bookinfo.svc.cluster.local",
+        "outbound|9080|v1|reviews",
+        "inbound|9080||",
+        "xyz",
+        "xzy",
+        "x-y-z-",
+        "é",
+        "aé",
+        "aéb",
+        "a\u{fffd}b",
+    ];
+    for p in patterns {
+        let Some(u) = Upstream::new(p) else {
+            assert!(glob::Pattern::new(p).is_err(), "{p:?} refused");
+            continue;
+        };
+        let g = glob::Pattern::new(p).unwrap();
+        for n in names {
+            assert_eq!(u.matches(n.as_bytes()), g.matches(n), "{p:?} on {n:?}");
+        }
+        // Not UTF-8: glob on the lossy text, as before.
+        let raw = [b"ab".as_slice(), &[0xff], b"ba"].concat();
+        assert_eq!(u.matches(&raw), g.matches(&String::from_utf8_lossy(&raw)), "{p:?} on raw bytes");
+    }
+    assert!(Upstream::new("*reviews*").unwrap().pieces.is_some(), "the byte matcher is used");
+}

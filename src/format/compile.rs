@@ -1120,15 +1120,22 @@ fn store_value<'a>(rec: &mut Record<'a>, field: FieldId, class: Class, v: &'a [u
     fill(rec, field, class, v)
 }
 
+/// An empty or `-` value: Envoy's "absent". One length test for the usual value, two bytes or
+/// more (`v.is_empty() || v == b"-"` tests the length twice and then the byte).
+#[inline(always)]
+pub(crate) fn is_absent(v: &[u8]) -> bool {
+    v.len() < 2 && v.first().is_none_or(|&b| b == b'-')
+}
+
 #[inline]
 fn opt_bytes(v: &[u8]) -> Option<&[u8]> {
-    if v.is_empty() || v == b"-" { None } else { Some(v) }
+    if is_absent(v) { None } else { Some(v) }
 }
 
 /// Parses a decimal number of at most 19 digits; `-` and empty are `None`.
 #[inline]
 pub(crate) fn parse_u64(v: &[u8]) -> Result<Option<u64>, ErrorKind> {
-    if v.is_empty() || v == b"-" {
+    if is_absent(v) {
         return Ok(None);
     }
     if v.len() > 19 {

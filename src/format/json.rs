@@ -8,10 +8,13 @@
 //! mean "absent". Also home of [`unescape_into`], used by the docker json-file wrapper in
 //! [`super::wrapper`].
 
-use super::compile::{FieldId, parse_u64, strip_stat_delimiter};
+use super::compile::{FieldId, is_absent, parse_u64, strip_stat_delimiter};
 use super::error::{ErrorKind, ParseError};
 use crate::record::{Direction, FormatKind, Record};
 use crate::response_flags::ResponseFlags;
+#[cfg(target_arch = "x86_64")]
+use crate::scan::Avx2;
+use crate::scan::{Baseline, Masks, Stops};
 
 /// What a JSON line turned out to be.
 #[derive(Debug)]
@@ -96,39 +99,42 @@ const ISTIO_KEYS: &[(&[u8], FieldId)] = &[
 ];
 
 /// The field of one of [`ISTIO_KEYS`]. Length, first and last byte tell them apart, so a key
-/// costs one comparison (a `match` on the names compares each name of the key's length).
+/// costs one comparison (a `match` on the names compares each name of the key's length), made
+/// in its own arm: the name's length is a constant there, and the word compares unrolled.
 #[inline(always)]
 fn istio_key(key: &[u8]) -> Option<FieldId> {
+    use crate::scan::same_bytes;
     let (&first, &last) = (key.first()?, key.last()?);
-    let (name, field): (&[u8], FieldId) = match (key.len(), first, last) {
-        (10, b's', b'e') => (b"start_time", FieldId::StartTime),
-        (6, b'm', b'd') => (b"method", FieldId::Method),
-        (4, b'p', b'h') => (b"path", FieldId::Path),
-        (8, b'p', b'l') => (b"protocol", FieldId::Protocol),
-        (13, b'r', b'e') => (b"response_code", FieldId::ResponseCode),
-        (14, b'r', b's') => (b"response_flags", FieldId::ResponseFlags),
-        (21, b'r', b's') => (b"response_code_details", FieldId::Details),
-        (30, b'c', b's') => (b"connection_termination_details", FieldId::TerminationDetails),
-        (33, b'u', b'n') => (b"upstream_transport_failure_reason", FieldId::TransportFailure),
-        (14, b'b', b'd') => (b"bytes_received", FieldId::BytesReceived),
-        (10, b'b', b't') => (b"bytes_sent", FieldId::BytesSent),
-        (8, b'd', b'n') => (b"duration", FieldId::Duration),
-        (21, b'u', b'e') => (b"upstream_service_time", FieldId::UpstreamServiceTime),
-        (15, b'x', b'r') => (b"x_forwarded_for", FieldId::XForwardedFor),
-        (10, b'u', b't') => (b"user_agent", FieldId::UserAgent),
-        (10, b'r', b'd') => (b"request_id", FieldId::RequestId),
-        (9, b'a', b'y') => (b"authority", FieldId::Authority),
-        (13, b'u', b't') => (b"upstream_host", FieldId::UpstreamHost),
-        (16, b'u', b'r') => (b"upstream_cluster", FieldId::UpstreamCluster),
-        (22, b'u', b's') => (b"upstream_local_address", FieldId::UpstreamLocalAddress),
-        (24, b'd', b's') => (b"downstream_local_address", FieldId::DownstreamLocalAddress),
-        (25, b'd', b's') => (b"downstream_remote_address", FieldId::DownstreamRemoteAddress),
-        (21, b'r', b'e') => (b"requested_server_name", FieldId::RequestedServerName),
-        (10, b'r', b'e') => (b"route_name", FieldId::RouteName),
-        (19, b'i', b's') => (b"istio_policy_status", FieldId::PolicyStatus),
+    Some(match (key.len(), first, last) {
+        (10, b's', b'e') if same_bytes(key, b"start_time") => FieldId::StartTime,
+        (6, b'm', b'd') if same_bytes(key, b"method") => FieldId::Method,
+        (4, b'p', b'h') if same_bytes(key, b"path") => FieldId::Path,
+        (8, b'p', b'l') if same_bytes(key, b"protocol") => FieldId::Protocol,
+        (13, b'r', b'e') if same_bytes(key, b"response_code") => FieldId::ResponseCode,
+        (14, b'r', b's') if same_bytes(key, b"response_flags") => FieldId::ResponseFlags,
+        (21, b'r', b's') if same_bytes(key, b"response_code_details") => FieldId::Details,
+        (30, b'c', b's') if same_bytes(key, b"connection_termination_details") => FieldId::TerminationDetails,
+        (33, b'u', b'n') if same_bytes(key, b"upstream_transport_failure_reason") => {
+            FieldId::TransportFailure
+        }
+        (14, b'b', b'd') if same_bytes(key, b"bytes_received") => FieldId::BytesReceived,
+        (10, b'b', b't') if same_bytes(key, b"bytes_sent") => FieldId::BytesSent,
+        (8, b'd', b'n') if same_bytes(key, b"duration") => FieldId::Duration,
+        (21, b'u', b'e') if same_bytes(key, b"upstream_service_time") => FieldId::UpstreamServiceTime,
+        (15, b'x', b'r') if same_bytes(key, b"x_forwarded_for") => FieldId::XForwardedFor,
+        (10, b'u', b't') if same_bytes(key, b"user_agent") => FieldId::UserAgent,
+        (10, b'r', b'd') if same_bytes(key, b"request_id") => FieldId::RequestId,
+        (9, b'a', b'y') if same_bytes(key, b"authority") => FieldId::Authority,
+        (13, b'u', b't') if same_bytes(key, b"upstream_host") => FieldId::UpstreamHost,
+        (16, b'u', b'r') if same_bytes(key, b"upstream_cluster") => FieldId::UpstreamCluster,
+        (22, b'u', b's') if same_bytes(key, b"upstream_local_address") => FieldId::UpstreamLocalAddress,
+        (24, b'd', b's') if same_bytes(key, b"downstream_local_address") => FieldId::DownstreamLocalAddress,
+        (25, b'd', b's') if same_bytes(key, b"downstream_remote_address") => FieldId::DownstreamRemoteAddress,
+        (21, b'r', b'e') if same_bytes(key, b"requested_server_name") => FieldId::RequestedServerName,
+        (10, b'r', b'e') if same_bytes(key, b"route_name") => FieldId::RouteName,
+        (19, b'i', b's') if same_bytes(key, b"istio_policy_status") => FieldId::PolicyStatus,
         _ => return None,
-    };
-    crate::scan::same_bytes(key, name).then_some(field)
+    })
 }
 
 /// Every other spelling, in normalised form (family reference §13 and §10.1). Where seen:
@@ -278,15 +284,29 @@ pub enum Value<'a> {
     Null,
 }
 
-struct Cursor<'a> {
+struct Cursor<'a, M: Masks = Baseline> {
     s: &'a [u8],
     i: usize,
     /// Where escaped strings are unescaped to; `None` for the scans that only look at raw
     /// values (envelopes, Kubernetes metadata), which never ask for an unescaped string.
     scratch: Option<&'a Scratch>,
+    /// Where the line's quotes and backslashes are: each string's end is a bit scan.
+    stops: Stops<'a, M>,
 }
 
 impl<'a> Cursor<'a> {
+    /// A cursor at the start of `s`, whose blocks are compared with the x86_64 baseline.
+    fn new(s: &'a [u8], scratch: Option<&'a Scratch>) -> Self {
+        Cursor::with(Baseline, s, scratch)
+    }
+}
+
+impl<'a, M: Masks> Cursor<'a, M> {
+    #[inline(always)]
+    fn with(masks: M, s: &'a [u8], scratch: Option<&'a Scratch>) -> Self {
+        Cursor { s, i: 0, scratch, stops: Stops::with(masks, s) }
+    }
+
     #[inline(always)]
     fn ws(&mut self) {
         // Proxies write compact JSON: one test for the common case of no whitespace at all.
@@ -313,6 +333,38 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// [`Self::ws`] then [`Self::eat`], with one test when the byte is right there (compact
+    /// JSON: every `"`, `:` and `,` between a proxy's keys and values).
+    #[inline(always)]
+    fn ws_eat(&mut self, b: u8) -> Result<(), ParseError> {
+        if self.s.get(self.i) == Some(&b) {
+            self.i += 1;
+            return Ok(());
+        }
+        self.ws();
+        self.eat(b)
+    }
+
+    /// After a member's value: `true` past a `,` (another member follows), `false` past the
+    /// closing `}`.
+    #[inline(always)]
+    fn member_end(&mut self) -> Result<bool, ParseError> {
+        let more = match self.s.get(self.i) {
+            Some(b',') => true,
+            Some(b'}') => false,
+            _ => {
+                self.ws();
+                match self.s.get(self.i) {
+                    Some(b',') => true,
+                    Some(b'}') => false,
+                    _ => return Err(self.err(ErrorKind::BadJson)),
+                }
+            }
+        };
+        self.i += 1;
+        Ok(more)
+    }
+
     /// The body of a string starting at the opening quote, escapes left as they are.
     fn raw_string(&mut self) -> Result<&'a [u8], ParseError> {
         self.eat(b'"')?;
@@ -334,28 +386,38 @@ impl<'a> Cursor<'a> {
 
     /// A string starting at the opening quote: borrowed from the line unless it holds escapes,
     /// then from the scratch arena.
+    #[inline(always)]
     fn string(&mut self) -> Result<&'a [u8], ParseError> {
         self.eat(b'"')?;
+        self.string_body()
+    }
+
+    /// [`Self::string`] past its opening quote.
+    #[inline(always)]
+    fn string_body(&mut self) -> Result<&'a [u8], ParseError> {
         let start = self.i;
-        let rest = &self.s[start..];
-        // Keys and most values are short: the inlined scan, not `memchr`'s dispatch.
-        match crate::scan::find2(b'"', b'\\', rest) {
-            None => Err(ParseError::at(ErrorKind::BadJson, self.s.len())),
-            Some(n) if rest[n] == b'"' => {
-                self.i = start + n + 1;
-                Ok(&rest[..n])
+        match self.stops.next(start) {
+            Some(n) if self.s[n] == b'"' => {
+                self.i = n + 1;
+                Ok(&self.s[start..n])
             }
-            Some(_) => {
-                let end = string_end(rest).ok_or(ParseError::at(ErrorKind::BadJson, self.s.len()))?;
-                let scratch = self.scratch.ok_or(ParseError::at(ErrorKind::BadJson, start))?;
-                let body = &rest[..end];
-                let out = scratch
-                    .keep(end, |out| unescape_into(body, out))
-                    .map_err(|o| ParseError::at(ErrorKind::BadJson, start + o))?;
-                self.i = start + end + 1;
-                Ok(out)
-            }
+            _ => self.escaped_string(start),
         }
+    }
+
+    /// [`Self::string`] for a body that holds an escape (or has no end), out of line.
+    #[cold]
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize) -> Result<&'a [u8], ParseError> {
+        let rest = &self.s[start..];
+        let end = string_end(rest).ok_or(ParseError::at(ErrorKind::BadJson, self.s.len()))?;
+        let scratch = self.scratch.ok_or(ParseError::at(ErrorKind::BadJson, start))?;
+        let body = &rest[..end];
+        let out = scratch
+            .keep(end, |out| unescape_into(body, out))
+            .map_err(|o| ParseError::at(ErrorKind::BadJson, start + o))?;
+        self.i = start + end + 1;
+        Ok(out)
     }
 
     #[inline(always)]
@@ -538,13 +600,44 @@ pub enum JsonKind {
 
 /// [`parse_json`] building the record in `rec` (which must be empty, and holds leftovers when
 /// the line is not a record): a record returned by value is copied on the way out.
+///
+/// Compiled twice, like the written-out text layouts (`compile::direct_layout!`): for the
+/// x86_64 baseline, and for CPUs with AVX2 and BMI (chosen per line by a cached CPUID test),
+/// where the line's [`Stops`] are found 32 bytes per compare; both read every line alike (a
+/// test compares them).
 #[inline]
 pub fn parse_json_into<'a>(
     line: &'a [u8],
     scratch: &'a Scratch,
     rec: &mut Record<'a>,
 ) -> Result<JsonKind, ParseError> {
-    let mut c = Cursor { s: line, i: 0, scratch: Some(scratch) };
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = Avx2::detect() {
+        /// The reader compiled for AVX2 and BMI.
+        #[target_feature(enable = "avx2,bmi1,bmi2")]
+        fn with_avx2<'a>(
+            avx2: Avx2,
+            line: &'a [u8],
+            scratch: &'a Scratch,
+            rec: &mut Record<'a>,
+        ) -> Result<JsonKind, ParseError> {
+            parse_json_with(avx2, line, scratch, rec)
+        }
+        // SAFETY: the token exists only if the CPU has the features `with_avx2` is compiled for.
+        return unsafe { with_avx2(avx2, line, scratch, rec) };
+    }
+    parse_json_with(Baseline, line, scratch, rec)
+}
+
+/// [`parse_json_into`] with the line's blocks compared by `masks`.
+#[inline(always)]
+fn parse_json_with<'a, M: Masks>(
+    masks: M,
+    line: &'a [u8],
+    scratch: &'a Scratch,
+    rec: &mut Record<'a>,
+) -> Result<JsonKind, ParseError> {
+    let mut c = Cursor::with(masks, line, Some(scratch));
     c.ws();
     c.eat(b'{')?;
     rec.format = FormatKind::Json;
@@ -559,10 +652,9 @@ pub fn parse_json_into<'a>(
         c.i += 1;
     } else {
         loop {
-            c.ws();
-            let key = c.string()?;
-            c.ws();
-            c.eat(b':')?;
+            c.ws_eat(b'"')?;
+            let key = c.string_body()?;
+            c.ws_eat(b':')?;
             c.ws();
             let at = c.i;
             match alias(key) {
@@ -589,14 +681,8 @@ pub fn parse_json_into<'a>(
                     }
                 }
             }
-            c.ws();
-            match c.s.get(c.i) {
-                Some(b',') => c.i += 1,
-                Some(b'}') => {
-                    c.i += 1;
-                    break;
-                }
-                _ => return Err(c.err(ErrorKind::BadJson)),
+            if !c.member_end()? {
+                break;
             }
         }
     }
@@ -688,7 +774,7 @@ pub(crate) enum Inner<'a> {
 pub(crate) fn envelope_candidates(line: &[u8]) -> Option<[Option<Inner<'_>>; 3]> {
     let mut out = [None; 3];
     let mut found = 0;
-    let mut c = Cursor { s: line, i: 0, scratch: None };
+    let mut c = Cursor::new(line, None);
     c.ws();
     c.eat(b'{').ok()?;
     loop {
@@ -770,7 +856,7 @@ pub(crate) fn kubernetes_meta(line: &[u8]) -> KubernetesMeta<'_> {
 /// Calls `f(key, value, is_string)` for each member of a JSON object: a string's body still
 /// escaped, any other value as written. Stops quietly at the first syntax error.
 fn each_member<'a>(obj: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8], bool)) {
-    let mut c = Cursor { s: obj, i: 0, scratch: None };
+    let mut c = Cursor::new(obj, None);
     let mut run = || -> Result<(), ParseError> {
         c.ws();
         c.eat(b'{')?;
@@ -800,7 +886,7 @@ fn each_member<'a>(obj: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8], bool)) {
 fn text(v: Value<'_>) -> Option<&[u8]> {
     match v {
         Value::Null => None,
-        Value::Str(s) if s.is_empty() || s == b"-" => None,
+        Value::Str(s) if is_absent(s) => None,
         Value::Str(s) | Value::Raw(s) => Some(s),
     }
 }
@@ -903,6 +989,46 @@ mod tests {
         match parse_json(line.as_bytes(), scratch()).unwrap() {
             JsonLine::Record(r) => r,
             JsonLine::AppLog => panic!("not a record"),
+        }
+    }
+
+    #[test]
+    fn the_avx2_reader_reads_every_line_as_the_baseline_one() {
+        #[cfg(target_arch = "x86_64")]
+        let Some(avx2) = Avx2::detect() else { return };
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx2 = Baseline;
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/encodings/json");
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read(entry.unwrap().path()).unwrap();
+            lines.extend(text.split(|&b| b == b'\n').filter(|l| l.starts_with(b"{")).map(<[u8]>::to_vec));
+        }
+        assert!(lines.len() > 20, "{}", lines.len());
+        let extra: Vec<Vec<u8>> = lines
+            .iter()
+            .flat_map(|l| {
+                // Whitespace between tokens, escapes in keys and values, strings across blocks.
+                let spaced = String::from_utf8_lossy(l).replace("\":", "\" :\t").replace(",\"", " ,\n\"");
+                let escaped = String::from_utf8_lossy(l).replace("\"path\":\"/", "\"pa\\u0074h\":\"\\/");
+                let long = String::from_utf8_lossy(l)
+                    .replace("\"user_agent\":\"", &format!("\"user_agent\":\"{}", "x".repeat(130)));
+                [spaced.into_bytes(), escaped.into_bytes(), long.into_bytes()]
+            })
+            .collect();
+        lines.extend(extra);
+        for line in &lines {
+            // Every cut of the line: the same errors at the same columns too.
+            for end in (0..=line.len()).rev().step_by(7).chain([line.len()]) {
+                let l = &line[..end];
+                let (s1, s2) = (Scratch::new(), Scratch::new());
+                let (mut r1, mut r2) = (Record::default(), Record::default());
+                let a = parse_json_with(Baseline, l, &s1, &mut r1);
+                // The reader `parse_json_into` runs on this CPU, without the dispatch.
+                let b = parse_json_with(avx2, l, &s2, &mut r2);
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{}", String::from_utf8_lossy(l));
+                assert_eq!(r1, r2, "{}", String::from_utf8_lossy(l));
+            }
         }
     }
 
