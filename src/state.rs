@@ -199,11 +199,7 @@ struct Head {
 }
 
 impl Head {
-    fn of(body: Body) -> Head {
-        Head { settings: body.settings, arguments: body.arguments, shards: body.shards }
-    }
-
-    fn of_ref(body: &Body) -> Head {
+    fn of(body: &Body) -> Head {
         Head { settings: body.settings.clone(), arguments: body.arguments.clone(), shards: body.shards }
     }
 }
@@ -235,7 +231,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, StateError> {
     // memory holds one state and the merge, whatever the number of shards.
     let mut states = Vec::with_capacity(paths.len());
     for path in &paths {
-        states.push((path.clone(), Head::of(load(path)?)));
+        states.push((path.clone(), Head::of(&load(path)?)));
     }
     let Some((first_path, first)) = states.first() else { return Err(StateError::Empty) };
     let first_shards = first.shards;
@@ -289,7 +285,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, StateError> {
     let mut chunks = 0u64;
     for (path, head) in states {
         let body = load(&path)?;
-        if Head::of_ref(&body) != head {
+        if Head::of(&body) != head {
             return Err(StateError::Damaged { path, why: "changed while being merged".into() });
         }
         let mut agg = Aggregate::from_saved(body.aggregate)

@@ -70,6 +70,7 @@ fn every_cause_is_counted_summarised_and_written_by_every_output() {
         super::records::write_record(
             &mut records,
             &rec,
+            [rec.meta.namespace, rec.meta.pod, rec.meta.container],
             &meta.name,
             i as u64 + 1,
             reporter,
