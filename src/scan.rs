@@ -15,7 +15,7 @@ const SWAR_SPAN: usize = 64;
 
 /// Bit 7 of each byte of `x` that is zero (exact: no false positives).
 #[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
+pub(crate) fn zero_bytes(x: u64) -> u64 {
     // Classic has-zero trick made exact: ((x & 0x7f..) + 0x7f..) sets bit 7 for non-zero low
     // bits; or-ing x and inverting leaves bit 7 only where the byte was 0.
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
@@ -374,6 +374,114 @@ impl<'a, M: Masks> Structure<'a, M> {
                 return None;
             }
             self.load(from);
+        }
+    }
+}
+
+/// The spaces and quotes of a line taken in order, each once: the cursor of the written-out
+/// layouts' first reading (`crate::format::compile`), which moves only forward. Each block's
+/// masks are computed when the cursor reaches it; a taken separator's bit is cleared, so the
+/// next one is a bit scan of what is left, with no position to shift by. [`Structure`] answers
+/// searches from any position, for the exact reading that falls back on it.
+pub struct Separators<'a, M: Masks = Baseline> {
+    masks: M,
+    line: &'a [u8],
+    /// Start of the block the masks describe: a multiple of 64.
+    base: usize,
+    /// Bit `i`: byte `base + i` is a space or a quote not taken yet. Bits past the line's end
+    /// are clear.
+    left: u64,
+    /// Bit `i`: byte `base + i` is a quote, taken or not.
+    quotes: u64,
+}
+
+impl<'a, M: Masks> Separators<'a, M> {
+    /// The separators of `line`, blocks compared by `masks`.
+    #[inline(always)]
+    pub fn with(masks: M, line: &'a [u8]) -> Self {
+        let mut s = Separators { masks, line, base: 0, left: 0, quotes: 0 };
+        s.load(0);
+        s
+    }
+
+    /// Computes the masks of the block starting at `base` (`base % 64 == 0`), as
+    /// [`Structure::load`] does.
+    #[inline(always)]
+    fn load(&mut self, base: usize) {
+        let line = self.line;
+        self.base = base;
+        let rest = line.len().saturating_sub(base);
+        let (s, q) = if rest >= 64 {
+            self.masks.block(line[base..base + 64].try_into().expect("64 bytes"))
+        } else if line.len() >= 64 {
+            let (s, q) = self.masks.block(line[line.len() - 64..].try_into().expect("64 bytes"));
+            let shift = 64 - rest;
+            (s >> shift, q >> shift)
+        } else {
+            let mut pad = [0u8; 64];
+            pad[..rest].copy_from_slice(&line[base..]);
+            self.masks.block(&pad)
+        };
+        self.left = s | q;
+        self.quotes = q;
+    }
+
+    /// Moves to the next block; `false` at the end of the line.
+    #[inline(always)]
+    fn advance(&mut self) -> bool {
+        let next = self.base + 64;
+        if next >= self.line.len() {
+            return false;
+        }
+        self.load(next);
+        true
+    }
+
+    /// Takes the next separator and returns its position.
+    #[inline(always)]
+    pub fn take(&mut self) -> Option<usize> {
+        loop {
+            if self.left != 0 {
+                let at = self.base + self.left.trailing_zeros() as usize;
+                self.left &= self.left - 1;
+                return Some(at);
+            }
+            if !self.advance() {
+                return None;
+            }
+        }
+    }
+
+    /// Takes every separator up to the next one in `set`, which it takes and returns.
+    #[inline(always)]
+    pub fn take_through(&mut self, set: Set) -> Option<usize> {
+        loop {
+            let m = match set {
+                Set::Quote => self.left & self.quotes,
+                Set::Space => self.left & !self.quotes,
+                Set::Either => self.left,
+            };
+            if m != 0 {
+                // Clears bits 0 ..= the found one (all of them when it is bit 63).
+                self.left &= !((m & m.wrapping_neg()) << 1).wrapping_sub(1);
+                return Some(self.base + m.trailing_zeros() as usize);
+            }
+            if !self.advance() {
+                return None;
+            }
+        }
+    }
+
+    /// Whether a quote is left (not taken) in the rest of the line.
+    #[inline(always)]
+    pub fn quote_left(&mut self) -> bool {
+        loop {
+            if self.left & self.quotes != 0 {
+                return true;
+            }
+            if !self.advance() {
+                return false;
+            }
         }
     }
 }
