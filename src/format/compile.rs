@@ -406,19 +406,27 @@ impl CompiledFormat {
         if line.len() > u32::MAX as usize {
             return Err(ParseError::at(ErrorKind::TrailingData, u32::MAX as usize));
         }
+        // Only the built-in layouts carry these kinds (see `builtin::text_layouts`); their
+        // written-out readings check the lead themselves (it is the compiled one: a test).
+        let direct = match self.kind {
+            FormatKind::Istio19 => direct_istio_1_9(line, rec),
+            FormatKind::EnvoyDefault => direct_envoy_default(line, rec),
+            _ => false,
+        };
+        if direct {
+            rec.format = self.kind;
+            return Ok(0);
+        }
         if !line.starts_with(&self.lead) {
             let at = self.lead.iter().zip(line).take_while(|(a, b)| a == b).count();
             let kind = if at == line.len() { ErrorKind::Truncated } else { ErrorKind::ExpectedLiteral };
             return Err(ParseError::at(kind, at));
         }
         rec.format = self.kind;
-        // Only the built-in layouts carry these kinds (see `builtin::text_layouts`).
-        let direct = match self.kind {
-            FormatKind::Istio19 => direct_istio_1_9(line, rec),
-            FormatKind::EnvoyDefault => direct_envoy_default(line, rec),
-            _ => self.direct && self.run_direct(line, rec),
-        };
-        if direct {
+        if !matches!(self.kind, FormatKind::Istio19 | FormatKind::EnvoyDefault)
+            && self.direct
+            && self.run_direct(line, rec)
+        {
             return Ok(0);
         }
         // Slots the direct reading filled before it gave up must not outlive it.
@@ -964,7 +972,7 @@ macro_rules! direct_layout {
                 // are compiled for.
                 return unsafe { walk_avx2(avx2, line, rec) || with_avx2(avx2, line, rec) };
             }
-            $name::walk(crate::scan::Baseline, line, rec) || $name::baseline(line, rec)
+            $name::walk_baseline(line, rec) || $name::baseline(line, rec)
         }
 
         mod $name {
@@ -981,6 +989,14 @@ macro_rules! direct_layout {
             #[cold]
             pub(super) fn baseline<'a>(line: &'a [u8], rec: &mut Record<'a>) -> bool {
                 with(crate::scan::Baseline, line, rec)
+            }
+
+            /// [`walk`] on the x86_64 baseline, out of line as the AVX2 one is (inlined, it
+            /// would be at every call of the layout: in an unoptimised build, a stack frame
+            /// larger than a test thread's stack).
+            #[inline(never)]
+            pub(super) fn walk_baseline<'a>(line: &'a [u8], rec: &mut Record<'a>) -> bool {
+                walk(crate::scan::Baseline, line, rec)
             }
 
             /// The layout's first reading ([`walk`](super::walk)): `false` when it declines

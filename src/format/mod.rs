@@ -191,7 +191,23 @@ impl Decoder {
     /// ([`Record::default`]); after anything but [`Decoded::Record`] it holds nothing useful.
     /// The pipeline's hot loop: a record is several hundred bytes, and each move of it through
     /// a return value is a copy per line.
+    #[inline]
     pub fn decode_into<'s>(&'s mut self, line: &'s [u8], out: &mut Record<'s>) -> Decoded {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // The common line: a record in the previous line's layout, with no wrapper. Tried
+        // before the call below, whose stack frame (the wrapper loop's state) costs more than
+        // this reading's checks. It leaves the scratch space as it is: no record of it borrows
+        // that, and the next line read below empties it.
+        if read_by_last_layout(&self.choice, self.last_layout, line, out) {
+            return Decoded::Record;
+        }
+        self.decode_other(line, out)
+    }
+
+    /// [`decode_into`](Self::decode_into) for every line but one in the previous line's
+    /// layout: wrappers, JSON, other layouts, skips and errors. `line` is without its `\r`.
+    #[inline(never)]
+    fn decode_other<'s>(&'s mut self, line: &'s [u8], out: &mut Record<'s>) -> Decoded {
         let Decoder {
             choice,
             last_layout,
@@ -208,11 +224,6 @@ impl Decoder {
         } = self;
         scratch.clear();
         let scratch: &'s json::Scratch = scratch;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        // The common line: a record in the previous line's layout, with no wrapper.
-        if read_by_last_layout(choice, *last_layout, line, out) {
-            return Decoded::Record;
-        }
         if line.iter().all(u8::is_ascii_whitespace) {
             return Decoded::Skipped(SkipReason::Blank);
         }
@@ -433,8 +444,9 @@ fn read_by_last_layout<'a>(
     payload: &'a [u8],
     out: &mut Record<'a>,
 ) -> bool {
+    // As arrays, the prefix is compared inline (a slice comparison is a call).
     if payload.first() != Some(&b'[')
-        || payload.starts_with(b"[pod/")
+        || payload.first_chunk::<5>() == Some(b"[pod/")
         || matches!(choice, FormatChoice::Custom(_))
     {
         return false;
