@@ -277,13 +277,27 @@ pub struct Avx2(());
 
 #[cfg(target_arch = "x86_64")]
 impl Avx2 {
-    /// A token when the CPU has the features (std caches the CPUID answer: one load per call).
+    /// A token when the CPU has the features. The answer is kept in one byte: std caches each
+    /// feature's CPUID answer, but asking for three costs three loads and tests, per line.
     #[inline(always)]
     pub fn detect() -> Option<Avx2> {
-        (is_x86_feature_detected!("avx2")
+        use std::sync::atomic::{AtomicU8, Ordering};
+        /// 0: not asked yet; 1: no; 2: yes.
+        static HAS: AtomicU8 = AtomicU8::new(0);
+        match HAS.load(Ordering::Relaxed) {
+            2 => Some(Avx2(())),
+            1 => None,
+            _ => Avx2::ask(&HAS),
+        }
+    }
+
+    #[cold]
+    fn ask(has: &std::sync::atomic::AtomicU8) -> Option<Avx2> {
+        let yes = is_x86_feature_detected!("avx2")
             && is_x86_feature_detected!("bmi1")
-            && is_x86_feature_detected!("bmi2"))
-        .then_some(Avx2(()))
+            && is_x86_feature_detected!("bmi2");
+        has.store(1 + yes as u8, std::sync::atomic::Ordering::Relaxed);
+        yes.then_some(Avx2(()))
     }
 }
 

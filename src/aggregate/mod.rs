@@ -464,7 +464,7 @@ impl Aggregate {
 
     /// Counts one record already classified (by a filter that needed to know); returns what
     /// it was given.
-    #[inline]
+    #[inline(always)]
     pub fn add_classified(
         &mut self,
         rec: &Record<'_>,

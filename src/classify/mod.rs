@@ -433,7 +433,7 @@ impl<'r> Facts<'r> {
 /// instead of an invisible success. Only records that carry `DI` change: ordinary successes
 /// stay out of every failure count, and `--fail-on` gates can leave the cause out
 /// (`count(cause:fault_injected)`, `domain(configuration)` select it).
-#[inline]
+#[inline(always)]
 pub fn is_failure(rec: &Record<'_>) -> bool {
     // ztunnel has no status: a connection failed when it logged an error.
     if rec.format == FormatKind::Ztunnel {

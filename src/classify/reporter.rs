@@ -26,7 +26,7 @@ fn names_a_gateway(pod: &[u8]) -> bool {
 /// server-side view of the service", the hop in front of the destination that a server sidecar
 /// is in sidecar mode. ztunnel counts as the sidecar of the side it logged for: `outbound`
 /// (source node) → [`Reporter::ClientSidecar`], `inbound` → [`Reporter::ServerSidecar`].
-#[inline]
+#[inline(always)]
 pub fn reporter(rec: &Record<'_>, source_pod: Option<&[u8]>) -> Reporter {
     let pod = rec.meta.pod.or(source_pod);
     if pod.is_some_and(names_a_gateway) {
