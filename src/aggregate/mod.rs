@@ -334,7 +334,7 @@ impl Aggregate {
 
     /// Index of the upstream `cluster` (per `workload` for inbound clusters), creating it, or
     /// folding it into `(other)` once `max_clusters` are tracked (counted in `folded_records`).
-    #[inline]
+    #[inline(always)]
     fn upstream_index(&mut self, cluster: &[u8], workload: Option<&[u8]>) -> u32 {
         let h = pair_hash(cluster, workload);
         if let Some(i) = self.pairs.get(h, &self.upstreams, cluster, workload) {
@@ -436,9 +436,10 @@ impl Aggregate {
     /// The workload an inbound cluster is told apart by. Inbound cluster names (`inbound|8080||`)
     /// repeat across workloads: tell them apart by the workload of the pod that logged them or,
     /// failing that, by the pod IP the sidecar accepted on.
-    #[inline]
+    #[inline(always)]
     fn workload_for<'r>(&self, cluster: &[u8], rec: &Record<'r>, source: &'r SourceMeta) -> Option<&'r [u8]> {
-        if cluster.starts_with(b"inbound|") {
+        // As an array, the prefix is compared inline (a slice comparison is a call).
+        if cluster.first_chunk::<8>() == Some(b"inbound|") {
             rec.meta
                 .pod
                 .or(source.pod.as_deref())
@@ -583,7 +584,7 @@ impl Aggregate {
     /// Tracks the earliest and latest start time. Envoy's own `%START_TIME%` rendering
     /// (`2020-11-25T21:26:18.409Z`, fixed width, UTC) orders like its bytes, so the common case
     /// is a comparison; other renderings are parsed.
-    #[inline]
+    #[inline(always)]
     fn note_start(&mut self, t: &[u8]) {
         if let Ok(canonical) = <[u8; 24]>::try_from(t) {
             if canonical[23] == b'Z' && canonical[19] == b'.' && canonical[10] == b'T' {
