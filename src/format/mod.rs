@@ -191,7 +191,7 @@ impl Decoder {
     /// ([`Record::default`]); after anything but [`Decoded::Record`] it holds nothing useful.
     /// The pipeline's hot loop: a record is several hundred bytes, and each move of it through
     /// a return value is a copy per line.
-    #[inline]
+    #[inline(always)]
     pub fn decode_into<'s>(&'s mut self, line: &'s [u8], out: &mut Record<'s>) -> Decoded {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         // The common line: a record in the previous line's layout, with no wrapper. Tried
