@@ -315,6 +315,26 @@ impl Masks for Avx2 {
     }
 }
 
+/// The space and quote masks of the 64-byte block of `line` starting at `base`
+/// (`base % 64 == 0`); bits past the line's end are clear.
+#[inline(always)]
+fn block_at<M: Masks>(masks: M, line: &[u8], base: usize) -> (u64, u64) {
+    let rest = line.len().saturating_sub(base);
+    if rest >= 64 {
+        masks.block(line[base..base + 64].try_into().expect("64 bytes"))
+    } else if line.len() >= 64 {
+        // The block ending at the line's end, shifted down to start at `base`: the bits above
+        // the line's end come in as zeros.
+        let (s, q) = masks.block(line[line.len() - 64..].try_into().expect("64 bytes"));
+        let shift = 64 - rest;
+        (s >> shift, q >> shift)
+    } else {
+        let mut pad = [0u8; 64];
+        pad[..rest].copy_from_slice(&line[base..]);
+        masks.block(&pad)
+    }
+}
+
 /// Where the spaces and quotes of a line are, as bit masks of one 64-byte block at a time
 /// (computed when a search first reaches the block): the separators of every field of the
 /// built-in text layouts, so each field is found by a bit scan instead of a search of its own.
@@ -342,22 +362,8 @@ impl<'a, M: Masks> Structure<'a, M> {
     /// Computes the masks of the block starting at `base` (`base % 64 == 0`).
     #[inline(always)]
     fn load(&mut self, base: usize) {
-        let line = self.line;
         self.base = base;
-        let rest = line.len().saturating_sub(base);
-        let (s, q) = if rest >= 64 {
-            self.masks.block(line[base..base + 64].try_into().expect("64 bytes"))
-        } else if line.len() >= 64 {
-            // The block ending at the line's end, shifted down to start at `base`: the bits
-            // above the line's end come in as zeros.
-            let (s, q) = self.masks.block(line[line.len() - 64..].try_into().expect("64 bytes"));
-            let shift = 64 - rest;
-            (s >> shift, q >> shift)
-        } else {
-            let mut pad = [0u8; 64];
-            pad[..rest].copy_from_slice(&line[base..]);
-            self.masks.block(&pad)
-        };
+        let (s, q) = block_at(self.masks, self.line, base);
         self.spaces = s;
         self.quotes = q;
         self.either = s | q;
@@ -418,24 +424,11 @@ impl<'a, M: Masks> Separators<'a, M> {
         s
     }
 
-    /// Computes the masks of the block starting at `base` (`base % 64 == 0`), as
-    /// [`Structure::load`] does.
+    /// Computes the masks of the block starting at `base` (`base % 64 == 0`).
     #[inline(always)]
     fn load(&mut self, base: usize) {
-        let line = self.line;
         self.base = base;
-        let rest = line.len().saturating_sub(base);
-        let (s, q) = if rest >= 64 {
-            self.masks.block(line[base..base + 64].try_into().expect("64 bytes"))
-        } else if line.len() >= 64 {
-            let (s, q) = self.masks.block(line[line.len() - 64..].try_into().expect("64 bytes"));
-            let shift = 64 - rest;
-            (s >> shift, q >> shift)
-        } else {
-            let mut pad = [0u8; 64];
-            pad[..rest].copy_from_slice(&line[base..]);
-            self.masks.block(&pad)
-        };
+        let (s, q) = block_at(self.masks, self.line, base);
         self.left = s | q;
         self.quotes = q;
     }

@@ -871,11 +871,19 @@ fn number_step<'a>(
         1..=19 => Some(n),
         _ => return false,
     };
-    if !has_prefix(&hay[j..], lit) || fill_number(rec, field, value).is_err() {
+    if !at_literal(hay, j, lit) || fill_number(rec, field, value).is_err() {
         return false;
     }
     *pos += j + lit.len();
     true
+}
+
+/// Whether `lit` (a constant of a few bytes) is at `at` in `line`: one bounds check, and a
+/// comparison the compiler does in a word or two (`has_prefix` checks twice and compares byte
+/// by byte).
+#[inline(always)]
+fn at_literal(line: &[u8], at: usize, lit: &[u8]) -> bool {
+    line.get(at..at.wrapping_add(lit.len())) == Some(lit)
 }
 
 /// Stores a converted number in its slot (`-` and empty are `None`); codes must fit a `u16`.

@@ -10,7 +10,7 @@
 //! scan of what is left), and the calls of the start time's search, of the flags' parser for
 //! `-` and of the number parser for the upstream service time.
 
-use super::{Class, FieldId, direct_last, fill, fill_number, is_absent};
+use super::{Class, FieldId, at_literal, direct_last, fill, is_absent, number_step};
 use crate::record::Record;
 use crate::response_flags::ResponseFlags;
 use crate::scan::{Masks, Separators, Set, leading_digits};
@@ -141,8 +141,8 @@ pub(super) fn step<'a, M: Masks>(
     true
 }
 
-/// The parent's `number_step` taking the terminator's separators: the digit run (or a lone
-/// `-`, or nothing), which the terminator must follow; at most 19 digits.
+/// The parent's `number_step` (the digit run, or a lone `-`, or nothing, which the terminator
+/// must follow; at most 19 digits), taking the terminator's separators.
 #[inline(always)]
 fn number<'a, M: Masks>(
     rec: &mut Record<'a>,
@@ -151,31 +151,19 @@ fn number<'a, M: Masks>(
     pos: &mut usize,
     plan: Plan,
 ) -> bool {
-    let Plan { field, lit, .. } = plan;
+    let Plan { field, class, lit, .. } = plan;
+    // Other number slots are read by `direct_step`, which takes no separators.
     if !matches!(
         field,
         FieldId::ResponseCode | FieldId::BytesReceived | FieldId::BytesSent | FieldId::Duration
-    ) {
-        return false;
-    }
-    let hay = &line[*pos..];
-    let (mut j, n) = leading_digits(hay);
-    let value = match j {
-        0 => {
-            j = (hay.first() == Some(&b'-')) as usize;
-            None
-        }
-        1..=19 => Some(n),
-        _ => return false,
-    };
-    if !at_literal(hay, j, lit) || fill_number(rec, field, value).is_err() {
+    ) || !number_step(rec, line, pos, field, class, lit)
+    {
         return false;
     }
     // No separator comes before the terminator's: digits and `-` are none.
     for _ in 0..plan.rest {
         seps.take();
     }
-    *pos += j + lit.len();
     true
 }
 
@@ -199,14 +187,6 @@ pub(super) fn last<'a, M: Masks>(
         return ok;
     }
     direct_last(rec, line, pos, field, class)
-}
-
-/// Whether `lit` (a constant of a few bytes) is at `at` in `line`: one bounds check, and a
-/// comparison the compiler does in a word or two (`has_prefix` checks twice and compares byte
-/// by byte).
-#[inline(always)]
-fn at_literal(line: &[u8], at: usize, lit: &[u8]) -> bool {
-    line.get(at..at.wrapping_add(lit.len())) == Some(lit)
 }
 
 /// Whether `b` occurs in `v`: eight bytes at a time, for the two dozen of a start time
