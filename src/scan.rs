@@ -4,10 +4,11 @@
 //! the last few bytes of a line, they read eight bytes at a time in a `u64` (SWAR). Longer
 //! stretches go to `memchr`. [`Structure`] finds the spaces and quotes of a whole line, 64 bytes
 //! per compare round, for the written-out layouts: with SSE2, or with AVX2 where the CPU has it
-//! (an [`Avx2`] token, made only by the runtime CPU check, selects those compares); [`Stops`]
-//! does the same for the quotes and backslashes that end a JSON line's strings. Used by the
-//! field matcher in `crate::format::compile`, the JSON reader and the classifier's substring
-//! tests.
+//! (an [`Avx2`] token, made only by the runtime CPU check, selects those compares);
+//! [`Separators`] takes the same separators in order, once each, for the layouts' first
+//! reading; [`Stops`] finds, as [`Structure`] does, the quotes and backslashes that end a JSON
+//! line's strings. Used by the field matcher in `crate::format::compile`, the JSON reader and
+//! the classifier's substring tests.
 
 const LO: u64 = 0x0101_0101_0101_0101;
 /// Past this many bytes the vectorised `memchr` wins.
@@ -479,17 +480,20 @@ impl<'a, M: Masks> Separators<'a, M> {
         }
     }
 
-    /// Whether a quote is left (not taken) in the rest of the line.
+    /// Whether a quote is left (not taken) in the rest of the line. Takes nothing.
     #[inline(always)]
-    pub fn quote_left(&mut self) -> bool {
-        loop {
-            if self.left & self.quotes != 0 {
+    pub fn quote_left(&self) -> bool {
+        if self.left & self.quotes != 0 {
+            return true;
+        }
+        let mut base = self.base + 64;
+        while base < self.line.len() {
+            if block_at(self.masks, self.line, base).1 != 0 {
                 return true;
             }
-            if !self.advance() {
-                return false;
-            }
+            base += 64;
         }
+        false
     }
 }
 
@@ -874,6 +878,46 @@ mod tests {
                 let mut st = Structure::with(Baseline, l);
                 for pos in (0..=len).rev().step_by(7) {
                     assert_eq!(st.next(pos, set), naive(pos), "backward {len} {pos} {set:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn separators_are_taken_in_order_once_each() {
+        // Every line length around the 64-byte blocks; from every separator, each way of
+        // taking the next ones: the next of any kind, through the next quote or space (which
+        // takes those before it), and whether a quote is left.
+        fn check<M: Masks>(mut s: Separators<'_, M>, l: &[u8], seps: &[usize], skip: usize, set: Set) {
+            for _ in 0..skip {
+                s.take();
+            }
+            let rest = &seps[skip..];
+            let quote = rest.iter().any(|&i| l[i] == b'"');
+            assert_eq!(s.quote_left(), quote, "{} {skip}", l.len());
+            let want = rest.iter().position(|&i| match set {
+                Set::Space => l[i] == b' ',
+                Set::Quote => l[i] == b'"',
+                Set::Either => true,
+            });
+            assert_eq!(s.take_through(set), want.map(|k| rest[k]), "{} {skip} {set:?}", l.len());
+            // After a miss the reading stops: only a hit says where the next take starts.
+            if let Some(k) = want {
+                assert_eq!(s.take(), rest.get(k + 1).copied(), "{} {skip} {set:?}", l.len());
+            }
+        }
+        let pattern = b"a \"bc  d\"\" efgh\"i jklmnopqrstuvwxyz0123456789 \"\x80\x00\xff ";
+        let line: Vec<u8> = pattern.iter().cycle().take(200).copied().collect();
+        for len in 0..=line.len() {
+            let l = &line[..len];
+            let seps: Vec<usize> = (0..len).filter(|&i| l[i] == b' ' || l[i] == b'"').collect();
+            for skip in 0..=seps.len() {
+                for set in [Set::Space, Set::Quote, Set::Either] {
+                    check(Separators::with(Baseline, l), l, &seps, skip, set);
+                    #[cfg(target_arch = "x86_64")]
+                    if let Some(avx2) = Avx2::detect() {
+                        check(Separators::with(avx2, l), l, &seps, skip, set);
+                    }
                 }
             }
         }

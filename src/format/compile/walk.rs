@@ -235,6 +235,12 @@ mod tests {
             e.extend_from_slice(&v[i..]);
             assert!(contains_byte(&e, b']'), "{i}");
         }
+        // Each byte of the three-word (24-byte) form.
+        for i in 0..v.len() {
+            let mut e = v.to_vec();
+            e[i] = b']';
+            assert!(contains_byte(&e, b']'), "{i}");
+        }
         assert!(!contains_byte(b"", b']'));
     }
 }
