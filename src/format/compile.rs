@@ -944,9 +944,13 @@ fn direct_last<'a>(
 /// A step list ends with `last (Field, Class)` when the format ends with an operator, or with
 /// `end` when its last operator is followed by a literal.
 ///
-/// Each layout is compiled twice: for the x86_64 baseline, and for CPUs with AVX2 and BMI
-/// (chosen per line by a cached CPUID test), where the line's blocks are compared 32 bytes at a
-/// time and the bit scans use BMI's shifts; both read every line alike (a test compares them).
+/// From the same steps the macro writes two readings: `walk` ([`walk`](self::walk), one forward
+/// pass over the line's separators), tried first, and `with` (the steps above, on a
+/// [`Structure`]) for the lines `walk` declines; what `walk` reads, it reads as `with` does (a
+/// test compares them). Each is compiled twice: for the x86_64 baseline, and for CPUs with AVX2
+/// and BMI (chosen per line by a cached CPUID test), where the line's blocks are compared 32
+/// bytes at a time and the bit scans use BMI's shifts; both read every line alike (a test
+/// compares them).
 macro_rules! direct_layout {
     ($(#[$doc:meta])* $name:ident, $steps:ident, lead $lead:literal,
      [$(($field:ident, $class:ident, $lit:literal)),* $(,)?], $($last:tt)+) => {
