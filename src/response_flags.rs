@@ -196,10 +196,19 @@ impl ResponseFlags {
     /// An empty field (`omit_empty_values`) is no flags. Tokens must be ASCII letters or digits
     /// and start with an upper-case letter; anything else is rejected so that a misaligned
     /// field is noticed rather than silently read as flags.
+    ///
+    /// Inlined for the usual `-` (no call per record); a list is read out of line.
+    #[inline(always)]
     pub fn parse(raw: &[u8]) -> Result<ResponseFlags, BadFlags> {
-        if raw.is_empty() || raw == b"-" {
+        if raw.len() < 2 && raw.first().is_none_or(|&b| b == b'-') {
             return Ok(ResponseFlags::NONE);
         }
+        Self::parse_list(raw)
+    }
+
+    /// [`parse`](Self::parse) for a field that is not `-` or empty.
+    #[inline(never)]
+    fn parse_list(raw: &[u8]) -> Result<ResponseFlags, BadFlags> {
         let mut flags = ResponseFlags::NONE;
         let mut offset = 0;
         for token in raw.split(|&b| b == b',') {

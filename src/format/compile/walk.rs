@@ -7,12 +7,11 @@
 //! caller then reads the line with those steps, which match exactly what the general matcher's
 //! first attempt reads. Over [`Structure`](crate::scan::Structure)'s searches it saves the
 //! position arithmetic of each search (taken bits are cleared, so the next field's end is a bit
-//! scan of what is left), and the calls of the start time's search, of the flags' parser for
-//! `-` and of the number parser for the upstream service time.
+//! scan of what is left), and the calls of the start time's search and of the number parser
+//! for the upstream service time.
 
-use super::{Class, FieldId, at_literal, direct_last, fill, is_absent, number_step};
+use super::{Class, FieldId, at_literal, direct_last, fill, number_step};
 use crate::record::Record;
-use crate::response_flags::ResponseFlags;
 use crate::scan::{Masks, Separators, Set, leading_digits};
 
 /// How many bytes of `lit` are separators (spaces or quotes): the bits its match takes.
@@ -124,9 +123,8 @@ pub(super) fn step<'a, M: Masks>(
     }
     let v = &line[at..end];
     match field {
-        // As `fill` stores them, without the calls: `-` is the usual flags value, and the
-        // header is a number of a few digits when it is one.
-        FieldId::ResponseFlags if is_absent(v) => rec.response_flags = ResponseFlags::NONE,
+        // As `fill` stores it, without `parse_u64`'s call and digit loop: the header is a
+        // number of a few digits when it is one, read in a word from the line.
         FieldId::UpstreamServiceTime => {
             let (d, n) = leading_digits(&line[at..]);
             rec.upstream_service_time_ms = (d == v.len() && (1..=19).contains(&d)).then_some(n);
@@ -189,8 +187,8 @@ pub(super) fn last<'a, M: Masks>(
     direct_last(rec, line, pos, field, class)
 }
 
-/// Whether `b` occurs in `v`: eight bytes at a time, for the two dozen of a start time
-/// (Envoy's own rendering has 24: three words, without a loop).
+/// Whether `b` occurs in `v`: Envoy's own start time (24 bytes) in three words, without a
+/// loop or a call; any other length by [`find1`](crate::scan::find1).
 #[inline(always)]
 fn contains_byte(v: &[u8], b: u8) -> bool {
     let pattern = u64::from_le_bytes([b; 8]);
@@ -199,12 +197,7 @@ fn contains_byte(v: &[u8], b: u8) -> bool {
         use crate::scan::zero_bytes as z;
         return z(w(0)) | z(w(8)) | z(w(16)) != 0;
     }
-    let mut words = v.chunks_exact(8);
-    let mut hit = 0;
-    for w in &mut words {
-        hit |= crate::scan::zero_bytes(u64::from_le_bytes(w.try_into().expect("8 bytes")) ^ pattern);
-    }
-    hit != 0 || words.remainder().contains(&b)
+    crate::scan::find1(b, v).is_some()
 }
 
 #[cfg(test)]
