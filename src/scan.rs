@@ -589,9 +589,13 @@ pub fn for_each_line(data: &[u8], mut f: impl FnMut(usize, usize)) {
     let mut base = 0;
     while base < data.len() {
         let window = &data[base..data.len().min(base + LINE_WINDOW)];
-        newline_masks(window, &mut masks);
-        for (k, &m) in masks[..window.len().div_ceil(64)].iter().enumerate() {
-            let mut m = m;
+        // Only the blocks holding a newline are visited: a 300-byte line spans five blocks,
+        // and testing the four empty ones cost more than the line's end.
+        let mut holding = newline_masks(window, &mut masks);
+        while holding != 0 {
+            let k = holding.trailing_zeros() as usize;
+            holding &= holding - 1;
+            let mut m = masks[k % masks.len()];
             while m != 0 {
                 let nl = base + 64 * k + m.trailing_zeros() as usize;
                 f(start, nl);
@@ -608,39 +612,75 @@ pub fn for_each_line(data: &[u8], mut f: impl FnMut(usize, usize)) {
 
 /// The newline masks of `window` (at most [`LINE_WINDOW`] bytes) into `masks`: bit `i` of
 /// `masks[k]` says whether byte `64 * k + i` is a `\n`; bits past the window's end are clear.
+/// Returns which masks are not zero (bit `k` for `masks[k]`).
 #[inline]
-fn newline_masks(window: &[u8], masks: &mut [u64; LINE_WINDOW / 64]) {
+fn newline_masks(window: &[u8], masks: &mut [u64; LINE_WINDOW / 64]) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = Avx2::detect() {
         // SAFETY: the token exists only if the CPU has AVX2.
-        unsafe { newline_masks_avx2(avx2, window, masks) };
-        return;
+        return unsafe { newline_masks_avx2(avx2, window, masks) };
     }
-    newline_masks_with(window, masks, |b| byte_mask(b, b'\n'));
+    newline_masks_with(window, masks, |b| byte_mask(b, b'\n'))
 }
 
-/// [`newline_masks`] compiled for AVX2.
+/// [`newline_masks`] compiled for AVX2: which masks are not zero is found four at a time.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn newline_masks_avx2(_: Avx2, window: &[u8], masks: &mut [u64; LINE_WINDOW / 64]) {
-    newline_masks_with(window, masks, |b| newline_mask_avx2(b));
+fn newline_masks_avx2(_: Avx2, window: &[u8], masks: &mut [u64; LINE_WINDOW / 64]) -> u64 {
+    use core::arch::x86_64::{
+        _mm256_castsi256_pd, _mm256_cmpeq_epi64, _mm256_loadu_si256, _mm256_movemask_pd, _mm256_setzero_si256,
+    };
+    let n = fill_newline_masks(window, masks, |b| newline_mask_avx2(b));
+    let mut zero = 0u64;
+    for (g, four) in masks.chunks_exact(4).take(n.div_ceil(4)).enumerate() {
+        // SAFETY: `four` is 4 `u64`s, 32 bytes (unaligned loads are allowed).
+        let v = unsafe { _mm256_loadu_si256(four.as_ptr().cast()) };
+        let z = _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(v, _mm256_setzero_si256())));
+        zero |= (z as u64) << (4 * g);
+    }
+    !zero & low_bits(n)
 }
 
-/// [`newline_masks`] with the 64-byte compare `mask`: whole blocks, then the last part padded.
+/// [`newline_masks`] with the 64-byte compare `mask`.
 #[inline(always)]
-fn newline_masks_with(window: &[u8], masks: &mut [u64; LINE_WINDOW / 64], mask: impl Fn(&[u8; 64]) -> u64) {
+fn newline_masks_with(
+    window: &[u8],
+    masks: &mut [u64; LINE_WINDOW / 64],
+    mask: impl Fn(&[u8; 64]) -> u64,
+) -> u64 {
+    let n = fill_newline_masks(window, masks, mask);
+    masks.iter().enumerate().fold(0, |h, (k, &m)| h | ((m != 0) as u64) << k) & low_bits(n)
+}
+
+/// The first `n` bits set (`n` ≤ 64).
+#[inline(always)]
+fn low_bits(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1 << n) - 1 }
+}
+
+/// Writes the masks of `window`'s blocks, the last part padded; returns how many it wrote.
+/// Masks past them are left as they were.
+#[inline(always)]
+fn fill_newline_masks(
+    window: &[u8],
+    masks: &mut [u64; LINE_WINDOW / 64],
+    mask: impl Fn(&[u8; 64]) -> u64,
+) -> usize {
+    const { assert!(LINE_WINDOW / 64 == 64, "one bit per mask in a u64") };
     let blocks = window.chunks_exact(64);
     let tail = blocks.remainder();
-    let mut k = 0;
-    for block in blocks {
-        masks[k] = mask(block.try_into().expect("64 bytes"));
-        k += 1;
+    let mut n = 0;
+    for (slot, block) in masks.iter_mut().zip(blocks) {
+        *slot = mask(block.try_into().expect("64 bytes"));
+        n += 1;
     }
-    if !tail.is_empty() {
+    if !tail.is_empty() && n < masks.len() {
         let mut pad = [0u8; 64];
         pad[..tail.len()].copy_from_slice(tail);
-        masks[k] = mask(&pad);
+        masks[n] = mask(&pad);
+        n += 1;
     }
+    n
 }
 
 /// The newline mask of 64 bytes, 32 at a time (inlined into [`newline_masks_avx2`]).
@@ -988,14 +1028,26 @@ mod tests {
             let mut got = Vec::new();
             for_each_line(d, |s, e| got.push((s, e)));
             assert_eq!(got, want, "cut at {cut}");
-            let mut masks = [0u64; LINE_WINDOW / 64];
             let w = &d[..d.len().min(LINE_WINDOW)];
-            newline_masks_with(w, &mut masks, |b| byte_mask(b, b'\n'));
             let mut portable = [0u64; LINE_WINDOW / 64];
             for (i, _) in w.iter().enumerate().filter(|&(_, &b)| b == b'\n') {
                 portable[i / 64] |= 1 << (i % 64);
             }
-            assert_eq!(masks, portable, "baseline masks, cut at {cut}");
+            let nonzero = (0..portable.len()).filter(|&k| portable[k] != 0).fold(0u64, |h, k| h | 1 << k);
+            let used = w.len().div_ceil(64);
+            // Masks past the window's blocks hold the last window's: never reported as holding.
+            for (form, holding, masks) in [
+                ("baseline", newline_masks_with as fn(&[u8], &mut [u64; 64], fn(&[u8; 64]) -> u64) -> u64),
+                ("dispatched", |w, m, _| newline_masks(w, m)),
+            ]
+            .map(|(form, run)| {
+                let mut masks = [u64::MAX; LINE_WINDOW / 64];
+                let holding = run(w, &mut masks, |b| byte_mask(b, b'\n'));
+                (form, holding, masks)
+            }) {
+                assert_eq!(masks[..used], portable[..used], "{form} masks, cut at {cut}");
+                assert_eq!(holding, nonzero, "{form}: blocks holding a newline, cut at {cut}");
+            }
         }
     }
 
