@@ -23,7 +23,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, select};
 use crate::aggregate::{Aggregate, Position, Shared};
 use crate::classify::{self, Classification, Reporter};
 use crate::filter::Filter;
-use crate::format::{Decoded, Decoder, FormatChoice};
+use crate::format::{Common, Decoded, Decoder, FormatChoice};
 use crate::record::Record;
 use crate::source::SourceMeta;
 
@@ -219,43 +219,50 @@ pub fn process_chunk(
         live.arrival_ms = now_ms();
     }
     let mut line_no: u32 = 0;
-    let mut handle = |line: &[u8], line_no: u32| {
+    // Kept from line to line (see `Decoder::read_common`).
+    let mut common = Common::default();
+    let mut handle = |start: usize, end: usize, line_no: u32| {
+        let line = &data[start..end];
         let pos = Position { chunk: chunk.seq, line: line_no };
-        // The record is built in place (see `Decoder::decode_into`).
-        let mut rec = Record::default();
-        match decoder.decode_into(line, &mut rec) {
-            Decoded::Record => {
-                let (reporter, verdict) = match filter {
-                    None => agg.add_record(&rec, pos, meta),
-                    Some(f) => {
-                        if !f.admits(&rec, meta) {
-                            agg.filtered_out += 1;
-                            return;
-                        }
-                        let reporter = classify::reporter(&rec, meta.pod.as_deref());
-                        let verdict = classify::classify(&rec, reporter);
-                        if f.needs_verdict() && !f.admits_verdict(reporter, verdict.as_ref()) {
-                            agg.filtered_out += 1;
-                            return;
-                        }
-                        agg.add_classified(&rec, pos, meta, reporter, verdict)
+        let mut other;
+        let rec = match decoder.read_common(line, &mut common) {
+            Some(rec) => rec,
+            None => {
+                // The record is built in place (see `Decoder::decode_into`).
+                other = Record::default();
+                match decoder.decode_uncommon(line, &mut other) {
+                    Decoded::Record => &other,
+                    Decoded::Skipped(reason) => return agg.add_skipped(reason),
+                    Decoded::Malformed(err) => {
+                        let number = if chunk.first_line > 0 { chunk.first_line + line_no as u64 } else { 0 };
+                        return agg.add_malformed(err, line, pos, chunk.source, number);
                     }
-                };
-                if let Some(sink) = sink.as_mut() {
-                    let at =
-                        RecordAt { input: &meta.name, line: chunk.first_line + line_no as u64, source: meta };
-                    sink.record(&rec, at, reporter, verdict.as_ref());
                 }
             }
-            Decoded::Skipped(reason) => agg.add_skipped(reason),
-            Decoded::Malformed(err) => {
-                let number = if chunk.first_line > 0 { chunk.first_line + line_no as u64 } else { 0 };
-                agg.add_malformed(err, line, pos, chunk.source, number)
+        };
+        let (reporter, verdict) = match filter {
+            None => agg.add_record(rec, pos, meta),
+            Some(f) => {
+                if !f.admits(rec, meta) {
+                    agg.filtered_out += 1;
+                    return;
+                }
+                let reporter = classify::reporter(rec, meta.pod.as_deref());
+                let verdict = classify::classify(rec, reporter);
+                if f.needs_verdict() && !f.admits_verdict(reporter, verdict.as_ref()) {
+                    agg.filtered_out += 1;
+                    return;
+                }
+                agg.add_classified(rec, pos, meta, reporter, verdict)
             }
+        };
+        if let Some(sink) = sink.as_mut() {
+            let at = RecordAt { input: &meta.name, line: chunk.first_line + line_no as u64, source: meta };
+            sink.record(rec, at, reporter, verdict.as_ref());
         }
     };
     crate::scan::for_each_line(data, |start, end| {
-        handle(&data[start..end], line_no);
+        handle(start, end, line_no);
         line_no += 1;
     });
     let dangling = decoder.discard_pending();

@@ -406,15 +406,7 @@ impl CompiledFormat {
         if line.len() > u32::MAX as usize {
             return Err(ParseError::at(ErrorKind::TrailingData, u32::MAX as usize));
         }
-        // Only the built-in layouts carry these kinds (see `builtin::text_layouts`); their
-        // written-out readings check the lead themselves (it is the compiled one: a test).
-        let direct = match self.kind {
-            FormatKind::Istio19 => direct_istio_1_9(line, rec),
-            FormatKind::EnvoyDefault => direct_envoy_default(line, rec),
-            _ => false,
-        };
-        if direct {
-            rec.format = self.kind;
+        if self.read_written_out(line, rec) {
             return Ok(0);
         }
         if !line.starts_with(&self.lead) {
@@ -432,6 +424,25 @@ impl CompiledFormat {
         // Slots the direct reading filled before it gave up must not outlive it.
         *rec = Record { format: self.kind, ..Record::default() };
         self.run::<false>(line, 0, self.lead.len(), &mut None, rec)
+    }
+
+    /// A built-in layout's written-out reading ([`direct_layout!`]), the first one
+    /// [`parse_into`](Self::parse_into) tries: `true` when it reads the line, and then it has
+    /// written every slot of the layout and the format, and no other slot. `false` for other
+    /// layouts, and for lines it leaves to the general matcher (`rec` then holds leftovers).
+    #[inline(always)]
+    pub fn read_written_out<'a>(&self, line: &'a [u8], rec: &mut Record<'a>) -> bool {
+        // Only the built-in layouts carry these kinds (see `builtin::text_layouts`); their
+        // written-out readings check the lead themselves (it is the compiled one: a test).
+        let read = match self.kind {
+            FormatKind::Istio19 => direct_istio_1_9(line, rec),
+            FormatKind::EnvoyDefault => direct_envoy_default(line, rec),
+            _ => false,
+        };
+        if read {
+            rec.format = self.kind;
+        }
+        read
     }
 
     /// The first attempt of [`run`](Self::run) without its bookkeeping: every field ends at the
