@@ -70,7 +70,7 @@ pub(super) fn step<'a, M: Masks>(
     pos: &mut usize,
     plan: Plan,
 ) -> bool {
-    let Plan { field, class, lit, .. } = plan;
+    let Plan { class, lit, .. } = plan;
     let at = *pos;
     if matches!(class, Class::Int | Class::Status) {
         return number(rec, line, seps, pos, plan);
@@ -86,7 +86,17 @@ pub(super) fn step<'a, M: Masks>(
             j - 1
         }
         // The first separator of any kind: a token holds neither (flags are checked by their
-        // conversion, and a quote where the space should be declines the line).
+        // conversion, and a quote where the space should be declines the line). A terminator
+        // of that one byte is checked by the separator's kind, not read again from the line.
+        // A terminator of one separator is checked by the separator's kind, not read again
+        // from the line.
+        (Class::Token | Class::Flags, b' ' | b'"') if lit.len() == 1 => {
+            let Some((j, quote)) = seps.take_sorted() else { return false };
+            if quote != (lit[0] == b'"') {
+                return false;
+            }
+            return store(rec, line, seps, pos, plan, j);
+        }
         (Class::Token | Class::Flags, b' ' | b'"') => {
             let Some(j) = seps.take() else { return false };
             j
@@ -118,6 +128,22 @@ pub(super) fn step<'a, M: Masks>(
     if !at_literal(line, end, lit) {
         return false;
     }
+    store(rec, line, seps, pos, plan, end)
+}
+
+/// The rest of a [`step`] once its terminator is found at `end`: takes the terminator's other
+/// separators, validates and stores the value, and moves `pos` past the terminator.
+#[inline(always)]
+fn store<'a, M: Masks>(
+    rec: &mut Record<'a>,
+    line: &'a [u8],
+    seps: &mut Separators<'a, M>,
+    pos: &mut usize,
+    plan: Plan,
+    end: usize,
+) -> bool {
+    let Plan { field, class, lit, .. } = plan;
+    let at = *pos;
     for _ in 0..plan.rest {
         seps.take();
     }
