@@ -214,13 +214,26 @@ impl Decoder {
     pub fn read_common<'a, 'r>(&self, line: &'a [u8], common: &'r mut Common<'a>) -> Option<&'r Record<'a>> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let last = self.last_layout;
-        let layout = last_layout_first(&self.choice, last, line)?;
-        // A record filled by another layout holds slots this one does not write.
-        if common.filled_by.is_some_and(|l| l != last) {
-            common.empty();
-        }
+        let layout = match common.filled_by {
+            // The layout read the previous line: it may read this one first, if the line may
+            // be in it (as `last_layout_first` decides, without asking of the layout again).
+            Some((l, layout)) if l == last => {
+                if !may_be_unwrapped_text(line) {
+                    return None;
+                }
+                layout
+            }
+            filled_by => {
+                let layout = last_layout_first(&self.choice, last, line)?;
+                // A record filled by another layout holds slots this one does not write.
+                if filled_by.is_some() {
+                    common.empty();
+                }
+                layout
+            }
+        };
         if line.len() <= u32::MAX as usize && layout.read_written_out(line, &mut common.rec) {
-            common.filled_by = Some(last);
+            common.filled_by = Some((last, layout));
             return Some(&common.rec);
         }
         common.empty();
@@ -486,15 +499,19 @@ fn read_by_last_layout<'a>(
 /// [`read_by_last_layout`]).
 #[inline(always)]
 fn last_layout_first(choice: &FormatChoice, last: usize, payload: &[u8]) -> Option<&'static CompiledFormat> {
-    // As arrays, the prefix is compared inline (a slice comparison is a call).
-    if payload.first() != Some(&b'[')
-        || payload.first_chunk::<5>() == Some(b"[pod/")
-        || matches!(choice, FormatChoice::Custom(_))
-    {
+    if !may_be_unwrapped_text(payload) || matches!(choice, FormatChoice::Custom(_)) {
         return None;
     }
     let layout = builtin::text_layouts().get(last)?;
     (layout.lead().first() == Some(&b'[') && allowed(choice, layout.kind())).then_some(layout)
+}
+
+/// Whether `payload` starts like a built-in text layout (`[`) and not like kubectl's prefix
+/// (`[pod/`), the one wrapper that starts with `[`.
+#[inline(always)]
+fn may_be_unwrapped_text(payload: &[u8]) -> bool {
+    // As arrays, the prefix is compared inline (a slice comparison is a call).
+    payload.first() == Some(&b'[') && payload.first_chunk::<5>() != Some(b"[pod/")
 }
 
 /// The record [`Decoder::read_common`] reads lines into, kept by its caller from one line to
@@ -502,10 +519,10 @@ fn last_layout_first(choice: &FormatChoice, last: usize, payload: &[u8]) -> Opti
 #[derive(Debug, Default)]
 pub struct Common<'a> {
     rec: Record<'a>,
-    /// The built-in layout (index in `builtin::text_layouts`) whose written-out reading filled
-    /// `rec`: every slot of the layout, so the next line it reads overwrites them all, and no
-    /// other. `None`: `rec` is empty.
-    filled_by: Option<usize>,
+    /// The built-in layout (with its index in `builtin::text_layouts`) whose written-out
+    /// reading filled `rec`: every slot of the layout, so the next line it reads overwrites
+    /// them all, and no other. `None`: `rec` is empty.
+    filled_by: Option<(usize, &'static CompiledFormat)>,
 }
 
 impl Common<'_> {
