@@ -380,6 +380,19 @@ pub fn parse_rfc3339_prefix(s: &[u8]) -> Option<(i64, usize)> {
     parse_rfc3339_general(s)
 }
 
+/// [`parse_rfc3339_prefix`]'s length alone: the callers that look for a timestamp before a
+/// line (a kubectl `--timestamps` prefix, an agent's log line) skip the arithmetic. Accepts
+/// what it accepts (`canonical_times_read_as_the_general_parser_reads_them`).
+pub fn rfc3339_prefix_len(s: &[u8]) -> Option<usize> {
+    if canonical_shape(s).is_some_and(|t| shaped_fields(t).is_some()) {
+        return Some(24);
+    }
+    if micros_shape(s).is_some_and(|t| shaped_fields(t).is_some()) {
+        return Some(27);
+    }
+    parse_rfc3339_general(s).map(|(_, n)| n)
+}
+
 /// [`parse_rfc3339_prefix`] for what Envoy's `%START_TIME%` writes, `YYYY-MM-DDTHH:MM:SS.mmmZ`
 /// (24 bytes, UTC, milliseconds): asked per record by `--since`/`--until`. Three words say
 /// where the non-digits are and what they hold (`scan::non_digits`) instead of a test per
@@ -388,50 +401,63 @@ pub fn parse_rfc3339_prefix(s: &[u8]) -> Option<(i64, usize)> {
 /// (`canonical_times_read_as_the_general_parser_reads_them`).
 #[inline]
 fn canonical_ms(s: &[u8]) -> Option<i64> {
-    let t: &[u8; 24] = s.get(..24)?.try_into().ok()?;
+    shaped_ms(canonical_shape(s)?)
+}
+
+/// [`canonical_ms`] for `YYYY-MM-DDTHH:MM:SS.ffffffZ` (27 bytes, microseconds): what
+/// pilot-agent, Envoy's own log and ztunnel write before each line.
+#[inline]
+fn micros_ms(s: &[u8]) -> Option<i64> {
+    shaped_ms(micros_shape(s)?)
+}
+
+/// `s` starts with `YYYY-MM-DDTHH:MM:SS.mmmZ`, digit by separator.
+#[inline]
+fn canonical_shape(s: &[u8]) -> Option<&[u8; 24]> {
     // (offset, separator bytes, their values: little-endian, byte 0 lowest)
     const SHAPE: [(usize, u64, u64); 3] = [
         (0, 0xff00_00ff_0000_0000, 0x2d00_002d_0000_0000), // `-` at 4 and 7
         (8, 0x0000_ff00_00ff_0000, 0x0000_3a00_0054_0000), // `T` at 10, `:` at 13
         (16, 0xff00_0000_ff00_00ff, 0x5a00_0000_2e00_003a), // `:` at 16, `.` at 19, `Z` at 23
     ];
-    let fits = |(at, seps, values): (usize, u64, u64)| {
-        let w = u64::from_le_bytes(t[at..at + 8].try_into().expect("8 bytes"));
-        crate::scan::non_digits(w) == seps & 0x8080_8080_8080_8080 && w & seps == values
-    };
-    if !(fits(SHAPE[0]) && fits(SHAPE[1]) && fits(SHAPE[2])) {
-        return None;
-    }
-    shaped_ms(t)
+    let t: &[u8; 24] = s.get(..24)?.try_into().ok()?;
+    SHAPE.into_iter().all(|shape| fits(t, shape)).then_some(t)
 }
 
-/// [`canonical_ms`] for `YYYY-MM-DDTHH:MM:SS.ffffffZ` (27 bytes, microseconds): what
-/// pilot-agent, Envoy's own log and ztunnel write before each line, read up to three times
-/// per such line (as a kubectl timestamp, a ztunnel record and a skipped log).
+/// `s` starts with `YYYY-MM-DDTHH:MM:SS.ffffffZ`, digit by separator.
 #[inline]
-fn micros_ms(s: &[u8]) -> Option<i64> {
-    let t: &[u8; 27] = s.get(..27)?.try_into().ok()?;
-    // (offset, separator bytes, their values: little-endian, byte 0 lowest)
+fn micros_shape(s: &[u8]) -> Option<&[u8; 27]> {
     const SHAPE: [(usize, u64, u64); 4] = [
         (0, 0xff00_00ff_0000_0000, 0x2d00_002d_0000_0000), // `-` at 4 and 7
         (8, 0x0000_ff00_00ff_0000, 0x0000_3a00_0054_0000), // `T` at 10, `:` at 13
         (16, 0x0000_0000_ff00_00ff, 0x0000_0000_2e00_003a), // `:` at 16, `.` at 19
         (19, 0xff00_0000_0000_00ff, 0x5a00_0000_0000_002e), // `.` at 19, `Z` at 26
     ];
-    let fits = |(at, seps, values): (usize, u64, u64)| {
-        let w = u64::from_le_bytes(t[at..at + 8].try_into().expect("8 bytes"));
-        crate::scan::non_digits(w) == seps & 0x8080_8080_8080_8080 && w & seps == values
-    };
-    if !(fits(SHAPE[0]) && fits(SHAPE[1]) && fits(SHAPE[2]) && fits(SHAPE[3])) {
-        return None;
-    }
-    shaped_ms(t)
+    let t: &[u8; 27] = s.get(..27)?.try_into().ok()?;
+    SHAPE.into_iter().all(|shape| fits(t, shape)).then_some(t)
+}
+
+/// Whether the 8 bytes of `t` at `at` hold digits except where `seps` has a byte, and there
+/// the byte of `values` (little-endian: byte 0 lowest).
+#[inline(always)]
+fn fits(t: &[u8], (at, seps, values): (usize, u64, u64)) -> bool {
+    let w = u64::from_le_bytes(t[at..at + 8].try_into().expect("8 bytes"));
+    crate::scan::non_digits(w) == seps & 0x8080_8080_8080_8080 && w & seps == values
 }
 
 /// The time of a start already checked to be `YYYY-MM-DDTHH:MM:SS.fff` (UTC) digit by
 /// separator, with the general parser's ranges.
 #[inline(always)]
 fn shaped_ms(t: &[u8]) -> Option<i64> {
+    let (year, month, day, hour, min, sec) = shaped_fields(t)?;
+    let millis = (t[20] - b'0') as i64 * 100 + (t[21] - b'0') as i64 * 10 + (t[22] - b'0') as i64;
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec;
+    Some(secs * 1000 + millis)
+}
+
+/// The date and time of [`shaped_ms`], if in the general parser's ranges.
+#[inline(always)]
+fn shaped_fields(t: &[u8]) -> Option<(i64, i64, i64, i64, i64, i64)> {
     let n = |i: usize| (t[i] - b'0') as i64;
     let n2 = |i: usize| n(i) * 10 + n(i + 1);
     let year = n2(0) * 100 + n2(2);
@@ -439,9 +465,7 @@ fn shaped_ms(t: &[u8]) -> Option<i64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
         return None;
     }
-    let millis = n(20) * 100 + n2(21);
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec;
-    Some(secs * 1000 + millis)
+    Some((year, month, day, hour, min, sec))
 }
 
 /// [`parse_rfc3339_prefix`] for every shape it reads.
@@ -569,6 +593,7 @@ mod tests {
                     t[pos] = b;
                     fast += canonical_ms(&t).is_some() as u32;
                     micros += micros_ms(&t).is_some() as u32;
+                    assert_eq!(rfc3339_prefix_len(&t), parse_rfc3339_prefix(&t).map(|(_, n)| n));
                     assert_eq!(
                         parse_rfc3339_prefix(&t),
                         parse_rfc3339_general(&t),
@@ -596,6 +621,8 @@ mod tests {
                             parse_rfc3339_general(t.as_bytes()),
                             "{t}"
                         );
+                        let len = parse_rfc3339_prefix(t.as_bytes()).map(|(_, n)| n);
+                        assert_eq!(rfc3339_prefix_len(t.as_bytes()), len, "{t}");
                     }
                 }
             }

@@ -378,21 +378,28 @@ pub struct Facts<'r> {
     pub tcp: bool,
     /// An Istio ambient ztunnel L4 record: `transport_failure` holds its `error` text.
     pub l4: bool,
+    /// The details' transport failure text when it says something the field does not: Envoy
+    /// from 1.23 writes the same reason in both, and the rules' dozen searches of it need only
+    /// one of them.
+    details_transport: Option<&'r [u8]>,
 }
 
 impl<'r> Facts<'r> {
     pub fn of(rec: &'r Record<'_>) -> Facts<'r> {
+        let details = rec.details();
+        let transport_failure = rec.upstream_transport_failure_reason.unwrap_or(b"");
         Facts {
             code: rec.response_code,
             flags: rec.response_flags,
-            details: rec.details(),
-            transport_failure: rec.upstream_transport_failure_reason.unwrap_or(b""),
+            details,
+            transport_failure,
             termination: rec.connection_termination_details.unwrap_or(b""),
             duration_ms: rec.duration_ms,
             route: rec.route_name.unwrap_or(b""),
             cluster: rec.upstream_cluster.unwrap_or(b""),
             tcp: rec.is_tcp(),
             l4: rec.format == FormatKind::Ztunnel,
+            details_transport: details.transport_failure.filter(|&t| t != transport_failure),
         }
     }
 
@@ -419,7 +426,7 @@ impl<'r> Facts<'r> {
     #[inline]
     fn transport_text(&self, needle: &[u8]) -> bool {
         (!self.transport_failure.is_empty() && find_literal(needle, self.transport_failure).is_some())
-            || self.details.transport_failure.is_some_and(|t| find_literal(needle, t).is_some())
+            || self.details_transport.is_some_and(|t| find_literal(needle, t).is_some())
     }
 }
 

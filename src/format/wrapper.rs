@@ -79,7 +79,7 @@ pub fn rfc3339_len(s: &[u8]) -> Option<usize> {
 
 /// [`rfc3339_len`] by the general parser.
 fn general_rfc3339_len(s: &[u8]) -> Option<usize> {
-    crate::record::parse_rfc3339_prefix(s).map(|(_, n)| n).filter(|&n| {
+    crate::record::rfc3339_prefix_len(s).filter(|&n| {
         // Must carry a zone: kubelet and runtimes always write one.
         matches!(s[n - 1], b'Z' | b'0'..=b'9')
             && (s[n - 1] == b'Z' || s[n - 3] == b':' || s[n - 5] == b'+' || s[n - 5] == b'-')

@@ -40,7 +40,7 @@ pub fn parse<'a>(line: &'a [u8], scratch: &'a Scratch) -> Option<L4Line<'a>> {
     let mut s = line;
     let mut time = None;
     if s.first()?.is_ascii_digit() {
-        let (_, n) = crate::record::parse_rfc3339_prefix(s)?;
+        let n = crate::record::rfc3339_prefix_len(s)?;
         time = Some(&s[..n]);
         s = &s[n..];
         if !s.first().is_some_and(|b| matches!(b, b' ' | b'\t')) {
