@@ -502,10 +502,6 @@ fn connect_failure(f: &Facts<'_>) -> bool {
         )
 }
 
-fn tls_evidence(f: &Facts<'_>) -> bool {
-    f.transport_text(b"TLS_error") || f.transport_text(b"TLS error") || f.transport_text(b"SSL")
-}
-
 fn refused_evidence(f: &Facts<'_>) -> bool {
     f.transport_text(b"onnection_refused")
         || f.transport_text(b"onnection refused")
@@ -573,10 +569,12 @@ pub const RULES: &[Rule] = &[
         // `TLS error: …` there decides whatever flag came with it (a cut or hand-edited line
         // may have lost or changed the flags).
         test: |f| {
+            // `SSL` is TLS evidence only for a failed connection. (Each text is searched once:
+            // the rules search a failed connection's reason a dozen times.)
             f.details_is(b"filter_chain_not_found")
-                || (connect_failure(f) && tls_evidence(f))
                 || f.transport_text(b"TLS error")
                 || f.transport_text(b"TLS_error")
+                || (connect_failure(f) && f.transport_text(b"SSL"))
         },
         evidence: TRANSPORT,
     },
