@@ -445,6 +445,19 @@ impl CompiledFormat {
         read
     }
 
+    /// A built-in layout's written-out reading as [`read_written_out`](Self::read_written_out)
+    /// does it, with the choice of compiled form made now: for a caller that reads many lines
+    /// in the layout. `None` for other layouts.
+    #[inline(always)]
+    pub fn written_out(&self) -> Option<WrittenOut> {
+        let read = match self.kind {
+            FormatKind::Istio19 => direct_istio_1_9::resolved(),
+            FormatKind::EnvoyDefault => direct_envoy_default::resolved(),
+            _ => return None,
+        };
+        Some(WrittenOut { kind: self.kind, read })
+    }
+
     /// The first attempt of [`run`](Self::run) without its bookkeeping: every field ends at the
     /// first occurrence of its terminator and is validated and stored by the same functions. On
     /// real records this is the whole match; `false` (any field fails, or the line does not end
@@ -948,6 +961,54 @@ fn direct_last<'a>(
     ok
 }
 
+/// A built-in layout's written-out reading ([`CompiledFormat::written_out`]) with the form
+/// for this CPU chosen: each line then costs one call, without the layout's kind or the CPU's
+/// features asked again.
+#[derive(Debug, Clone, Copy)]
+pub struct WrittenOut {
+    kind: FormatKind,
+    read: Read,
+}
+
+impl WrittenOut {
+    /// What [`CompiledFormat::read_written_out`] does.
+    #[inline(always)]
+    pub fn read<'a>(self, line: &'a [u8], rec: &mut Record<'a>) -> bool {
+        let read = self.read.read(line, rec);
+        if read {
+            rec.format = self.kind;
+        }
+        read
+    }
+}
+
+/// A written-out layout's readings in one compiled form.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    /// For CPUs with AVX2 and BMI (the token says this one has them): the walk, then the
+    /// steps for the lines it declines.
+    #[cfg(target_arch = "x86_64")]
+    Avx2(crate::scan::Avx2, ReadAvx2, ReadAvx2),
+    Baseline(for<'a> fn(&'a [u8], &mut Record<'a>) -> bool),
+}
+
+/// A reading compiled for AVX2 and BMI.
+#[cfg(target_arch = "x86_64")]
+type ReadAvx2 = for<'a> unsafe fn(crate::scan::Avx2, &'a [u8], &mut Record<'a>) -> bool;
+
+impl Read {
+    #[inline(always)]
+    fn read<'a>(self, line: &'a [u8], rec: &mut Record<'a>) -> bool {
+        match self {
+            // SAFETY: the token exists only if the CPU has the features the functions are
+            // compiled for.
+            #[cfg(target_arch = "x86_64")]
+            Read::Avx2(avx2, walk, with) => unsafe { walk(avx2, line, rec) || with(avx2, line, rec) },
+            Read::Baseline(read) => read(line, rec),
+        }
+    }
+}
+
 /// A built-in layout's [`CompiledFormat::run_direct`] with its steps written out as constants,
 /// so that the compiler specialises each step (no dispatch on field, class or literal: most of
 /// the per-line cost of the generic loop). The same functions do the work, and a test checks
@@ -976,30 +1037,43 @@ macro_rules! direct_layout {
         $(#[$doc])*
         #[inline(always)]
         pub(crate) fn $name<'a>(line: &'a [u8], rec: &mut Record<'a>) -> bool {
-            #[cfg(target_arch = "x86_64")]
-            if let Some(avx2) = crate::scan::Avx2::detect() {
-                /// The layout's first reading compiled for AVX2 and BMI.
-                #[target_feature(enable = "avx2,bmi1,bmi2")]
-                fn walk_avx2<'a>(avx2: crate::scan::Avx2, line: &'a [u8], rec: &mut Record<'a>) -> bool {
-                    $name::walk(avx2, line, rec)
-                }
-                /// The layout's exact reading compiled for AVX2 and BMI, for the lines the
-                /// first one declines: out of line, so that the common path stays small.
-                #[target_feature(enable = "avx2,bmi1,bmi2")]
-                #[inline(never)]
-                #[cold]
-                fn with_avx2<'a>(avx2: crate::scan::Avx2, line: &'a [u8], rec: &mut Record<'a>) -> bool {
-                    $name::with(avx2, line, rec)
-                }
-                // SAFETY: the token exists only if the CPU has the features both functions
-                // are compiled for.
-                return unsafe { walk_avx2(avx2, line, rec) || with_avx2(avx2, line, rec) };
-            }
-            $name::walk_baseline(line, rec) || $name::baseline(line, rec)
+            $name::resolved().read(line, rec)
         }
 
         mod $name {
             use super::*;
+
+            /// The layout's readings for this CPU (see [`WrittenOut`]).
+            #[inline(always)]
+            pub(super) fn resolved() -> Read {
+                #[cfg(target_arch = "x86_64")]
+                if let Some(avx2) = crate::scan::Avx2::detect() {
+                    return Read::Avx2(avx2, walk_avx2, with_avx2);
+                }
+                Read::Baseline(read_baseline)
+            }
+
+            /// The layout's first reading compiled for AVX2 and BMI.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,bmi1,bmi2")]
+            fn walk_avx2<'a>(avx2: crate::scan::Avx2, line: &'a [u8], rec: &mut Record<'a>) -> bool {
+                walk(avx2, line, rec)
+            }
+
+            /// The layout's exact reading compiled for AVX2 and BMI, for the lines the first
+            /// one declines: out of line, so that the common path stays small.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,bmi1,bmi2")]
+            #[inline(never)]
+            #[cold]
+            fn with_avx2<'a>(avx2: crate::scan::Avx2, line: &'a [u8], rec: &mut Record<'a>) -> bool {
+                with(avx2, line, rec)
+            }
+
+            /// `walk`, then `with`, on the x86_64 baseline.
+            pub(super) fn read_baseline<'a>(line: &'a [u8], rec: &mut Record<'a>) -> bool {
+                walk_baseline(line, rec) || baseline(line, rec)
+            }
 
             /// The layout's steps, with the blocks compared by `masks`.
             #[inline(always)]
@@ -1601,6 +1675,7 @@ mod tests {
 
     #[test]
     fn the_first_reading_is_the_exact_one_where_it_reads() {
+        type Read19 = for<'a> fn(&'a [u8], &mut Record<'a>) -> bool;
         // `walk` may decline a line `with` reads (the caller then runs `with`), but what it
         // reads it reads as `with` does; and it must read nearly every real line, or it is a
         // cost. Each compiled form is checked, as above.
@@ -1631,6 +1706,21 @@ mod tests {
             ));
         }
         let lines = lines_to_read_both_ways();
+        // The form chosen for this CPU reads as the baseline one (walk, then the steps).
+        for (kind, baseline, chosen) in [
+            (FormatKind::Istio19, direct_istio_1_9::read_baseline as Read19, direct_istio_1_9 as Read19),
+            (FormatKind::EnvoyDefault, direct_envoy_default::read_baseline, direct_envoy_default),
+        ] {
+            for line in &lines {
+                let (mut a, mut b) = (Record::default(), Record::default());
+                let (x, y) = (baseline(line, &mut a), chosen(line, &mut b));
+                assert_eq!(x, y, "{kind:?} {}", String::from_utf8_lossy(line));
+                if x {
+                    b.format = FormatKind::Custom;
+                    assert_eq!(a, b, "{kind:?} {}", String::from_utf8_lossy(line));
+                }
+            }
+        }
         for (kind, walk, with) in pairs {
             let (mut walked, mut exact, mut generated) = (0, 0, 0);
             for (i, line) in lines.iter().enumerate() {

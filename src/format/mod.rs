@@ -214,14 +214,17 @@ impl Decoder {
     pub fn read_common<'a, 'r>(&self, line: &'a [u8], common: &'r mut Common<'a>) -> Option<&'r Record<'a>> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let last = self.last_layout;
-        let layout = match common.filled_by {
+        let fits = line.len() <= u32::MAX as usize;
+        match common.filled_by {
             // The layout read the previous line: it may read this one first, if the line may
             // be in it (as `last_layout_first` decides, without asking of the layout again).
-            Some((l, layout)) if l == last => {
+            Some((l, reading)) if l == last => {
                 if !may_be_unwrapped_text(line) {
                     return None;
                 }
-                layout
+                if fits && reading.read(line, &mut common.rec) {
+                    return Some(&common.rec);
+                }
             }
             filled_by => {
                 let layout = last_layout_first(&self.choice, last, line)?;
@@ -229,12 +232,12 @@ impl Decoder {
                 if filled_by.is_some() {
                     common.empty();
                 }
-                layout
+                let reading = layout.written_out()?;
+                if fits && reading.read(line, &mut common.rec) {
+                    common.filled_by = Some((last, reading));
+                    return Some(&common.rec);
+                }
             }
-        };
-        if line.len() <= u32::MAX as usize && layout.read_written_out(line, &mut common.rec) {
-            common.filled_by = Some((last, layout));
-            return Some(&common.rec);
         }
         common.empty();
         None
@@ -522,7 +525,7 @@ pub struct Common<'a> {
     /// The built-in layout (with its index in `builtin::text_layouts`) whose written-out
     /// reading filled `rec`: every slot of the layout, so the next line it reads overwrites
     /// them all, and no other. `None`: `rec` is empty.
-    filled_by: Option<(usize, &'static CompiledFormat)>,
+    filled_by: Option<(usize, compile::WrittenOut)>,
 }
 
 impl Common<'_> {
