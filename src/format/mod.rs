@@ -193,7 +193,7 @@ impl Decoder {
     /// a return value is a copy per line.
     #[inline(always)]
     pub fn decode_into<'s>(&'s mut self, line: &'s [u8], out: &mut Record<'s>) -> Decoded {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = without_cr(line);
         // The common line: a record in the previous line's layout, with no wrapper. Tried
         // before the call below, whose stack frame (the wrapper loop's state) costs more than
         // this reading's checks. It leaves the scratch space as it is: no record of it borrows
@@ -212,7 +212,7 @@ impl Decoder {
     /// give what [`decode_into`](Self::decode_into) gives.
     #[inline(always)]
     pub fn read_common<'a, 'r>(&self, line: &'a [u8], common: &'r mut Common<'a>) -> Option<&'r Record<'a>> {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = without_cr(line);
         let last = self.last_layout;
         let fits = line.len() <= u32::MAX as usize;
         match common.filled_by {
@@ -247,7 +247,7 @@ impl Decoder {
     /// does not read.
     #[inline(always)]
     pub fn decode_uncommon<'s>(&'s mut self, line: &'s [u8], out: &mut Record<'s>) -> Decoded {
-        self.decode_other(line.strip_suffix(b"\r").unwrap_or(line), out)
+        self.decode_other(without_cr(line), out)
     }
 
     /// [`decode_into`](Self::decode_into) for every line but one in the previous line's
@@ -507,6 +507,16 @@ fn last_layout_first(choice: &FormatChoice, last: usize, payload: &[u8]) -> Opti
     }
     let layout = builtin::text_layouts().get(last)?;
     (layout.lead().first() == Some(&b'[') && allowed(choice, layout.kind())).then_some(layout)
+}
+
+/// `line` without a trailing `\r`: one test, where `strip_suffix` selects the slice's two
+/// halves apart.
+#[inline(always)]
+fn without_cr(line: &[u8]) -> &[u8] {
+    match line.split_last() {
+        Some((b'\r', rest)) => rest,
+        _ => line,
+    }
 }
 
 /// Whether `payload` starts like a built-in text layout (`[`) and not like kubectl's prefix

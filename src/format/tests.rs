@@ -1039,3 +1039,29 @@ fn a_kept_record_reads_every_line_as_an_empty_one() {
     // that follows a record of the same layout (the others are read by the general matcher).
     assert!(read_common * 10 >= plain_text * 9, "{read_common} of {plain_text}");
 }
+
+#[test]
+fn a_carriage_return_before_the_newline_is_not_part_of_the_line() {
+    // Logs copied from Windows hosts end lines with CRLF: the `\r` is dropped by every path
+    // (the kept record's, and decode_into's), so the record is the one without it.
+    let line = b"[2026-11-20T10:00:00.003Z] \"GET /x HTTP/1.1\" 503 UF - - \"-\" 0 0 1 - \"-\" \"curl\" \"id\" \"a:80\" \"10.0.0.1:80\" outbound|80||a.ns.svc.cluster.local - 10.0.0.2:80 10.0.0.3:5 - default";
+    let crlf = [&line[..], b"\r"].concat();
+    let decode = |l: &[u8]| {
+        let mut d = Decoder::new(FormatChoice::Auto);
+        let mut rec = Record::default();
+        let decoded = format!("{:?}", d.decode_into(l, &mut rec));
+        (decoded, format!("{rec:?}"))
+    };
+    let want = decode(line);
+    // The last field is `default`, without the `\r`.
+    assert!(want.1.contains("route_name: Some([100, 101, 102, 97, 117, 108, 116])"), "{want:?}");
+    assert_eq!(decode(&crlf), want);
+    let mut d = Decoder::new(FormatChoice::Auto);
+    let mut first = Record::default();
+    assert!(matches!(d.decode_into(line, &mut first), Decoded::Record));
+    let mut common = Common::default();
+    for _ in 0..2 {
+        assert_eq!(d.read_common(&crlf, &mut common).map(|r| format!("{r:?}")), Some(want.1.clone()));
+    }
+    assert_eq!(decode(b"\r").0, format!("{:?}", Decoded::Skipped(SkipReason::Blank)));
+}
