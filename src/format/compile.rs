@@ -23,7 +23,11 @@ use crate::record::{Direction, FormatKind, Record};
 use crate::response_flags::ResponseFlags;
 use crate::scan::{Masks, Set, Structure, find_literal, has_prefix};
 
+mod reading;
 mod walk;
+
+use reading::Read;
+pub use reading::WrittenOut;
 
 /// Which [`Record`] slot an operator fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -426,7 +430,7 @@ impl CompiledFormat {
         self.run::<false>(line, 0, self.lead.len(), &mut None, rec)
     }
 
-    /// A built-in layout's written-out reading ([`direct_layout!`]), the first one
+    /// A built-in layout's written-out reading (`direct_layout!`), the first one
     /// [`parse_into`](Self::parse_into) tries: `true` when it reads the line, and then it has
     /// written every slot of the layout and the format, and no other slot. `false` for other
     /// layouts, and for lines it leaves to the general matcher (`rec` then holds leftovers).
@@ -959,54 +963,6 @@ fn direct_last<'a>(
     let ok = store_value(rec, field, class, &line[*pos..]).is_ok();
     *pos = line.len();
     ok
-}
-
-/// A built-in layout's written-out reading ([`CompiledFormat::written_out`]) with the form
-/// for this CPU chosen: each line then costs one call, without the layout's kind or the CPU's
-/// features asked again.
-#[derive(Debug, Clone, Copy)]
-pub struct WrittenOut {
-    kind: FormatKind,
-    read: Read,
-}
-
-impl WrittenOut {
-    /// What [`CompiledFormat::read_written_out`] does.
-    #[inline(always)]
-    pub fn read<'a>(self, line: &'a [u8], rec: &mut Record<'a>) -> bool {
-        let read = self.read.read(line, rec);
-        if read {
-            rec.format = self.kind;
-        }
-        read
-    }
-}
-
-/// A written-out layout's readings in one compiled form.
-#[derive(Debug, Clone, Copy)]
-enum Read {
-    /// For CPUs with AVX2 and BMI (the token says this one has them): the walk, then the
-    /// steps for the lines it declines.
-    #[cfg(target_arch = "x86_64")]
-    Avx2(crate::scan::Avx2, ReadAvx2, ReadAvx2),
-    Baseline(for<'a> fn(&'a [u8], &mut Record<'a>) -> bool),
-}
-
-/// A reading compiled for AVX2 and BMI.
-#[cfg(target_arch = "x86_64")]
-type ReadAvx2 = for<'a> unsafe fn(crate::scan::Avx2, &'a [u8], &mut Record<'a>) -> bool;
-
-impl Read {
-    #[inline(always)]
-    fn read<'a>(self, line: &'a [u8], rec: &mut Record<'a>) -> bool {
-        match self {
-            // SAFETY: the token exists only if the CPU has the features the functions are
-            // compiled for.
-            #[cfg(target_arch = "x86_64")]
-            Read::Avx2(avx2, walk, with) => unsafe { walk(avx2, line, rec) || with(avx2, line, rec) },
-            Read::Baseline(read) => read(line, rec),
-        }
-    }
 }
 
 /// A built-in layout's [`CompiledFormat::run_direct`] with its steps written out as constants,

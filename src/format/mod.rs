@@ -22,6 +22,7 @@ pub mod recover;
 pub mod wrapper;
 pub mod ztunnel;
 
+pub use common::Common;
 pub use compile::{CompiledFormat, FormatError};
 pub use error::{ErrorKind, ParseError};
 
@@ -202,45 +203,6 @@ impl Decoder {
             return Decoded::Record;
         }
         self.decode_other(line, out)
-    }
-
-    /// The pipeline's common line, a record in the previous line's layout with no wrapper, read
-    /// by the layout's written-out reading into `common`, which is kept from line to line: a
-    /// record is several hundred bytes, and emptying it for each line cost about 2 % of the
-    /// line's instructions. `None` when that reading does not read the line: then
-    /// [`decode_uncommon`](Self::decode_uncommon) does, into an empty record, and the two
-    /// give what [`decode_into`](Self::decode_into) gives.
-    #[inline(always)]
-    pub fn read_common<'a, 'r>(&self, line: &'a [u8], common: &'r mut Common<'a>) -> Option<&'r Record<'a>> {
-        let line = without_cr(line);
-        let last = self.last_layout;
-        let fits = line.len() <= u32::MAX as usize;
-        match common.filled_by {
-            // The layout read the previous line: it may read this one first, if the line may
-            // be in it (as `last_layout_first` decides, without asking of the layout again).
-            Some((l, reading)) if l == last => {
-                if !may_be_unwrapped_text(line) {
-                    return None;
-                }
-                if fits && reading.read(line, &mut common.rec) {
-                    return Some(&common.rec);
-                }
-            }
-            filled_by => {
-                let layout = last_layout_first(&self.choice, last, line)?;
-                // A record filled by another layout holds slots this one does not write.
-                if filled_by.is_some() {
-                    common.empty();
-                }
-                let reading = layout.written_out()?;
-                if fits && reading.read(line, &mut common.rec) {
-                    common.filled_by = Some((last, reading));
-                    return Some(&common.rec);
-                }
-            }
-        }
-        common.empty();
-        None
     }
 
     /// [`decode_into`](Self::decode_into) for the lines [`read_common`](Self::read_common)
@@ -525,25 +487,6 @@ fn without_cr(line: &[u8]) -> &[u8] {
 fn may_be_unwrapped_text(payload: &[u8]) -> bool {
     // As arrays, the prefix is compared inline (a slice comparison is a call).
     payload.first() == Some(&b'[') && payload.first_chunk::<5>() != Some(b"[pod/")
-}
-
-/// The record [`Decoder::read_common`] reads lines into, kept by its caller from one line to
-/// the next.
-#[derive(Debug, Default)]
-pub struct Common<'a> {
-    rec: Record<'a>,
-    /// The built-in layout (with its index in `builtin::text_layouts`) whose written-out
-    /// reading filled `rec`: every slot of the layout, so the next line it reads overwrites
-    /// them all, and no other. `None`: `rec` is empty.
-    filled_by: Option<(usize, compile::WrittenOut)>,
-}
-
-impl Common<'_> {
-    #[cold]
-    fn empty(&mut self) {
-        self.rec = Record::default();
-        self.filled_by = None;
-    }
 }
 
 /// Why the fast paths did not produce a record.
@@ -884,6 +827,7 @@ impl Stream {
     }
 }
 
+mod common;
 #[cfg(test)]
 mod synth_roundtrip;
 #[cfg(test)]
