@@ -12,6 +12,7 @@
 //! (`crate::pipeline`) owns decoders; the classifier reads the records they return.
 
 pub mod builtin;
+mod common;
 pub mod compile;
 pub mod error;
 pub mod json;
@@ -827,7 +828,6 @@ impl Stream {
     }
 }
 
-mod common;
 #[cfg(test)]
 mod synth_roundtrip;
 #[cfg(test)]

@@ -88,8 +88,6 @@ pub(super) fn step<'a, M: Masks>(
         // The first separator of any kind: a token holds neither (flags are checked by their
         // conversion, and a quote where the space should be declines the line). A terminator
         // of that one byte is checked by the separator's kind, not read again from the line.
-        // A terminator of one separator is checked by the separator's kind, not read again
-        // from the line.
         (Class::Token | Class::Flags, b' ' | b'"') if lit.len() == 1 => {
             let Some((j, quote)) = seps.take_sorted() else { return false };
             if quote != (lit[0] == b'"') {
