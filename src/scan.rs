@@ -254,7 +254,7 @@ pub trait Masks: Copy {
     fn string_ends(self, block: &[u8; 64]) -> u64;
 }
 
-/// [`block_masks`]: SSE2 on x86_64, `u64` words elsewhere.
+/// `block_masks`: SSE2 on x86_64, `u64` words elsewhere.
 #[derive(Debug, Clone, Copy)]
 pub struct Baseline;
 
@@ -595,7 +595,7 @@ const LINE_WINDOW: usize = 4 * 1024;
 
 /// Calls `f(start, end)` for each line of `data` in order (`data[start..end]`, without its
 /// `\n`), the last one even without a newline: what splitting at each `memchr` hit does, for
-/// less. The newlines of a window of the chunk ([`LINE_WINDOW`]) are found as bit masks, 64
+/// less. The newlines of a window of the chunk (`LINE_WINDOW`, 4 KiB) are found as bit masks, 64
 /// bytes per round (32 bytes per compare with AVX2), then each line end is a bit scan:
 /// `memchr`'s call, dispatch and setup per line cost more than the compares of a 300-byte line.
 #[inline(always)]

@@ -1,6 +1,6 @@
 //! Where a failure originated, judged from every hop's record of one request: the hop that made
 //! the failure itself, not the hops that only passed on what the next hop answered. A pure
-//! function over already classified hops ([`super::classify`], [`super::reporter`]): `crate::trace`
+//! function over already classified hops ([`super::classify`], [`super::reporter()`]): `crate::trace`
 //! calls it for each traced request, and the findings (`crate::summary`) for requests seen by
 //! several proxies.
 //!

@@ -2,11 +2,11 @@
 //! as counters that never go backwards, served over HTTP by [`http`]. docs/metrics.md lists
 //! the metrics, their labels and the bound on them.
 //!
-//! Failures, requests and durations are counted per record by a [`pipeline::RecordSink`] on
+//! Failures, requests and durations are counted per record by a [`RecordSink`] on
 //! each worker (the aggregate keeps failures by cause × upstream × reporter only, and its
 //! bottom-k folding may later fold a name it kept, which would move that name's counts into
 //! `(other)`: a counter going backwards). Each sink gathers a chunk's counts and adds them to
-//! the shared [`Store`] once per chunk. Line totals come from the merged aggregate of each live
+//! the shared `Store` once per chunk. Line totals come from the merged aggregate of each live
 //! tick ([`Metrics::set_totals`]); follow counts from `source::follow::FollowStats`.
 //! `crate::live` wires them; nothing here knows the report or the core's state.
 //!
@@ -165,7 +165,7 @@ struct Shared {
     follow: Arc<FollowStats>,
 }
 
-/// The exporter's state: hand [`Metrics::output`] to the workers, [`Metrics::set_totals`] on
+/// The exporter's state: hand [`Metrics::output_beside`] to the workers, [`Metrics::set_totals`] on
 /// each tick, and [`Metrics::registry`] to the HTTP server.
 #[derive(Debug, Clone)]
 pub struct Metrics {

@@ -1,7 +1,7 @@
 //! Batch reading: every input read once, start to end, into the worker pool. A regular file
 //! is cut into ranges of whole lines that the workers read themselves ([`FileRange`]); a
 //! compressed regular file goes whole to one worker, which decompresses it and shares its
-//! chunks with the others ([`decompress_job`]: N archives decompress on N cores); stdin, pipes
+//! chunks with the others (`decompress_job`: N archives decompress on N cores); stdin, pipes
 //! and files whose size says 0 (`/proc`) are read here in order and sent as chunks, as are
 //! compressed files when record output numbers every line (it writes chunks in the order of
 //! their numbers, which a job's reserved block would leave gaps in). Both cut where [`wrapper::safe_cut`] says a line (or a CRI or docker
