@@ -448,16 +448,7 @@ impl<'a, M: Masks> Separators<'a, M> {
     /// Takes the next separator and returns its position.
     #[inline(always)]
     pub fn take(&mut self) -> Option<usize> {
-        loop {
-            if self.left != 0 {
-                let at = self.base + self.left.trailing_zeros() as usize;
-                self.left &= self.left - 1;
-                return Some(at);
-            }
-            if !self.advance() {
-                return None;
-            }
-        }
+        self.take_sorted().map(|(at, _)| at)
     }
 
     /// [`take`](Self::take), and whether the separator is a quote.

@@ -436,17 +436,7 @@ impl CompiledFormat {
     /// layouts, and for lines it leaves to the general matcher (`rec` then holds leftovers).
     #[inline(always)]
     pub fn read_written_out<'a>(&self, line: &'a [u8], rec: &mut Record<'a>) -> bool {
-        // Only the built-in layouts carry these kinds (see `builtin::text_layouts`); their
-        // written-out readings check the lead themselves (it is the compiled one: a test).
-        let read = match self.kind {
-            FormatKind::Istio19 => direct_istio_1_9(line, rec),
-            FormatKind::EnvoyDefault => direct_envoy_default(line, rec),
-            _ => false,
-        };
-        if read {
-            rec.format = self.kind;
-        }
-        read
+        self.written_out().is_some_and(|reading| reading.read(line, rec))
     }
 
     /// A built-in layout's written-out reading as [`read_written_out`](Self::read_written_out)
@@ -454,6 +444,8 @@ impl CompiledFormat {
     /// in the layout. `None` for other layouts.
     #[inline(always)]
     pub fn written_out(&self) -> Option<WrittenOut> {
+        // Only the built-in layouts carry these kinds (see `builtin::text_layouts`); their
+        // written-out readings check the lead themselves (it is the compiled one: a test).
         let read = match self.kind {
             FormatKind::Istio19 => direct_istio_1_9::resolved(),
             FormatKind::EnvoyDefault => direct_envoy_default::resolved(),
@@ -991,7 +983,8 @@ macro_rules! direct_layout {
         );
 
         $(#[$doc])*
-        #[inline(always)]
+        /// The form this CPU picks, as [`CompiledFormat::written_out`] runs it (for the tests).
+        #[cfg(test)]
         pub(crate) fn $name<'a>(line: &'a [u8], rec: &mut Record<'a>) -> bool {
             $name::resolved().read(line, rec)
         }
